@@ -86,7 +86,7 @@ class CandleStore:
                 raise FreqaiSeqError(
                     f"The {timeframe} candle file of {pair} in {datadir} is empty or unreadable."
                 )
-            open_ms = df["date"].astype("int64").to_numpy() // 1_000_000
+            open_ms = df["date"].dt.as_unit("ms").astype("int64").to_numpy()
             ohlcv = df[["open", "high", "low", "close", "volume"]].to_numpy(dtype="float64")
             base, quote = pair.split("/")
             symbol = binance_symbol(pair)

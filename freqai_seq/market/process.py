@@ -98,7 +98,7 @@ async def _serve(store: CandleStore, datadir: Path, host: str, port: int,
                  state_file: Path) -> None:
     runner = web.AppRunner(create_app(store), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=False)
+    site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except OSError as exc:
@@ -109,7 +109,7 @@ async def _serve(store: CandleStore, datadir: Path, host: str, port: int,
                 f"(`freqai-seq market stop` if it is an offline market) or pass --port."
             ) from exc
         raise FreqaiSeqError(f"Cannot listen on {host}:{port}: {exc}") from exc
-    bound_port = site._server.sockets[0].getsockname()[1]  # real port when 0 was asked for
+    bound_port = runner.addresses[0][1]  # the real port when 0 was asked for
     _write_state(state_file, MarketState(os.getpid(), host, bound_port, str(datadir)))
     logger.info("Offline market listening on http://%s:%d (state in %s)", host, bound_port,
                 state_file)
