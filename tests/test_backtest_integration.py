@@ -1,0 +1,70 @@
+"""Real `freqtrade backtesting` with FreqAI against the offline market, as `make backtest` runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from freqai_seq.market.process import MarketState
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+TIMERANGE = "20190801-20190815"  # two 7-day walk-forward windows after 30 days of training
+PAIRS = ["BTC/USD", "ETH/USD"]
+
+
+def _overlay(tmp_path: Path, pairs: list[str]) -> Path:
+    path = tmp_path / "test-overlay.json"
+    path.write_text(json.dumps({
+        "exchange": {"pair_whitelist": pairs},
+        "freqai": {"save_backtest_models": True,
+                   "model_training_parameters": {"n_estimators": 40, "n_jobs": 1}},
+    }))
+    return path
+
+
+def _backtest(tmp_path: Path, market: MarketState, market_dir: Path, pairs: list[str],
+              identifier: str):
+    userdir = tmp_path / "user_data"
+    userdir.mkdir()
+    return run_cli("backtest", "-c", "config.json", "-c", str(_overlay(tmp_path, pairs)),
+                   "--model", "LightGBMRegressor", "--timerange", TIMERANGE,
+                   "--identifier", identifier, "--userdir", str(userdir), "--port",
+                   str(market.port), "--state-file", str(market_dir / "market.json"),
+                   "--datadir", market.datadir)
+
+
+def test_walk_forward_backtest_trains_models_and_writes_predictions(
+        tmp_path: Path, market: MarketState, market_dir: Path) -> None:
+    result = _backtest(tmp_path, market, market_dir, PAIRS, "it-lightgbm")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "STRATEGY SUMMARY" in result.stdout
+    models = tmp_path / "user_data" / "models" / "it-lightgbm"
+    trained = sorted(models.glob("sub-train-*"))
+    assert len(trained) == len(PAIRS) * 2, trained
+    for folder in trained:
+        assert list(folder.glob("*_metadata.json")), folder
+        assert list(folder.glob("*_model.joblib")), folder
+    predictions = sorted((models / "backtesting_predictions").glob("*_prediction.feather"))
+    assert len(predictions) == len(PAIRS) * 2
+    frame = pd.read_feather(predictions[0])
+    assert {"&-ret_12", "do_predict"} <= set(frame.columns)
+    assert frame["do_predict"].isin([0, 1]).all() and (frame["do_predict"] == 1).any()
+    assert frame["&-ret_12"].abs().max() < 1.0  # unscaled returns, not the [-1, 1] model space
+
+
+def test_unknown_pair_fails_with_a_clear_message(tmp_path: Path, market: MarketState,
+                                                 market_dir: Path) -> None:
+    result = _backtest(tmp_path, market, market_dir, ["DOGE/USD"], "it-unknown")
+    assert result.returncode != 0
+    assert "DOGE/USD" in result.stdout + result.stderr
+
+
+def test_backtest_without_data_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("backtest", "--datadir", str(tmp_path), "--userdir", str(tmp_path))
+    assert result.returncode == 2
+    assert "No candle files in" in result.stderr

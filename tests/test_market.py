@@ -1,0 +1,188 @@
+"""The offline market, driven by ccxt's own binance class as freqtrade uses it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import ccxt
+import pandas as pd
+import pytest
+from freqtrade.data.history import get_datahandler
+from freqtrade.enums import CandleType
+
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.market import DEFAULT_PORT
+from freqai_seq.market.clock import HistoricalClock
+from freqai_seq.market.candles import CandleStore
+from freqai_seq.market.overlay import offline_overlay
+from freqai_seq.market.process import MarketState, read_state, running_state, start, stop
+from tests.conftest import ROOT, run_cli
+
+HOUR_MS = 3_600_000
+
+
+@pytest.fixture(scope="module")
+def exchange(market: MarketState) -> ccxt.binance:
+    overlay = offline_overlay(market.host, market.port)["exchange"]["ccxt_config"]
+    api = ccxt.binance(overlay)
+    api.load_markets()
+    return api
+
+
+def _get(market: MarketState, path: str) -> tuple[int, object]:
+    try:
+        with urllib.request.urlopen(market.base_url + path, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def _btc_1h(datadir: Path) -> pd.DataFrame:
+    return get_datahandler(datadir, "feather").ohlcv_load("BTC/USD", "1h", CandleType.SPOT,
+                                                           fill_missing=False)
+
+
+def test_load_markets_lists_the_pairs_with_realistic_limits(exchange: ccxt.binance) -> None:
+    for coin in ("BTC", "ETH", "LTC", "XRP", "EOS"):
+        market = exchange.market(f"{coin}/USD")
+        assert market["spot"] and market["active"]
+        assert market["precision"]["price"] > 0 and market["precision"]["amount"] > 0
+        assert market["limits"]["cost"]["min"] == 5.0
+    assert exchange.market("BTC/USD")["precision"]["price"] == pytest.approx(0.01)
+    assert not any(m["contract"] for m in exchange.markets.values())
+
+
+def test_fetch_ohlcv_with_since_and_limit_returns_the_file_rows(exchange: ccxt.binance,
+                                                               datadir: Path) -> None:
+    stored = _btc_1h(datadir)
+    since = pd.Timestamp("2019-03-01", tz="UTC")
+    rows = exchange.fetch_ohlcv("BTC/USD", "1h", since=int(since.timestamp() * 1000), limit=50)
+    expected = stored[stored["date"] >= since].head(50)
+    assert len(rows) == 50
+    assert [r[0] for r in rows] == [int(d.timestamp() * 1000) for d in expected["date"]]
+    got = pd.DataFrame(rows, columns=["ts", "open", "high", "low", "close", "volume"])
+    for name in ("open", "high", "low", "close", "volume"):
+        assert got[name].to_numpy() == pytest.approx(expected[name].to_numpy(), rel=1e-9)
+
+
+def test_fetch_ohlcv_without_since_returns_the_newest(exchange: ccxt.binance,
+                                                     datadir: Path) -> None:
+    stored = _btc_1h(datadir)
+    rows = exchange.fetch_ohlcv("BTC/USD", "1h", limit=3)
+    assert [r[0] for r in rows] == [int(d.timestamp() * 1000) for d in stored["date"].tail(3)]
+
+
+def test_klines_end_time_and_limit_follow_binance(market: MarketState, datadir: Path) -> None:
+    stored = _btc_1h(datadir)
+    end = pd.Timestamp("2019-05-10 12:00", tz="UTC")
+    end_ms = int(end.timestamp() * 1000)
+    status, body = _get(market, f"/api/v3/klines?symbol=BTCUSD&interval=1h&endTime={end_ms}"
+                                f"&limit=4")
+    assert status == 200
+    assert [k[0] for k in body] == [int(d.timestamp() * 1000) for d in
+                                    stored[stored["date"] <= end]["date"].tail(4)]
+    assert body[-1][6] == end_ms + HOUR_MS - 1  # close time
+    start_ms = end_ms - 10 * HOUR_MS
+    status, body = _get(market, f"/api/v3/klines?symbol=BTCUSD&interval=1h&startTime="
+                                f"{start_ms}&endTime={end_ms}")
+    assert status == 200 and body[0][0] == start_ms and body[-1][0] == end_ms
+    status, body = _get(market, "/api/v3/klines?symbol=BTCUSD&interval=1h")
+    assert len(body) == 500  # Binance's default limit
+    status, body = _get(market, "/api/v3/klines?symbol=BTCUSD&interval=1h&limit=1001")
+    assert status == 400 and body["code"] == -1130
+
+
+def test_ticker_book_and_time_follow_the_last_candle(exchange: ccxt.binance,
+                                                    datadir: Path) -> None:
+    last = _btc_1h(datadir).iloc[-1]
+    native_last = get_datahandler(datadir, "feather").ohlcv_load(
+        "BTC/USD", "30m", CandleType.SPOT, fill_missing=False).iloc[-1]
+    ticker = exchange.fetch_ticker("BTC/USD")
+    assert ticker["last"] == pytest.approx(native_last["close"])
+    assert ticker["bid"] < ticker["last"] < ticker["ask"]
+    assert ticker["high"] >= last["high"]
+    book = exchange.fetch_order_book("BTC/USD", limit=5)
+    assert len(book["bids"]) == 5 and book["bids"][0][0] == ticker["bid"]
+    assert book["asks"][0][0] == ticker["ask"]
+    assert abs(exchange.fetch_time() - pd.Timestamp.now(tz="UTC").timestamp() * 1000) < 60_000
+
+
+def test_errors_are_binance_json_and_the_server_survives(exchange: ccxt.binance,
+                                                        market: MarketState) -> None:
+    with pytest.raises(ccxt.BadSymbol):
+        exchange.fetch_ohlcv("DOGE/USD", "1h")
+    status, body = _get(market, "/api/v3/klines?symbol=DOGEUSD&interval=1h")
+    assert status == 400 and body == {"code": -1121, "msg": "Invalid symbol."}
+    status, body = _get(market, "/api/v3/klines?symbol=BTCUSD&interval=4h")
+    assert status == 400 and body["code"] == -1120
+    status, body = _get(market, "/api/v3/klines?symbol=BTCUSD&interval=1h&limit=abc")
+    assert status == 400 and body["code"] == -1100
+    status, body = _get(market, "/api/v3/account")
+    assert status == 404 and "does not serve /api/v3/account" in body["msg"]
+    assert _get(market, "/api/v3/ping") == (200, {})
+
+
+def test_second_start_reuses_and_busy_port_is_a_clear_error(market: MarketState, datadir: Path,
+                                                            market_dir: Path,
+                                                            tmp_path: Path) -> None:
+    state_file = market_dir / "market.json"
+    again, started = start(datadir, market.host, market.port, state_file,
+                           market_dir / "market.log")
+    assert not started and again.pid == market.pid
+    with pytest.raises(FreqaiSeqError, match=f"Port {market.port} on 127.0.0.1 is already in use"):
+        start(datadir, market.host, market.port, tmp_path / "other.json", tmp_path / "other.log")
+    assert running_state(state_file) == market
+    assert not (tmp_path / "other.json").exists()
+
+
+def test_cli_start_status_stop_and_stale_state(datadir: Path, tmp_path: Path) -> None:
+    state = str(tmp_path / "m.json")
+    common = ["--port", "0", "--state-file", state, "--log-file", str(tmp_path / "m.log")]
+    started = run_cli("market", "start", *common)
+    assert started.returncode == 0 and "Started offline market" in started.stdout
+    recorded = read_state(Path(state))
+    assert recorded is not None and recorded.port != 0
+    assert run_cli("market", "status", *common).returncode == 0
+    stopped = run_cli("market", "stop", *common)
+    assert stopped.returncode == 0 and f"pid {recorded.pid}" in stopped.stdout
+    assert not Path(state).exists()
+    status = run_cli("market", "status", *common)
+    assert status.returncode == 1 and "not running" in status.stdout
+    # A state file left by a killed market is recognised as stale and replaced.
+    Path(state).write_text(json.dumps({"pid": 2**22 + 7, "host": "127.0.0.1", "port": 1,
+                                       "datadir": str(datadir)}))
+    again = run_cli("market", "start", *common)
+    assert again.returncode == 0 and "Started" in again.stdout
+    assert stop(Path(state)) is not None
+
+
+def test_empty_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FreqaiSeqError, match="No feather candle files in"):
+        CandleStore.from_datadir(tmp_path, HistoricalClock())
+    result = run_cli("market", "serve", "--datadir", str(tmp_path), "--port", "0",
+                     "--state-file", str(tmp_path / "s.json"))
+    assert result.returncode == 2 and "run `freqai-seq data`" in result.stderr
+
+
+def test_corrupt_candle_file_is_named(datadir: Path, tmp_path: Path) -> None:
+    shutil.copy(datadir / "BTC_USD-1h.feather", tmp_path)
+    (tmp_path / "ETH_USD-1h.feather").write_bytes(b"garbage, not feather")
+    with pytest.raises(FreqaiSeqError, match="1h candle.* of ETH/USD in .* unreadable"):
+        CandleStore.from_datadir(tmp_path, HistoricalClock())
+
+
+def test_unknown_pair_requested_from_the_store_is_named(datadir: Path) -> None:
+    with pytest.raises(FreqaiSeqError, match=r"No candle files for \['DOGE/USD'\]"):
+        CandleStore.from_datadir(datadir, HistoricalClock(), pairs=["BTC/USD", "DOGE/USD"])
+
+
+def test_committed_overlay_matches_the_generator() -> None:
+    committed = json.loads((ROOT / "config.offline.json").read_text())
+    assert committed == offline_overlay(port=DEFAULT_PORT)
+    urls = committed["exchange"]["ccxt_config"]["urls"]["api"]
+    assert all(u.startswith(f"http://127.0.0.1:{DEFAULT_PORT}/") for u in urls.values())
+    assert committed["exchange"]["ccxt_async_config"] == committed["exchange"]["ccxt_config"]
