@@ -1,4 +1,4 @@
-"""Real `freqtrade backtesting` with FreqAI against the offline market, as `make backtest` runs it."""
+"""Real `freqtrade backtesting` with FreqAI against the offline market, like `make backtest`."""
 
 from __future__ import annotations
 

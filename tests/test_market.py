@@ -16,8 +16,8 @@ from freqtrade.enums import CandleType
 
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_PORT
-from freqai_seq.market.clock import HistoricalClock
 from freqai_seq.market.candles import CandleStore
+from freqai_seq.market.clock import HistoricalClock
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import MarketState, read_state, running_state, start, stop
 from tests.conftest import ROOT, run_cli
@@ -171,7 +171,7 @@ def test_empty_data_dir_is_a_clear_error(tmp_path: Path) -> None:
 def test_corrupt_candle_file_is_named(datadir: Path, tmp_path: Path) -> None:
     shutil.copy(datadir / "BTC_USD-1h.feather", tmp_path)
     (tmp_path / "ETH_USD-1h.feather").write_bytes(b"garbage, not feather")
-    with pytest.raises(FreqaiSeqError, match="1h candle.* of ETH/USD in .* unreadable"):
+    with pytest.raises(FreqaiSeqError, match=r"1h candle.* of ETH/USD in .* unreadable"):
         CandleStore.from_datadir(tmp_path, HistoricalClock())
 
 

@@ -80,7 +80,8 @@ class CandleStore:
                                         warn_no_data=False)
             except Exception as exc:  # freqtrade raises whatever the file reader raised
                 raise FreqaiSeqError(
-                    f"Cannot read the {timeframe} candles of {pair} in {datadir}: unreadable ({exc})"
+                    f"Cannot read the {timeframe} candles of {pair} in {datadir}: "
+                    f"unreadable ({exc})"
                 ) from exc
             if df.empty:
                 raise FreqaiSeqError(
