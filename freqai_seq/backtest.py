@@ -33,6 +33,7 @@ class BacktestRequest:
     port: int
     state_file: Path
     log_file: Path
+    training_params: Path | None = None
     extra: list[str] = field(default_factory=list)
 
     @property
@@ -51,20 +52,38 @@ def _overlays(request: BacktestRequest, market: MarketState) -> list[Path]:
     else:
         offline = runs / f"config.offline.{market.port}.json"
         offline.write_text(json.dumps(offline_overlay(market.host, market.port), indent=2))
+    run_overlay: dict = {"identifier": request.run_identifier}
+    if request.training_params is not None:
+        try:
+            params = json.loads(request.training_params.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise FreqaiSeqError(f"Cannot read --training-params {request.training_params}: "
+                                 f"{exc}") from exc
+        if not isinstance(params, dict):
+            raise FreqaiSeqError(f"{request.training_params} must hold a JSON object.")
+        # Config files merge dicts key by key; a different model needs its own keys only.
+        run_overlay["model_training_parameters"] = params
     run = runs / f"{request.run_identifier}.json"
-    run.write_text(json.dumps({"freqai": {"identifier": request.run_identifier}}, indent=2))
+    run.write_text(json.dumps({"freqai": run_overlay}, indent=2))
     return [offline, run]
 
 
 def freqtrade_command(request: BacktestRequest, overlays: list[Path]) -> list[str]:
+    from freqtrade.configuration.load_config import load_from_files
+
     configs = request.configs or [Path("config.json")]
     for config in configs:
         if not config.exists():
             raise FreqaiSeqError(f"Config file {config} not found (run from the repository root "
                                  "or pass -c).")
-    cmd = [sys.executable, "-m", "freqtrade", "backtesting"]
-    for config in [*configs, *overlays]:
-        cmd += ["-c", str(config)]
+    merged = load_from_files([str(c) for c in [*configs, *overlays]])
+    if request.training_params is not None:
+        merged["freqai"]["model_training_parameters"] = json.loads(
+            overlays[-1].read_text())["freqai"]["model_training_parameters"]
+    merged.pop("config_files", None)
+    run_config = overlays[-1].with_suffix(".merged.json")
+    run_config.write_text(json.dumps(merged, indent=2))
+    cmd = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(run_config)]
     cmd += ["--strategy", request.strategy, "--freqaimodel", request.model,
             "--timerange", request.timerange, "--userdir", str(request.userdir),
             "--datadir", str(request.datadir)]

@@ -68,7 +68,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         configs=args.config, strategy=args.strategy, model=args.model,
         timerange=args.timerange, identifier=args.identifier, datadir=args.datadir,
         userdir=args.userdir, host=args.host, port=args.port, state_file=args.state_file,
-        log_file=args.market_log, extra=args.freqtrade_args,
+        log_file=args.market_log, training_params=args.training_params,
+        extra=args.freqtrade_args,
     )
     return run_backtest(request)
 
@@ -113,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("-c", "--config", action="append", type=Path,
                     help="freqtrade config(s); default: config.json")
     bt.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
-    bt.add_argument("--model", default="LightGBMRegressor",
+    bt.add_argument("--training-params", type=Path, default=None,
+                    help="JSON file replacing freqai.model_training_parameters (config files "
+                         "merge key by key, so another model's keys would leak in)")
+    bt.add_argument("--model", default="PyTorchLSTMRegressor",
                     help="FreqAI model class (default: %(default)s)")
     bt.add_argument("--timerange", default="20190601-20190901", help="default: %(default)s")
     bt.add_argument("--identifier", default=None,

@@ -1,0 +1,128 @@
+"""`model_training_parameters` of the sequence models, read and validated once.
+
+Every key, its default and its meaning is listed here and nowhere else; the README table is
+generated from `KEY_DOCS` (see `freqai-seq keys`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+from freqai_seq.errors import FreqaiSeqError
+
+KEY_DOCS: dict[str, str] = {
+    "window": "candles per input window; the prediction on row r uses rows r-window+1 .. r",
+    "hidden_size": "units per recurrent layer (per direction)",
+    "num_layers": "stacked recurrent layers",
+    "dropout": "dropout between recurrent layers and in the head",
+    "bidirectional": "run each recurrent layer both ways over the window",
+    "layer_norm": "layer-normalise the window summary before the head",
+    "head_hidden": "width of the MLP head's hidden layer (one output per `&` label)",
+    "epochs": "maximum training epochs",
+    "batch_size": "windows per optimiser step",
+    "learning_rate": "AdamW peak learning rate",
+    "weight_decay": "AdamW decoupled weight decay",
+    "grad_clip": "max global gradient norm (0 disables clipping)",
+    "scheduler": "`cosine` (linear warmup then cosine decay per step) or `plateau` "
+                 "(halve on a validation plateau)",
+    "warmup_fraction": "fraction of all steps spent warming up (cosine only)",
+    "plateau_patience": "epochs without improvement before the plateau scheduler cuts the rate",
+    "early_stopping_patience": "epochs without validation improvement before stopping; the best "
+                               "weights are restored (0 disables early stopping)",
+    "min_delta": "validation-loss improvement that counts as one",
+    "seed": "seeds torch, numpy and random for each training",
+    "deterministic": "use deterministic torch kernels (identical results for one seed)",
+    "device": "`auto` (cuda if available, else cpu), `cpu` or `cuda`",
+    "mixed_precision": "autocast + GradScaler; only ever applied on cuda",
+    "inference_batch_size": "windows per forward pass when predicting",
+    "num_threads": "torch CPU threads (0 keeps torch's default)",
+}
+
+
+@dataclass(frozen=True)
+class SequenceConfig:
+    window: int = 24
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+    bidirectional: bool = False
+    layer_norm: bool = True
+    head_hidden: int = 32
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    scheduler: str = "cosine"
+    warmup_fraction: float = 0.1
+    plateau_patience: int = 2
+    early_stopping_patience: int = 3
+    min_delta: float = 0.0
+    seed: int = 42
+    deterministic: bool = True
+    device: str = "auto"
+    mixed_precision: bool = True
+    inference_batch_size: int = 1024
+    num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        positive = ("window", "hidden_size", "num_layers", "head_hidden", "epochs", "batch_size",
+                    "inference_batch_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise FreqaiSeqError(f"model_training_parameters.{name} must be at least 1, "
+                                     f"got {getattr(self, name)}.")
+        if self.window < 2:
+            raise FreqaiSeqError("model_training_parameters.window must be at least 2 candles.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise FreqaiSeqError(f"model_training_parameters.dropout must be in [0, 1), got "
+                                 f"{self.dropout}.")
+        if self.learning_rate <= 0:
+            raise FreqaiSeqError("model_training_parameters.learning_rate must be positive.")
+        for name in ("weight_decay", "grad_clip", "min_delta", "early_stopping_patience",
+                     "plateau_patience", "num_threads"):
+            if getattr(self, name) < 0:
+                raise FreqaiSeqError(f"model_training_parameters.{name} must not be negative.")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise FreqaiSeqError("model_training_parameters.warmup_fraction must be in [0, 1).")
+        if self.scheduler not in ("cosine", "plateau"):
+            raise FreqaiSeqError(f"model_training_parameters.scheduler must be 'cosine' or "
+                                 f"'plateau', got {self.scheduler!r}.")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise FreqaiSeqError(f"model_training_parameters.device must be 'auto', 'cpu' or "
+                                 f"'cuda', got {self.device!r}.")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None) -> SequenceConfig:
+        """Build from a config dict; an unknown key or a value of the wrong type is an error."""
+        params = dict(params or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise FreqaiSeqError(
+                f"Unknown model_training_parameters {unknown} for a sequence model; known keys: "
+                f"{', '.join(sorted(known))}."
+            )
+        values: dict[str, Any] = {}
+        for name, value in params.items():
+            default = known[name].default
+            expected = type(default)
+            if expected is bool:
+                ok = isinstance(value, bool)
+            elif expected is float:
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, expected) and not (expected is int and
+                                                          isinstance(value, bool))
+            if not ok:
+                raise FreqaiSeqError(
+                    f"model_training_parameters.{name} must be {expected.__name__}, got "
+                    f"{value!r}."
+                )
+            values[name] = float(value) if expected is float else value
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

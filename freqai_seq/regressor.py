@@ -1,0 +1,191 @@
+"""FreqAI model base for sequence networks: data preparation, windows, training, prediction.
+
+Subclasses only name their network (`network = "lstm"`); see `freqai_models/`.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import time
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import torch
+from freqtrade.exceptions import OperationalException
+from freqtrade.exchange import timeframe_to_seconds
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+from freqtrade.freqai.freqai_interface import IFreqaiModel
+from pandas import DataFrame
+
+from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.seeding import resolve_device, seed_everything
+from freqai_seq.sequence_model import HistoryTail, SequenceModel
+from freqai_seq.training import WindowedSet, train_network
+from freqai_seq.windowing import window_ends
+
+logger = logging.getLogger(__name__)
+
+ROW_REMOVING_OPTIONS = ("use_SVM_to_remove_outliers", "use_DBSCAN_to_remove_outliers")
+
+
+def dates_ns(dates: pd.Series) -> np.ndarray:
+    return pd.DatetimeIndex(dates).as_unit("ns").asi8
+
+
+class SequenceRegressor(IFreqaiModel):
+    """Window-based regressor; one output per `&` label."""
+
+    network: ClassVar[str] = "lstm"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(config=kwargs["config"])
+        self.dd.model_type = "pytorch"  # FreqAI then calls model.save() and our loader
+        try:
+            self.seq_cfg = SequenceConfig.from_params(self.model_training_parameters)
+            self.device = resolve_device(self.seq_cfg.device)
+        except FreqaiSeqError as err:
+            raise OperationalException(str(err)) from err
+        feature_params = self.freqai_info.get("feature_parameters", {})
+        enabled = [k for k in ROW_REMOVING_OPTIONS if feature_params.get(k)]
+        if enabled:
+            raise OperationalException(
+                f"{type(self).__name__} needs contiguous candles in each window, but {enabled} "
+                "removes training rows without saying which: disable it (DI_threshold and PCA "
+                "are fine)."
+            )
+        if self.freqai_info.get("data_split_parameters", {}).get("shuffle", False):
+            raise OperationalException(
+                f"{type(self).__name__} needs a chronological validation split: set "
+                "freqai.data_split_parameters.shuffle to false."
+            )
+        # Live mode hands predict() the last CONV_WIDTH rows: exactly one full window.
+        self.CONV_WIDTH = self.seq_cfg.window
+        self.timeframe_ns = timeframe_to_seconds(self.config["timeframe"]) * 1_000_000_000
+        if self.seq_cfg.num_threads:
+            torch.set_num_threads(self.seq_cfg.num_threads)
+
+    # ---------------------------------------------------------------- training
+    def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen,
+              **kwargs: Any) -> SequenceModel:
+        logger.info("-------------------- Starting training %s --------------------", pair)
+        start_time = time()
+        window = self.seq_cfg.window
+        features, labels = dk.filter_features(unfiltered_df, dk.training_features_list,
+                                              dk.label_list, training_filter=True)
+        if len(features) < window + 1:
+            raise OperationalException(
+                f"{pair}: {len(features)} training rows without NaN features or labels, but "
+                f"window={window} needs at least {window + 1}: lengthen train_period_days, "
+                "shorten the window or fix the features that are NaN."
+            )
+        row_dates = dates_ns(unfiltered_df.loc[features.index, "date"])
+        dd = dk.make_train_test_datasets(features, labels)
+        if not self.freqai_info.get("fit_live_predictions_candles", 0) or not self.live:
+            dk.fit_labels()
+        dk.feature_pipeline = self.define_data_pipeline(threads=dk.thread_count)
+        dk.label_pipeline = self.define_label_pipeline(threads=dk.thread_count)
+        n_train = len(dd["train_features"])
+        dd["train_features"], dd["train_labels"], dd["train_weights"] = (
+            dk.feature_pipeline.fit_transform(dd["train_features"], dd["train_labels"],
+                                              dd["train_weights"]))
+        dd["train_labels"], _, _ = dk.label_pipeline.fit_transform(dd["train_labels"])
+        has_test = len(dd.get("test_features", [])) > 0
+        if has_test:
+            dd["test_features"], dd["test_labels"], dd["test_weights"] = (
+                dk.feature_pipeline.transform(dd["test_features"], dd["test_labels"],
+                                              dd["test_weights"]))
+            dd["test_labels"], _, _ = dk.label_pipeline.transform(dd["test_labels"])
+        if len(dd["train_features"]) != n_train:
+            raise OperationalException(
+                f"{pair}: the feature pipeline removed {n_train - len(dd['train_features'])} "
+                "training rows; sequence windows need contiguous rows."
+            )
+        tail_rows = unfiltered_df.tail(window - 1)
+        tail = HistoryTail(dates_ns(tail_rows["date"]),
+                           tail_rows[dk.training_features_list].reset_index(drop=True))
+        logger.info("Training model on %d features and %d rows", dd["train_features"].shape[1],
+                    len(row_dates))
+        model = self.fit(dd, dk, row_dates=row_dates, tail=tail, has_test=has_test)
+        logger.info("-------------------- Done training %s (%.2f secs) --------------------",
+                    pair, time() - start_time)
+        return model
+
+    def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen,
+            **kwargs: Any) -> SequenceModel:
+        cfg, window = self.seq_cfg, self.seq_cfg.window
+        generator = seed_everything(cfg.seed, cfg.deterministic)
+        parts = ["train", "test"] if kwargs["has_test"] else ["train"]
+        features = np.concatenate([data_dictionary[f"{p}_features"].to_numpy(np.float32)
+                                   for p in parts])
+        targets = np.concatenate([data_dictionary[f"{p}_labels"].to_numpy(np.float32)
+                                  for p in parts])
+        weights = np.concatenate([np.asarray(data_dictionary[f"{p}_weights"], np.float32)
+                                  for p in parts])
+        n_train = len(data_dictionary["train_features"])
+        ends = window_ends(kwargs["row_dates"], np.ones(len(features), bool), window,
+                           self.timeframe_ns)
+        train_ends, val_ends = ends[ends < n_train], ends[ends >= n_train]
+        if len(train_ends) == 0:
+            raise OperationalException(
+                f"{dk.pair}: no complete window of {window} consecutive candles in the training "
+                "data: shorten the window or lengthen train_period_days."
+            )
+        if len(val_ends) == 0:
+            logger.warning("%s: no validation windows (test_size 0 or too small): training "
+                           "%d epochs without early stopping", dk.pair, cfg.epochs)
+        device = self.device
+        x = torch.as_tensor(features, device=device)
+
+        def subset(sel: np.ndarray) -> WindowedSet:
+            return WindowedSet(x, torch.as_tensor(sel, device=device),
+                               torch.as_tensor(targets[sel], device=device),
+                               torch.as_tensor(weights[sel], device=device))
+
+        model = SequenceModel(self.network, cfg, list(data_dictionary["train_features"].columns),
+                              list(dk.label_list), self.timeframe_ns, kwargs["tail"],
+                              device=device)
+        init = self.get_init_model(dk.pair)
+        if isinstance(init, SequenceModel) and init.feature_names == model.feature_names:
+            model.net.load_state_dict(init.net.state_dict())
+            logger.info("%s: continual learning from the previous model's weights", dk.pair)
+        result = train_network(model.net, subset(train_ends),
+                               subset(val_ends) if len(val_ends) else None, cfg, device,
+                               generator, getattr(self, "tb_logger", None), f"{dk.pair} ")
+        model.train_result = result
+        return model
+
+    # ---------------------------------------------------------------- prediction
+    def predict(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen,
+                **kwargs: Any) -> tuple[DataFrame, npt.NDArray[np.int_]]:
+        model: SequenceModel = self.model
+        n_rows = len(unfiltered_df)
+        dk.find_features(unfiltered_df)
+        frame = unfiltered_df[["date", *dk.training_features_list]]
+        row_dates = dates_ns(frame["date"])
+        prepended = 0
+        if n_rows and model.tail.precedes(int(row_dates[0]), model.timeframe_ns):
+            tail = model.tail.features[dk.training_features_list]
+            prepended = len(tail)
+            frame = pd.concat([tail.assign(date=pd.to_datetime(model.tail.dates_ns, utc=True)),
+                               frame], ignore_index=True)
+            row_dates = np.concatenate([model.tail.dates_ns, row_dates])
+        filtered, _ = dk.filter_features(frame, dk.training_features_list,
+                                         training_filter=False)
+        finite = dk.do_predict.astype(bool)
+        transformed, outliers, _ = dk.feature_pipeline.transform(filtered, outlier_check=True)
+        scaled, predicted = model.predict_rows(transformed.to_numpy(np.float32), row_dates,
+                                               finite)
+        pred_df = DataFrame(scaled, columns=dk.label_list)
+        pred_df, _, _ = dk.label_pipeline.inverse_transform(pred_df)
+        do_predict = (predicted & finite & (np.asarray(outliers) == 1)).astype(np.int_)
+        if self.freqai_info.get("feature_parameters", {}).get("DI_threshold", 0):
+            di_values = np.asarray(dk.feature_pipeline["di"].di_values)
+        else:
+            di_values = np.zeros(len(frame))
+        dk.DI_values = di_values[prepended:]
+        dk.do_predict = do_predict[prepended:]
+        pred_df = pred_df.iloc[prepended:].reset_index(drop=True)
+        return pred_df, dk.do_predict

@@ -1,0 +1,132 @@
+"""The fitted artefact of a sequence regressor: what FreqAI saves, loads and predicts with.
+
+Saved as a torch file holding plain data only (architecture config, CPU state_dict, feature and
+label names, the raw-feature tail of the training data) plus `pytrainer`, a stateless loader
+from this importable package that FreqAI's data drawer calls. Nothing from a file freqtrade
+loaded by path is pickled, and tensors are stored on the CPU so a CUDA-trained model loads
+anywhere. Files are written to a temporary name and renamed, so a crash never leaves half a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.networks import build_network
+from freqai_seq.seeding import resolve_device
+from freqai_seq.windowing import gather_windows, window_ends
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "freqai-seq/sequence-model"
+FORMAT_VERSION = 1
+
+
+class SequenceModelLoader:
+    """What FreqAI's data drawer finds under "pytrainer": rebuilds the model from the file."""
+
+    def load_from_checkpoint(self, checkpoint: dict[str, Any]) -> SequenceModel:
+        return SequenceModel.from_checkpoint(checkpoint)
+
+
+@dataclass
+class HistoryTail:
+    """Raw (unscaled) features of the last window-1 training candles, so the first rows of the
+    following backtest window get full windows from the data that really preceded them."""
+
+    dates_ns: np.ndarray
+    features: pd.DataFrame
+
+    def precedes(self, first_date_ns: int, timeframe_ns: int) -> bool:
+        return len(self.dates_ns) > 0 and int(self.dates_ns[-1]) + timeframe_ns == first_date_ns
+
+
+class SequenceModel:
+    def __init__(self, kind: str, cfg: SequenceConfig, feature_names: list[str],
+                 label_names: list[str], timeframe_ns: int, tail: HistoryTail,
+                 state_dict: dict[str, torch.Tensor] | None = None,
+                 device: torch.device | None = None) -> None:
+        self.kind, self.cfg = kind, cfg
+        self.feature_names, self.label_names = feature_names, label_names
+        self.timeframe_ns, self.tail = timeframe_ns, tail
+        self.device = device or resolve_device(cfg.device)
+        self.net = build_network(kind, len(feature_names), len(label_names), cfg.to_dict())
+        if state_dict is not None:
+            self.net.load_state_dict(state_dict)
+        self.net.to(self.device)
+
+    @property
+    def window(self) -> int:
+        return self.cfg.window
+
+    def predict_rows(self, features: np.ndarray, dates_ns: np.ndarray,
+                     valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scaled outputs per row (NaN where no full window) and the mask of rows predicted."""
+        n = len(features)
+        out = np.full((n, len(self.label_names)), np.nan, dtype=np.float64)
+        ends = window_ends(dates_ns, valid, self.window, self.timeframe_ns)
+        if len(ends):
+            x = torch.as_tensor(features, dtype=torch.float32, device=self.device)
+            ends_t = torch.as_tensor(ends, device=self.device)
+            self.net.eval()
+            chunks = []
+            with torch.no_grad():
+                for start in range(0, len(ends), self.cfg.inference_batch_size):
+                    batch = ends_t[start:start + self.cfg.inference_batch_size]
+                    chunks.append(self.net(gather_windows(x, batch, self.window)).float().cpu())
+            out[ends] = torch.cat(chunks).numpy()
+        predicted = np.zeros(n, dtype=bool)
+        predicted[ends] = True
+        return out, predicted
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "pytrainer": SequenceModelLoader(),
+            "kind": self.kind, "config": self.cfg.to_dict(),
+            "feature_names": self.feature_names, "label_names": self.label_names,
+            "timeframe_ns": self.timeframe_ns,
+            "tail_dates_ns": self.tail.dates_ns,
+            "tail_features": self.tail.features.to_numpy(dtype=np.float64),
+            "tail_columns": list(self.tail.features.columns),
+            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+        }
+
+    def save(self, path: Path) -> None:
+        """Atomic write: temp file in the same folder, fsync, rename."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with tmp.open("wb") as fh:
+            torch.save(self.checkpoint(), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> SequenceModel:
+        if ckpt.get("format") != FORMAT or ckpt.get("format_version") != FORMAT_VERSION:
+            raise FreqaiSeqError(
+                f"Model file format {ckpt.get('format')!r} v{ckpt.get('format_version')} is not "
+                f"{FORMAT} v{FORMAT_VERSION}: retrain (delete the model folder or change the "
+                "identifier)."
+            )
+        cfg = SequenceConfig.from_params(ckpt["config"])
+        tail = HistoryTail(np.asarray(ckpt["tail_dates_ns"], dtype=np.int64),
+                           pd.DataFrame(ckpt["tail_features"], columns=ckpt["tail_columns"]))
+        return cls(ckpt["kind"], cfg, list(ckpt["feature_names"]), list(ckpt["label_names"]),
+                   int(ckpt["timeframe_ns"]), tail, state_dict=ckpt["state_dict"])
+
+    @classmethod
+    def load(cls, path: Path) -> SequenceModel:
+        """Load a saved model on whatever device this machine has (map_location=cpu first)."""
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        return ckpt["pytrainer"].load_from_checkpoint(ckpt)
