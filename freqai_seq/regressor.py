@@ -28,7 +28,9 @@ from freqai_seq.windowing import window_ends
 
 logger = logging.getLogger(__name__)
 
-ROW_REMOVING_OPTIONS = ("use_SVM_to_remove_outliers", "use_DBSCAN_to_remove_outliers")
+# Options that drop or reorder training rows without saying which: windows need the real order.
+ROW_BREAKING_OPTIONS = ("use_SVM_to_remove_outliers", "use_DBSCAN_to_remove_outliers",
+                        "shuffle_after_split", "reverse_train_test_order")
 
 
 def dates_ns(dates: pd.Series) -> np.ndarray:
@@ -49,12 +51,11 @@ class SequenceRegressor(IFreqaiModel):
         except FreqaiSeqError as err:
             raise OperationalException(str(err)) from err
         feature_params = self.freqai_info.get("feature_parameters", {})
-        enabled = [k for k in ROW_REMOVING_OPTIONS if feature_params.get(k)]
+        enabled = [k for k in ROW_BREAKING_OPTIONS if feature_params.get(k)]
         if enabled:
             raise OperationalException(
                 f"{type(self).__name__} needs contiguous candles in each window, but {enabled} "
-                "removes training rows without saying which: disable it (DI_threshold and PCA "
-                "are fine)."
+                "removes or reorders training rows: disable it (DI_threshold and PCA are fine)."
             )
         if self.freqai_info.get("data_split_parameters", {}).get("shuffle", False):
             raise OperationalException(

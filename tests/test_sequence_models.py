@@ -1,0 +1,170 @@
+"""LSTM and GRU regressors: learnability, row alignment, backtest/live parity, persistence,
+reproducibility, early stopping, and clear errors on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from freqtrade.exceptions import OperationalException
+
+from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.sequence_model import SequenceModel
+from freqai_seq.training import WindowedSet, train_network
+from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
+from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
+from tests.seqkit import make_config, predict, synthetic_frame, train
+
+MODELS = [PyTorchLSTMRegressor, PyTorchGRURegressor]
+N_TRAIN, N_TEST = 1200, 168
+
+
+@pytest.fixture(scope="module", params=MODELS, ids=lambda m: m.network)
+def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    frame = synthetic_frame(N_TRAIN + N_TEST)
+    config = make_config(tmp_path_factory.mktemp("seq"))
+    regressor, dk = train(request.param, config, frame.iloc[:N_TRAIN])
+    return request.param, config, frame, regressor, dk
+
+
+def test_learns_a_lagged_function_and_puts_predictions_on_their_rows(trained) -> None:
+    _, _, frame, regressor, dk = trained
+    backtest = frame.iloc[N_TRAIN:]
+    pred, do_predict = predict(regressor, dk, backtest)
+    truth = backtest["&-target"].to_numpy()
+    assert do_predict.all()  # the training tail gives the first rows full windows
+    r2 = 1 - np.mean((pred - truth) ** 2) / np.var(truth)
+    assert r2 > 0.8, r2
+    # One row off in either direction destroys the fit: the output belongs to row r exactly.
+    for shift in (1, -1):
+        shifted = np.roll(pred, shift)[5:-5]
+        assert 1 - np.mean((shifted - truth[5:-5]) ** 2) / np.var(truth) < 0.3
+
+
+def test_backtest_prediction_equals_live_prediction_ending_at_t(trained) -> None:
+    _, _, frame, regressor, dk = trained
+    window = regressor.seq_cfg.window
+    backtest = frame.iloc[N_TRAIN:].reset_index(drop=True)
+    pred, _ = predict(regressor, dk, backtest)
+    for t in (0, 1, window - 2, window - 1, 50, N_TEST - 1):
+        end = N_TRAIN + t
+        # Live mode hands predict() the last CONV_WIDTH rows of the dataframe ending at t.
+        live_rows = frame.iloc[end + 1 - regressor.CONV_WIDTH:end + 1]
+        live_pred, live_do = predict(regressor, dk, live_rows)
+        assert live_do[-1] == 1
+        assert live_pred[-1] == pytest.approx(pred[t], rel=1e-5, abs=1e-7), t
+
+
+def test_rows_without_a_full_window_are_not_usable(trained) -> None:
+    _, _, frame, regressor, dk = trained
+    window = regressor.seq_cfg.window
+    detached = frame.iloc[N_TRAIN + 20:N_TRAIN + 60].reset_index(drop=True)  # no tail applies
+    pred, do_predict = predict(regressor, dk, detached)
+    assert not do_predict[:window - 1].any() and np.isnan(pred[:window - 1]).all()
+    assert do_predict[window - 1:].all()
+    holed = detached.copy()
+    holed.loc[25, "%-a"] = np.nan
+    pred, do_predict = predict(regressor, dk, holed)
+    # Every window containing the NaN row is refused, not filled with a zero marked usable.
+    assert not do_predict[25:25 + window].any() and np.isnan(pred[25:25 + window]).all()
+    assert do_predict[25 + window:].all()
+
+
+def test_save_load_predicts_identically(trained, tmp_path: Path) -> None:
+    _, _, frame, regressor, dk = trained
+    backtest = frame.iloc[N_TRAIN:]
+    before, _ = predict(regressor, dk, backtest)
+    regressor.model.save(tmp_path / "m_model.zip")
+    assert not list(tmp_path.glob(".*tmp*"))  # the temporary file was renamed
+    regressor.model = SequenceModel.load(tmp_path / "m_model.zip")
+    after, _ = predict(regressor, dk, backtest)
+    np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.network)
+def test_same_seed_gives_identical_predictions(model_cls, tmp_path: Path) -> None:
+    frame = synthetic_frame(700, seed=3)
+    preds = []
+    for run in range(2):
+        config = make_config(tmp_path / str(run), epochs=3)
+        regressor, dk = train(model_cls, config, frame.iloc[:600])
+        preds.append(predict(regressor, dk, frame.iloc[600:])[0])
+    np.testing.assert_array_equal(preds[0], preds[1])
+    config = make_config(tmp_path / "other", epochs=3, seed=7)
+    regressor, dk = train(model_cls, config, frame.iloc[:600])
+    assert not np.array_equal(preds[0], predict(regressor, dk, frame.iloc[600:])[0])
+
+
+def test_early_stopping_restores_the_best_validation_weights() -> None:
+    torch.manual_seed(0)
+    cfg = SequenceConfig(window=4, hidden_size=8, num_layers=1, head_hidden=8, epochs=40,
+                         learning_rate=0.05, early_stopping_patience=3, dropout=0.0)
+    from freqai_seq.networks import build_network
+
+    net = build_network("lstm", 2, 1, cfg.to_dict())
+    x = torch.randn(300, 2)
+    ends = torch.arange(3, 300)
+    # Validation targets are noise unrelated to training: val loss soon rises while train falls.
+    train_set = WindowedSet(x, ends[:200], x[ends[:200], :1] * 2, torch.ones(200))
+    val_set = WindowedSet(x, ends[200:], torch.randn(len(ends) - 200, 1), torch.ones(97))
+    snapshots = {}
+
+    class Recorder:
+        def log_scalar(self, tag: str, value: float, step: int) -> None:
+            if tag == "validation_loss":
+                snapshots[step] = value
+
+    result = train_network(net, train_set, val_set, cfg, torch.device("cpu"),
+                           torch.Generator().manual_seed(0), Recorder())
+    best_epoch = min(snapshots, key=snapshots.get)
+    assert result.best_epoch == best_epoch and result.epochs_run > best_epoch
+    from freqai_seq.training import evaluate
+
+    assert evaluate(net, val_set, cfg.window, 64) == pytest.approx(snapshots[best_epoch])
+
+
+def test_all_nan_features_are_a_clear_error(tmp_path: Path) -> None:
+    frame = synthetic_frame(400)
+    frame["%-a"] = np.nan
+    with pytest.raises(OperationalException, match="all training data dropped due to NaNs"):
+        train(PyTorchLSTMRegressor, make_config(tmp_path), frame)
+
+
+def test_fewer_rows_than_a_window_is_a_clear_error(tmp_path: Path) -> None:
+    frame = synthetic_frame(13)  # 8 rows with a target, window 8 needs 9
+    with pytest.raises(OperationalException, match="window=8 needs at least 9"):
+        train(PyTorchLSTMRegressor, make_config(tmp_path), frame)
+
+
+def test_window_larger_than_the_data_is_a_clear_error(tmp_path: Path) -> None:
+    frame = synthetic_frame(300)
+    with pytest.raises(OperationalException, match="window=500 needs at least 501"):
+        train(PyTorchLSTMRegressor, make_config(tmp_path, window=500), frame)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"hiden_size": 3}, r"Unknown model_training_parameters \['hiden_size'\]"),
+    ({"window": "24"}, "window must be int"),
+    ({"dropout": 1.5}, r"dropout must be in \[0, 1\)"),
+    ({"scheduler": "step"}, "scheduler must be 'cosine' or 'plateau'"),
+    ({"device": "tpu"}, "device must be 'auto', 'cpu' or 'cuda'"),
+    ({"window": 1}, "window must be at least 2"),
+])
+def test_bad_config_names_the_problem(tmp_path: Path, params: dict, message: str) -> None:
+    with pytest.raises(OperationalException, match=message):
+        PyTorchLSTMRegressor(config=make_config(tmp_path, **params))
+
+
+def test_row_removing_outlier_options_are_refused(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    config["freqai"]["feature_parameters"]["use_SVM_to_remove_outliers"] = True
+    with pytest.raises(OperationalException, match="use_SVM_to_remove_outliers"):
+        PyTorchLSTMRegressor(config=config)
+
+
+def test_config_schema_rejects_bools_for_ints() -> None:
+    with pytest.raises(FreqaiSeqError, match="epochs must be int"):
+        SequenceConfig.from_params({"epochs": True})
