@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_STAMP := user_data/data/binance/.freqai-seq-data.json
-MODEL ?= LightGBMRegressor
+MODEL ?= PyTorchLSTMRegressor
+PARAMS ?=
 STRATEGY ?= FreqaiSeqStrategy
 TIMERANGE ?= 20190601-20190901
 PYTEST_ARGS ?=
@@ -25,7 +26,8 @@ data: $(STAMP)
 	$(BIN)/freqai-seq data
 
 backtest: data
-	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE)
+	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
+		$(if $(PARAMS),--training-params $(PARAMS))
 
 test: data
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -17,43 +17,51 @@ TIMERANGE = "20190801-20190815"  # two 7-day walk-forward windows after 30 days 
 PAIRS = ["BTC/USD", "ETH/USD"]
 
 
-def _overlay(tmp_path: Path, pairs: list[str]) -> Path:
-    path = tmp_path / "test-overlay.json"
-    path.write_text(json.dumps({
-        "exchange": {"pair_whitelist": pairs},
-        "freqai": {"save_backtest_models": True,
-                   "model_training_parameters": {"n_estimators": 40, "n_jobs": 1}},
-    }))
-    return path
+TRAINING_PARAMS = {
+    "LightGBMRegressor": {"n_estimators": 40, "n_jobs": 1, "verbosity": -1},
+    "PyTorchLSTMRegressor": {"window": 12, "hidden_size": 16, "num_layers": 1, "epochs": 2},
+    "PyTorchGRURegressor": {"window": 12, "hidden_size": 16, "num_layers": 1, "epochs": 2},
+}
 
 
 def _backtest(tmp_path: Path, market: MarketState, market_dir: Path, pairs: list[str],
-              identifier: str):
+              identifier: str, model: str = "LightGBMRegressor"):
     userdir = tmp_path / "user_data"
     userdir.mkdir()
-    return run_cli("backtest", "-c", "config.json", "-c", str(_overlay(tmp_path, pairs)),
-                   "--model", "LightGBMRegressor", "--timerange", TIMERANGE,
+    overlay = tmp_path / "test-overlay.json"
+    overlay.write_text(json.dumps({"exchange": {"pair_whitelist": pairs},
+                                   "freqai": {"save_backtest_models": True}}))
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps(TRAINING_PARAMS[model]))
+    return run_cli("backtest", "-c", "config.json", "-c", str(overlay), "--model", model,
+                   "--training-params", str(params), "--timerange", TIMERANGE,
                    "--identifier", identifier, "--userdir", str(userdir), "--port",
                    str(market.port), "--state-file", str(market_dir / "market.json"),
                    "--datadir", market.datadir)
 
 
+@pytest.mark.parametrize(("model", "suffix"), [("LightGBMRegressor", "joblib"),
+                                               ("PyTorchLSTMRegressor", "zip"),
+                                               ("PyTorchGRURegressor", "zip")])
 def test_walk_forward_backtest_trains_models_and_writes_predictions(
-        tmp_path: Path, market: MarketState, market_dir: Path) -> None:
-    result = _backtest(tmp_path, market, market_dir, PAIRS, "it-lightgbm")
+        tmp_path: Path, market: MarketState, market_dir: Path, model: str, suffix: str) -> None:
+    identifier = f"it-{model.lower()}"
+    result = _backtest(tmp_path, market, market_dir, PAIRS, identifier, model)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "STRATEGY SUMMARY" in result.stdout
-    models = tmp_path / "user_data" / "models" / "it-lightgbm"
+    models = tmp_path / "user_data" / "models" / identifier
     trained = sorted(models.glob("sub-train-*"))
     assert len(trained) == len(PAIRS) * 2, trained
     for folder in trained:
         assert list(folder.glob("*_metadata.json")), folder
-        assert list(folder.glob("*_model.joblib")), folder
+        assert list(folder.glob(f"*_model.{suffix}")), folder
     predictions = sorted((models / "backtesting_predictions").glob("*_prediction.feather"))
     assert len(predictions) == len(PAIRS) * 2
     frame = pd.read_feather(predictions[0])
     assert {"&-ret_12", "do_predict"} <= set(frame.columns)
     assert frame["do_predict"].isin([0, 1]).all() and (frame["do_predict"] == 1).any()
+    if suffix == "zip":  # windows start from the training tail: the first rows are usable too
+        assert frame["do_predict"].iloc[0] == 1
     assert frame["&-ret_12"].abs().max() < 1.0  # unscaled returns, not the [-1, 1] model space
 
 
