@@ -101,7 +101,30 @@ def run_backtest(request: BacktestRequest) -> int:
         logger.info("Running: %s", " ".join(cmd))
         logger.info("FreqAI identifier %s: models and predictions go to %s",
                     request.run_identifier, request.userdir / "models" / request.run_identifier)
-        code = subprocess.call(cmd)
+        code, failed = _run_and_count_failed_trainings(cmd)
     if code != 0:
         logger.error("freqtrade backtesting failed with exit code %d", code)
-    return code
+        return code
+    if failed:
+        logger.error("%d FreqAI trainings failed and were skipped (their windows got no "
+                     "predictions); see the warnings above. Exiting non-zero.", failed)
+        return 1
+    return 0
+
+
+FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
+
+
+def _run_and_count_failed_trainings(cmd: list[str]) -> tuple[int, int]:
+    """Run freqtrade, echoing its output; FreqAI logs a failed training and carries on, so the
+    failures are counted here to keep them from looking like a successful backtest."""
+    failed = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            if FAILED_TRAINING.search(line):
+                failed += 1
+        sys.stdout.flush()
+    return proc.returncode, failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -52,8 +53,6 @@ def _cmd_market(args: argparse.Namespace) -> int:
               f"{state.datadir})")
         return 0
     if args.action == "overlay":
-        import json
-
         from freqai_seq.market.overlay import offline_overlay
 
         print(json.dumps(offline_overlay(args.host, args.port), indent=2))
@@ -72,6 +71,16 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         extra=args.freqtrade_args,
     )
     return run_backtest(request)
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from freqai_seq.config_schema import KEY_DOCS, SequenceConfig
+
+    defaults = SequenceConfig().to_dict()
+    print("| key | default | meaning |\n| --- | --- | --- |")
+    for key, doc in KEY_DOCS.items():
+        print(f"| `{key}` | `{json.dumps(defaults[key])}` | {doc} |")
+    return 0
 
 
 def _market_options(parser: argparse.ArgumentParser) -> None:
@@ -129,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                     help="extra freqtrade arguments, after --")
     bt.set_defaults(func=_cmd_backtest)
+
+    keys = sub.add_parser("keys", help="print the sequence models' model_training_parameters "
+                                       "as a Markdown table")
+    keys.set_defaults(func=_cmd_keys)
     return parser
 
 

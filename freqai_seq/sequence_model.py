@@ -75,7 +75,7 @@ class SequenceModel:
         out = np.full((n, len(self.label_names)), np.nan, dtype=np.float64)
         ends = window_ends(dates_ns, valid, self.window, self.timeframe_ns)
         if len(ends):
-            x = torch.as_tensor(features, dtype=torch.float32, device=self.device)
+            x = torch.tensor(features, dtype=torch.float32, device=self.device)
             ends_t = torch.as_tensor(ends, device=self.device)
             self.net.eval()
             chunks = []

@@ -25,16 +25,17 @@ TRAINING_PARAMS = {
 
 
 def _backtest(tmp_path: Path, market: MarketState, market_dir: Path, pairs: list[str],
-              identifier: str, model: str = "LightGBMRegressor"):
+              identifier: str, model: str = "LightGBMRegressor",
+              params: dict | None = None):
     userdir = tmp_path / "user_data"
     userdir.mkdir()
     overlay = tmp_path / "test-overlay.json"
     overlay.write_text(json.dumps({"exchange": {"pair_whitelist": pairs},
                                    "freqai": {"save_backtest_models": True}}))
-    params = tmp_path / "params.json"
-    params.write_text(json.dumps(TRAINING_PARAMS[model]))
+    params_file = tmp_path / "params.json"
+    params_file.write_text(json.dumps(params or TRAINING_PARAMS[model]))
     return run_cli("backtest", "-c", "config.json", "-c", str(overlay), "--model", model,
-                   "--training-params", str(params), "--timerange", TIMERANGE,
+                   "--training-params", str(params_file), "--timerange", TIMERANGE,
                    "--identifier", identifier, "--userdir", str(userdir), "--port",
                    str(market.port), "--state-file", str(market_dir / "market.json"),
                    "--datadir", market.datadir)
@@ -76,3 +77,13 @@ def test_backtest_without_data_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("backtest", "--datadir", str(tmp_path), "--userdir", str(tmp_path))
     assert result.returncode == 2
     assert "No candle files in" in result.stderr
+
+
+def test_failed_trainings_make_the_backtest_fail(tmp_path: Path, market: MarketState,
+                                                 market_dir: Path) -> None:
+    """FreqAI logs a failed training and carries on; the wrapper must not report success."""
+    result = _backtest(tmp_path, market, market_dir, ["BTC/USD"], "it-failing",
+                       "PyTorchLSTMRegressor", {"window": 5000, "epochs": 1})
+    assert result.returncode == 1
+    assert "window=5000 needs at least 5001" in result.stdout
+    assert "FreqAI trainings failed and were skipped" in result.stderr

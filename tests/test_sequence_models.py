@@ -10,12 +10,12 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
+from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
+from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.sequence_model import SequenceModel
 from freqai_seq.training import WindowedSet, train_network
-from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
-from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from tests.seqkit import make_config, predict, synthetic_frame, train
 
 MODELS = [PyTorchLSTMRegressor, PyTorchGRURegressor]
@@ -168,3 +168,18 @@ def test_row_removing_outlier_options_are_refused(tmp_path: Path) -> None:
 def test_config_schema_rejects_bools_for_ints() -> None:
     with pytest.raises(FreqaiSeqError, match="epochs must be int"):
         SequenceConfig.from_params({"epochs": True})
+
+
+def test_every_config_key_is_documented_in_code_and_readme() -> None:
+    from dataclasses import fields
+
+    from freqai_seq.config_schema import KEY_DOCS
+    from tests.conftest import ROOT
+
+    names = [f.name for f in fields(SequenceConfig)]
+    assert list(KEY_DOCS) == names
+    readme = (ROOT / "README.md").read_text()
+    defaults = SequenceConfig().to_dict()
+    for name in names:
+        assert f"| `{name}` |" in readme, name
+        assert f"| `{name}` | `{str(defaults[name]).lower()}" in readme.lower(), name

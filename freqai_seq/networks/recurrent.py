@@ -40,8 +40,6 @@ class RecurrentRegressor(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, state = self.rnn(x)
         h_n = state[0] if isinstance(state, tuple) else state  # LSTM returns (h_n, c_n)
-        if self.bidirectional:
-            summary = torch.cat([h_n[-2], h_n[-1]], dim=-1)  # last layer, both directions
-        else:
-            summary = h_n[-1]
+        # Last layer's final state; with two directions, both of them side by side.
+        summary = torch.cat([h_n[-2], h_n[-1]], dim=-1) if self.bidirectional else h_n[-1]
         return self.head(self.norm(summary))
