@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -91,7 +92,8 @@ def freqtrade_command(request: BacktestRequest, overlays: list[Path]) -> list[st
     return cmd + extra
 
 
-def run_backtest(request: BacktestRequest) -> int:
+def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
+    """Run the backtest; its output also goes to `log_path` when given."""
     if not any(request.datadir.glob("*.feather")):
         raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
                              "(or `make data`) first.")
@@ -101,7 +103,7 @@ def run_backtest(request: BacktestRequest) -> int:
         logger.info("Running: %s", " ".join(cmd))
         logger.info("FreqAI identifier %s: models and predictions go to %s",
                     request.run_identifier, request.userdir / "models" / request.run_identifier)
-        code, failed = _run_and_count_failed_trainings(cmd)
+        code, failed = _run_and_count_failed_trainings(cmd, log_path)
     if code != 0:
         logger.error("freqtrade backtesting failed with exit code %d", code)
         return code
@@ -115,16 +117,26 @@ def run_backtest(request: BacktestRequest) -> int:
 FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
 
 
-def _run_and_count_failed_trainings(cmd: list[str]) -> tuple[int, int]:
+def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None) -> tuple[int, int]:
     """Run freqtrade, echoing its output; FreqAI logs a failed training and carries on, so the
     failures are counted here to keep them from looking like a successful backtest."""
     failed = 0
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          bufsize=1) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            if FAILED_TRAINING.search(line):
-                failed += 1
-        sys.stdout.flush()
+    log = log_path.open("w") if log_path else None
+    # Without a terminal freqtrade's rich log handler wraps lines at 80 columns, which would
+    # split the messages counted here; a wide virtual terminal keeps each record on one line.
+    env = {**os.environ, "COLUMNS": "4000"}
+    try:
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              bufsize=1, env=env) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                if log:
+                    log.write(line)
+                if FAILED_TRAINING.search(line):
+                    failed += 1
+            sys.stdout.flush()
+    finally:
+        if log:
+            log.close()
     return proc.returncode, failed

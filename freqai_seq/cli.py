@@ -73,6 +73,23 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return run_backtest(request)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from freqtrade.configuration.load_config import load_from_files
+
+    from freqai_seq import bench
+
+    settings = bench.BenchSettings(pairs=tuple(args.pairs), timerange=args.timerange,
+                                   epochs=args.epochs, batch_size=args.batch_size,
+                                   window=args.window, models=tuple(args.models),
+                                   out_dir=args.out, userdir=args.userdir)
+    report = bench.run(settings, load_from_files(["config.json"]))
+    table = bench.format_report(report)
+    (args.out / "bench.md").write_text(table + "\n")
+    print(table)
+    print(f"\nWritten to {args.out / 'bench.json'} and {args.out / 'bench.md'}")
+    return 0
+
+
 def _cmd_keys(args: argparse.Namespace) -> int:
     from freqai_seq.config_schema import KEY_DOCS, SequenceConfig
 
@@ -138,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                     help="extra freqtrade arguments, after --")
     bt.set_defaults(func=_cmd_backtest)
+
+    from freqai_seq.bench import ALL_MODELS, BenchSettings
+
+    defaults = BenchSettings()
+    bench_p = sub.add_parser("bench", help="walk-forward benchmark of the sequence models "
+                                           "against FreqAI's built-in models")
+    bench_p.add_argument("--pairs", nargs="+", default=list(defaults.pairs))
+    bench_p.add_argument("--timerange", default=defaults.timerange)
+    bench_p.add_argument("--epochs", type=int, default=defaults.epochs)
+    bench_p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    bench_p.add_argument("--window", type=int, default=defaults.window)
+    bench_p.add_argument("--models", nargs="+", default=list(ALL_MODELS))
+    bench_p.add_argument("--out", type=Path, default=defaults.out_dir)
+    bench_p.add_argument("--userdir", type=Path, default=defaults.userdir,
+                         help="freqtrade user_data directory for the runs' models")
+    bench_p.set_defaults(func=_cmd_bench)
 
     keys = sub.add_parser("keys", help="print the sequence models' model_training_parameters "
                                        "as a Markdown table")

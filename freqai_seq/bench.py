@@ -1,0 +1,302 @@
+"""`freqai-seq bench`: the same walk-forward backtest with our sequence models and FreqAI's
+built-ins, plus in-process timings of inference and of a bare torch loop, in one run.
+
+Every figure is measured in this run on this machine; ratios compare figures of the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from freqai_seq import paths
+from freqai_seq.backtest import BacktestRequest, run_backtest
+from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
+from freqai_seq.market.process import market_running
+from freqai_seq.metrics import realized_forward_return, score
+from freqai_seq.targets import return_label
+
+logger = logging.getLogger(__name__)
+
+DONE_TRAINING = re.compile(r"Done training \S+ \((\d+(?:\.\d+)?) secs\)")
+SEQUENCE_MODELS = ("PyTorchLSTMRegressor", "PyTorchGRURegressor")
+BUILTIN_TORCH = {"PyTorchMLPRegressor": {"hidden_dim": 512, "dropout_percent": 0.2, "n_layer": 1},
+                 "PyTorchTransformerRegressor": {"hidden_dim": 512, "dropout_percent": 0.2,
+                                                 "n_layer": 1}}
+ALL_MODELS = (*SEQUENCE_MODELS, "LightGBMRegressor", *BUILTIN_TORCH)
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    pairs: tuple[str, ...] = ("BTC/USD", "ETH/USD", "LTC/USD")
+    timerange: str = "20190601-20190901"
+    epochs: int = 10
+    batch_size: int = 64
+    window: int = 24
+    models: tuple[str, ...] = ALL_MODELS
+    out_dir: Path = paths.USER_DATA / "bench"
+    userdir: Path = paths.USER_DATA
+
+
+@dataclass
+class ModelResult:
+    model: str
+    wall_s: float
+    trainings: int
+    train_s_median: float
+    train_s_total: float
+    scored_rows: int
+    spearman_ic: float
+    direction_accuracy: float
+    mse_vs_zero: float
+
+
+def training_params(model: str, s: BenchSettings) -> dict[str, Any]:
+    """Same epochs and batch size for every network; early stopping off so epochs are equal."""
+    if model in SEQUENCE_MODELS:
+        return {"window": s.window, "epochs": s.epochs, "batch_size": s.batch_size,
+                "early_stopping_patience": 0}
+    if model == "LightGBMRegressor":
+        return json.loads(Path("params/lightgbm.json").read_text())
+    return {"learning_rate": 3e-4, "model_kwargs": BUILTIN_TORCH[model],
+            "trainer_kwargs": {"n_epochs": s.epochs, "batch_size": s.batch_size,
+                               "n_steps": None}}
+
+
+def _run_model(model: str, s: BenchSettings, port: int, state_file: Path) -> tuple[float, Path]:
+    identifier = f"bench-{model.lower()}"
+    shutil.rmtree(s.userdir / "models" / identifier, ignore_errors=True)  # train anew
+    run_dir = s.out_dir / model
+    run_dir.mkdir(parents=True, exist_ok=True)
+    overlay = run_dir / "overlay.json"
+    freqai: dict[str, Any] = {"save_backtest_models": False}
+    if model == "PyTorchTransformerRegressor":
+        freqai["conv_width"] = s.window
+    overlay.write_text(json.dumps({"exchange": {"pair_whitelist": list(s.pairs)},
+                                   "freqai": freqai}))
+    params = run_dir / "params.json"
+    params.write_text(json.dumps(training_params(model, s)))
+    request = BacktestRequest(
+        configs=[Path("config.json"), overlay], strategy="FreqaiSeqStrategy", model=model,
+        timerange=s.timerange, identifier=identifier, datadir=paths.DATA_DIR,
+        userdir=s.userdir, host=DEFAULT_HOST, port=port, state_file=state_file,
+        log_file=state_file.with_name("market.log"), training_params=params,
+        extra=["--cache", "none"])
+    log_path = run_dir / "backtest.log"
+    start = time.perf_counter()
+    code = run_backtest(request, log_path)
+    wall = time.perf_counter() - start
+    if code != 0:
+        raise FreqaiSeqError(f"The {model} backtest failed (exit {code}); see {log_path}.")
+    return wall, log_path
+
+
+def _quality(model: str, horizon: int, timeframe: str, pairs: tuple[str, ...],
+             userdir: Path) -> tuple[int, float, float, float]:
+    from freqtrade.data.history import get_datahandler
+    from freqtrade.enums import CandleType
+
+    label = return_label(horizon)
+    folder = userdir / "models" / f"bench-{model.lower()}" / "backtesting_predictions"
+    preds, truths = [], []
+    handler = get_datahandler(paths.DATA_DIR, "feather")
+    for pair in pairs:
+        coin = pair.split("/")[0].lower()
+        files = sorted(folder.glob(f"cb_{coin}_*_prediction.feather"))
+        frame = pd.concat([pd.read_feather(f) for f in files], ignore_index=True)
+        frame = frame[frame["do_predict"] == 1]
+        candles = handler.ohlcv_load(pair, timeframe, CandleType.SPOT, fill_missing=False)
+        truth = realized_forward_return(candles, horizon, timeframe)
+        preds.append(frame[label].to_numpy())
+        truths.append(truth.reindex(pd.DatetimeIndex(frame["date"])).to_numpy())
+    result = score(np.concatenate(preds), np.concatenate(truths))
+    return result.rows, result.spearman_ic, result.direction_accuracy, result.mse_vs_zero
+
+
+def _time_call(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def inference_throughput(n_features: int, window: int, rows: int = 2048) -> dict[str, float]:
+    """Candles per second on the same random windows: our batched path vs per-candle loops."""
+    from freqtrade.freqai.torch.PyTorchTransformerModel import PyTorchTransformerModel
+
+    from freqai_seq.sequence_model import HistoryTail, SequenceModel
+
+    torch.manual_seed(0)
+    features = np.random.default_rng(0).normal(size=(rows, n_features)).astype(np.float32)
+    dates = np.arange(rows, dtype=np.int64) * 3_600_000_000_000
+    valid = np.ones(rows, dtype=bool)
+    tail = HistoryTail(np.empty(0, np.int64), pd.DataFrame())
+    out: dict[str, float] = {}
+    x = torch.as_tensor(features)
+    for kind in ("lstm", "gru"):
+        model = SequenceModel(kind, SequenceConfig(window=window, device="cpu"),
+                              [f"f{i}" for i in range(n_features)], ["y"], 3_600_000_000_000,
+                              tail)
+        n_pred = rows - window + 1
+        out[f"{kind}_batched"] = n_pred / _time_call(lambda m=model: m.predict_rows(
+            features, dates, valid))
+        def loop(m=model) -> None:
+            with torch.no_grad():
+                for end in range(window - 1, rows):
+                    m.net(x[end - window + 1:end + 1].unsqueeze(0))
+
+        out[f"{kind}_per_candle_loop"] = n_pred / _time_call(loop, repeat=1)
+    transformer = PyTorchTransformerModel(input_dim=n_features, output_dim=1,
+                                          time_window=window,
+                                          **BUILTIN_TORCH["PyTorchTransformerRegressor"]).eval()
+    xt = torch.as_tensor(features).unsqueeze(0)
+
+    def transformer_loop() -> None:  # what PyTorchTransformerRegressor.predict does
+        with torch.no_grad():
+            for i in range(rows - window):
+                transformer(xt[:, i:i + window, :])
+
+    out["transformer_per_candle_loop"] = (rows - window) / _time_call(transformer_loop,
+                                                                      repeat=1)
+    return out
+
+
+def bare_loop_seconds(n_rows: int, n_features: int, s: BenchSettings) -> float:
+    """Plain torch training of the default LSTM on tensors of one training's shape."""
+    from freqai_seq.networks import build_network
+
+    cfg = SequenceConfig(window=s.window, epochs=s.epochs, batch_size=s.batch_size)
+    torch.manual_seed(0)
+    net = build_network("lstm", n_features, 1, cfg.to_dict())
+    x = torch.randn(n_rows, n_features)
+    y = torch.randn(n_rows - s.window + 1, 1)
+    windows = x.unfold(0, s.window, 1).transpose(1, 2)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate)
+
+    def train() -> None:
+        net.train()
+        for _ in range(s.epochs):
+            order = torch.randperm(len(windows))
+            for start in range(0, len(order), s.batch_size):
+                idx = order[start:start + s.batch_size]
+                loss = torch.nn.functional.mse_loss(net(windows[idx]), y[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+    return _time_call(train, repeat=3)
+
+
+def _training_shape(log_path: Path) -> tuple[int, int]:
+    """Rows and features of the first training logged (the bare loop uses the same shape)."""
+    match = re.search(r"Training model on (\d+) features and (\d+) rows", log_path.read_text())
+    if not match:
+        raise FreqaiSeqError(f"No training shape found in {log_path}.")
+    return int(match.group(2)), int(match.group(1))
+
+
+def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(s.models) - set(ALL_MODELS))
+    if unknown:
+        raise FreqaiSeqError(f"Unknown models {unknown}; choose from {list(ALL_MODELS)}.")
+    horizon = int(config["freqai"]["feature_parameters"]["label_period_candles"])
+    timeframe = config["timeframe"]
+    s.out_dir.mkdir(parents=True, exist_ok=True)
+    state_file = s.out_dir / "market.json"
+    results: list[ModelResult] = []
+    logs: dict[str, Path] = {}
+    with market_running(paths.DATA_DIR, DEFAULT_HOST, DEFAULT_PORT + 1, state_file,
+                        s.out_dir / "market.log") as market:
+        for model in s.models:
+            logger.info("Benchmark: walk-forward backtest with %s", model)
+            wall, log_path = _run_model(model, s, market.port, state_file)
+            logs[model] = log_path
+            times = [float(m) for m in DONE_TRAINING.findall(log_path.read_text())]
+            rows, ic, direction, mse = _quality(model, horizon, timeframe, s.pairs, s.userdir)
+            results.append(ModelResult(model, wall, len(times), statistics.median(times),
+                                       sum(times), rows, ic, direction, mse))
+    report: dict[str, Any] = {"settings": {**asdict(s), "out_dir": str(s.out_dir),
+                                           "userdir": str(s.userdir)},
+                              "models": [asdict(r) for r in results]}
+    if "PyTorchLSTMRegressor" in logs:
+        n_rows, n_features = _training_shape(logs["PyTorchLSTMRegressor"])
+        report["bare_loop_s"] = bare_loop_seconds(n_rows, n_features, s)
+        report["bare_loop_shape"] = {"rows": n_rows, "features": n_features}
+        report["inference_candles_per_s"] = inference_throughput(n_features, s.window)
+    report["ratios"] = ratios(report)
+    (s.out_dir / "bench.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def ratios(report: dict[str, Any]) -> dict[str, float]:
+    by_model = {m["model"]: m for m in report["models"]}
+    out: dict[str, float] = {}
+    lstm = by_model.get("PyTorchLSTMRegressor")
+    if lstm and "PyTorchMLPRegressor" in by_model:
+        out["lstm_wall_over_mlp_wall"] = lstm["wall_s"] / by_model["PyTorchMLPRegressor"]["wall_s"]
+    if lstm and "PyTorchTransformerRegressor" in by_model:
+        out["lstm_wall_over_transformer_wall"] = (
+            lstm["wall_s"] / by_model["PyTorchTransformerRegressor"]["wall_s"])
+    if lstm and "bare_loop_s" in report:
+        out["lstm_training_over_bare_loop"] = lstm["train_s_median"] / report["bare_loop_s"]
+    inference = report.get("inference_candles_per_s", {})
+    if inference:
+        out["lstm_batched_over_transformer_loop"] = (
+            inference["lstm_batched"] / inference["transformer_per_candle_loop"])
+    return out
+
+
+TARGETS = {"lstm_wall_over_mlp_wall": ("<=", 1.5),
+           "lstm_wall_over_transformer_wall": ("<=", 0.1),
+           "lstm_training_over_bare_loop": ("<=", 1.3),
+           "lstm_batched_over_transformer_loop": (">=", 5.0)}
+
+
+def format_report(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    lines = [
+        f"Walk-forward backtest {s['timerange']}, pairs {', '.join(s['pairs'])}, "
+        f"{s['epochs']} epochs, batch {s['batch_size']}, window {s['window']} "
+        f"(Transformer conv_width {s['window']}); quality on do_predict == 1 rows against "
+        "realized returns recomputed from OHLCV.",
+        "",
+        "| model | wall s | trainings | s per training (median) | s in training | rows scored "
+        "| Spearman IC | direction acc. | MSE / zero-forecast MSE |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for m in report["models"]:
+        lines.append(
+            f"| {m['model']} | {m['wall_s']:.1f} | {m['trainings']} | "
+            f"{m['train_s_median']:.2f} | {m['train_s_total']:.1f} | {m['scored_rows']} | "
+            f"{m['spearman_ic']:.3f} | {m['direction_accuracy']:.3f} | {m['mse_vs_zero']:.3f} |")
+    if "bare_loop_s" in report:
+        shape = report["bare_loop_shape"]
+        lines += ["", f"Bare torch loop, default LSTM, {shape['rows']} rows x "
+                      f"{shape['features']} features, same epochs and batch: "
+                      f"{report['bare_loop_s']:.2f} s per training."]
+    inference = report.get("inference_candles_per_s", {})
+    if inference:
+        lines += ["", "| inference (2048 candles, same windows) | candles/s |",
+                  "| --- | ---: |"]
+        lines += [f"| {k} | {v:,.0f} |" for k, v in inference.items()]
+    lines += ["", "| ratio | measured | target | met |", "| --- | ---: | ---: | --- |"]
+    for key, value in report["ratios"].items():
+        op, target = TARGETS[key]
+        met = value <= target if op == "<=" else value >= target
+        lines.append(f"| {key} | {value:.2f} | {op} {target} | {'yes' if met else 'NO'} |")
+    return "\n".join(lines)

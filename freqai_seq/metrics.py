@@ -1,0 +1,41 @@
+"""Out-of-sample forecast metrics against realized targets recomputed from OHLCV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+
+def realized_forward_return(candles: pd.DataFrame, horizon: int, timeframe: str) -> pd.Series:
+    """Return from each candle's close to the close `horizon` candles later, by timestamp.
+
+    Looked up by date, not by row, so a gap in the data gives NaN instead of a return over the
+    wrong span; indexed by the date the forecast was made at.
+    """
+    close = candles.set_index("date")["close"]
+    later = close.reindex(close.index + horizon * pd.Timedelta(timeframe)).to_numpy()
+    return pd.Series(later / close.to_numpy() - 1, index=close.index)
+
+
+@dataclass(frozen=True)
+class ForecastScores:
+    rows: int
+    spearman_ic: float
+    direction_accuracy: float
+    mse_vs_zero: float  # MSE of the forecast / MSE of always forecasting 0
+
+
+def score(pred: np.ndarray, truth: np.ndarray) -> ForecastScores:
+    """Scores over rows where both are finite."""
+    ok = np.isfinite(pred) & np.isfinite(truth)
+    p, t = pred[ok], truth[ok]
+    if len(p) < 3:
+        return ForecastScores(len(p), float("nan"), float("nan"), float("nan"))
+    ic = float(spearmanr(p, t).statistic) if np.std(p) > 0 else float("nan")
+    moved = t != 0
+    direction = float(np.mean(np.sign(p[moved]) == np.sign(t[moved])))
+    mse_zero = float(np.mean(t**2))
+    return ForecastScores(len(p), ic, direction, float(np.mean((p - t) ** 2)) / mse_zero)

@@ -1,0 +1,58 @@
+"""Forecast metrics on hand-checked cases, and the benchmark command end to end on a tiny run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from freqai_seq.metrics import realized_forward_return, score
+from tests.conftest import run_cli
+
+
+def test_realized_return_is_looked_up_by_date_so_gaps_give_nan() -> None:
+    dates = pd.to_datetime(["2019-01-01 00:00", "2019-01-01 01:00", "2019-01-01 03:00",
+                            "2019-01-01 04:00"], utc=True)
+    candles = pd.DataFrame({"date": dates, "close": [100.0, 110.0, 121.0, 133.1]})
+    truth = realized_forward_return(candles, 1, "1h")
+    assert truth.iloc[0] == pytest.approx(0.10)
+    assert np.isnan(truth.iloc[1])  # 02:00 is missing: no return over a wrong span
+    assert truth.iloc[2] == pytest.approx(0.10)
+    assert np.isnan(truth.iloc[3])  # the future is not known yet
+
+
+def test_scores_by_hand() -> None:
+    truth = np.array([0.01, -0.02, 0.03, -0.01, 0.02])
+    perfect = score(truth, truth)
+    assert perfect.spearman_ic == pytest.approx(1.0)
+    assert perfect.direction_accuracy == 1.0 and perfect.mse_vs_zero == 0.0
+    pred = np.array([0.02, 0.01, 0.01, -0.03, np.nan])
+    s = score(pred, truth)
+    assert s.rows == 4
+    assert s.direction_accuracy == pytest.approx(3 / 4)
+    # ranks: pred [4, 2.5, 2.5, 1] vs truth [3, 1, 4, 2]; Pearson on the ranks:
+    # cov 1.5 / sqrt(4.5 * 5) = 1 / sqrt(10)
+    assert s.spearman_ic == pytest.approx(1 / np.sqrt(10))
+    mse = np.mean((pred[:4] - truth[:4]) ** 2) / np.mean(truth[:4] ** 2)
+    assert s.mse_vs_zero == pytest.approx(mse)
+
+
+@pytest.mark.integration
+def test_bench_command_runs_and_writes_its_report(tmp_path: Path, datadir: Path) -> None:
+    result = run_cli("bench", "--models", "PyTorchLSTMRegressor", "--pairs", "BTC/USD",
+                     "--timerange", "20190801-20190808", "--epochs", "1", "--out",
+                     str(tmp_path / "bench"), "--userdir", str(tmp_path / "user_data"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    (lstm,) = report["models"]
+    assert lstm["model"] == "PyTorchLSTMRegressor" and lstm["trainings"] == 1
+    assert lstm["scored_rows"] > 100 and -1 <= lstm["spearman_ic"] <= 1
+    assert report["bare_loop_s"] > 0
+    assert set(report["inference_candles_per_s"]) == {
+        "lstm_batched", "lstm_per_candle_loop", "gru_batched", "gru_per_candle_loop",
+        "transformer_per_candle_loop"}
+    assert "| PyTorchLSTMRegressor |" in result.stdout
+    assert "lstm_training_over_bare_loop" in result.stdout
