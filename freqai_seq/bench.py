@@ -202,12 +202,26 @@ def bare_loop_seconds(n_rows: int, n_features: int, s: BenchSettings) -> float:
     return _time_call(train, repeat=3)
 
 
-def _training_shape(log_path: Path) -> tuple[int, int]:
-    """Rows and features of the first training logged (the bare loop uses the same shape)."""
-    match = re.search(r"Training model on (\d+) features and (\d+) rows", log_path.read_text())
-    if not match:
+SHAPE = re.compile(r"Training model on (\d+) features and (\d+) rows")
+
+
+def typical_trainings(log_path: Path) -> tuple[int, int, float]:
+    """(rows, features, median seconds) of the trainings with the most common feature count:
+    the bare loop is timed on that shape so the comparison is like for like."""
+    shapes: list[tuple[int, int, float]] = []
+    pending: tuple[int, int] | None = None
+    for line in log_path.read_text().splitlines():
+        if match := SHAPE.search(line):
+            pending = (int(match.group(2)), int(match.group(1)))
+        elif (match := DONE_TRAINING.search(line)) and pending:
+            shapes.append((*pending, float(match.group(1))))
+            pending = None
+    if not shapes:
         raise FreqaiSeqError(f"No training shape found in {log_path}.")
-    return int(match.group(2)), int(match.group(1))
+    features = statistics.mode(f for _, f, _ in shapes)
+    same = [(r, t) for r, f, t in shapes if f == features]
+    return (int(statistics.median(r for r, _ in same)), features,
+            statistics.median(t for _, t in same))
 
 
 def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
@@ -234,9 +248,10 @@ def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
                                            "userdir": str(s.userdir)},
                               "models": [asdict(r) for r in results]}
     if "PyTorchLSTMRegressor" in logs:
-        n_rows, n_features = _training_shape(logs["PyTorchLSTMRegressor"])
+        n_rows, n_features, median_s = typical_trainings(logs["PyTorchLSTMRegressor"])
         report["bare_loop_s"] = bare_loop_seconds(n_rows, n_features, s)
-        report["bare_loop_shape"] = {"rows": n_rows, "features": n_features}
+        report["bare_loop_shape"] = {"rows": n_rows, "features": n_features,
+                                     "plugin_median_s": median_s}
         report["inference_candles_per_s"] = inference_throughput(n_features, s.window)
     report["ratios"] = ratios(report)
     (s.out_dir / "bench.json").write_text(json.dumps(report, indent=2))
@@ -253,7 +268,8 @@ def ratios(report: dict[str, Any]) -> dict[str, float]:
         out["lstm_wall_over_transformer_wall"] = (
             lstm["wall_s"] / by_model["PyTorchTransformerRegressor"]["wall_s"])
     if lstm and "bare_loop_s" in report:
-        out["lstm_training_over_bare_loop"] = lstm["train_s_median"] / report["bare_loop_s"]
+        out["lstm_training_over_bare_loop"] = (report["bare_loop_shape"]["plugin_median_s"]
+                                               / report["bare_loop_s"])
     inference = report.get("inference_candles_per_s", {})
     if inference:
         out["lstm_batched_over_transformer_loop"] = (
@@ -286,9 +302,11 @@ def format_report(report: dict[str, Any]) -> str:
             f"{m['spearman_ic']:.3f} | {m['direction_accuracy']:.3f} | {m['mse_vs_zero']:.3f} |")
     if "bare_loop_s" in report:
         shape = report["bare_loop_shape"]
-        lines += ["", f"Bare torch loop, default LSTM, {shape['rows']} rows x "
-                      f"{shape['features']} features, same epochs and batch: "
-                      f"{report['bare_loop_s']:.2f} s per training."]
+        lines += ["", f"Trainings of the LSTM with {shape['features']} features (median "
+                      f"{shape['rows']} rows): {shape['plugin_median_s']:.2f} s each (median, "
+                      "FreqAI data preparation included); a bare torch loop of the same network "
+                      f"on tensors of that shape, same epochs and batch: "
+                      f"{report['bare_loop_s']:.2f} s."]
     inference = report.get("inference_candles_per_s", {})
     if inference:
         lines += ["", "| inference (2048 candles, same windows) | candles/s |",

@@ -44,8 +44,10 @@ KEY_DOCS: dict[str, str] = {
 @dataclass(frozen=True)
 class SequenceConfig:
     window: int = 24
-    hidden_size: int = 64
-    num_layers: int = 2
+    # Small on purpose: a 30-day 1h window holds ~600 samples, and on 2 CPU cores the cost of a
+    # recurrent step is mostly fixed overhead (see `freqai-seq bench`).
+    hidden_size: int = 32
+    num_layers: int = 1
     dropout: float = 0.1
     bidirectional: bool = False
     layer_norm: bool = True

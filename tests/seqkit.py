@@ -11,6 +11,7 @@ import pandas as pd
 from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+from freqtrade.freqai.utils import get_tb_logger
 
 from freqai_seq.regressor import SequenceRegressor
 from tests.conftest import ROOT
@@ -48,6 +49,8 @@ def train(model_cls: type[SequenceRegressor], config: dict,
     dk = FreqaiDataKitchen(config, live=False, pair="BTC/USD")
     dk.find_features(frame)
     dk.find_labels(frame)
+    # FreqAI creates the tensorboard logger before each training (disabled unless configured).
+    regressor.tb_logger = get_tb_logger("pytorch", dk.data_path, False)
     regressor.model = regressor.train(frame, "BTC/USD", dk)
     return regressor, dk
 

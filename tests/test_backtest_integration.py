@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from freqai_seq.market.process import MarketState
+from freqai_seq.sequence_model import SequenceModel
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -64,6 +66,18 @@ def test_walk_forward_backtest_trains_models_and_writes_predictions(
     if suffix == "zip":  # windows start from the training tail: the first rows are usable too
         assert frame["do_predict"].iloc[0] == 1
     assert frame["&-ret_12"].abs().max() < 1.0  # unscaled returns, not the [-1, 1] model space
+    if suffix == "zip":
+        _load_like_freqai(next(trained[0].glob("*_model.zip")))
+
+
+def _load_like_freqai(path: Path) -> None:
+    """What FreqAI's data drawer does on a restart or a live reload: torch.load without
+    map_location, then the "pytrainer" entry rebuilds the model."""
+    checkpoint = torch.load(path, weights_only=False)
+    model = checkpoint["pytrainer"].load_from_checkpoint(checkpoint)
+    assert isinstance(model, SequenceModel)
+    assert all(t.device.type == "cpu" for t in checkpoint["state_dict"].values())
+    assert model.window == 12 and len(model.tail.dates_ns) == 11
 
 
 def test_unknown_pair_fails_with_a_clear_message(tmp_path: Path, market: MarketState,

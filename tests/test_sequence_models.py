@@ -183,3 +183,18 @@ def test_every_config_key_is_documented_in_code_and_readme() -> None:
     defaults = SequenceConfig().to_dict()
     for name in names:
         assert f"| `{name}` | `{json.dumps(defaults[name])}` |" in readme, name
+
+
+def test_continual_learning_starts_from_the_previous_weights(tmp_path: Path) -> None:
+    frame = synthetic_frame(700, seed=5)
+    config = make_config(tmp_path, epochs=2)
+    config["freqai"]["continual_learning"] = True
+    regressor, dk = train(PyTorchLSTMRegressor, config, frame.iloc[:600])
+    first = {k: v.clone() for k, v in regressor.model.net.state_dict().items()}
+    regressor.dd.model_dictionary["BTC/USD"] = regressor.model
+    # A learning rate of ~0 keeps the weights where training started: at the previous model's.
+    regressor.seq_cfg = SequenceConfig.from_params({**regressor.model_training_parameters,
+                                                    "learning_rate": 1e-12})
+    regressor.model = regressor.train(frame.iloc[100:700].reset_index(drop=True), "BTC/USD", dk)
+    for name, value in regressor.model.net.state_dict().items():
+        torch.testing.assert_close(value, first[name], rtol=0, atol=1e-6)
