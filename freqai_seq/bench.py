@@ -177,8 +177,10 @@ def inference_throughput(n_features: int, window: int, rows: int = 2048) -> dict
 
 
 def bare_loop_seconds(n_rows: int, n_features: int, s: BenchSettings) -> float:
-    """Plain torch training of the default LSTM on tensors of one training's shape."""
+    """Plain torch training of the default LSTM on tensors of one training's shape: the same
+    optimizer, but no validation, clipping, schedule, early stopping or FreqAI around it."""
     from freqai_seq.networks import build_network
+    from freqai_seq.training import make_optimizer
 
     cfg = SequenceConfig(window=s.window, epochs=s.epochs, batch_size=s.batch_size)
     torch.manual_seed(0)
@@ -186,7 +188,7 @@ def bare_loop_seconds(n_rows: int, n_features: int, s: BenchSettings) -> float:
     x = torch.randn(n_rows, n_features)
     y = torch.randn(n_rows - s.window + 1, 1)
     windows = x.unfold(0, s.window, 1).transpose(1, 2)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate)
+    optimizer = make_optimizer(net, cfg, torch.device("cpu"))  # the same optimizer as ours
 
     def train() -> None:
         net.train()
@@ -318,3 +320,15 @@ def format_report(report: dict[str, Any]) -> str:
         met = value <= target if op == "<=" else value >= target
         lines.append(f"| {key} | {value:.2f} | {op} {target} | {'yes' if met else 'NO'} |")
     return "\n".join(lines)
+
+
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise FreqaiSeqError(f"{readme} has no {README_START} ... {README_END} block.")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{table}\n{README_END}{tail}")

@@ -86,6 +86,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     table = bench.format_report(report)
     (args.out / "bench.md").write_text(table + "\n")
     print(table)
+    if args.readme:
+        bench.update_readme(args.readme, table)
+        print(f"\nUpdated the benchmark section of {args.readme}")
     print(f"\nWritten to {args.out / 'bench.json'} and {args.out / 'bench.md'}")
     return 0
 
@@ -168,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p.add_argument("--window", type=int, default=defaults.window)
     bench_p.add_argument("--models", nargs="+", default=list(ALL_MODELS))
     bench_p.add_argument("--out", type=Path, default=defaults.out_dir)
+    bench_p.add_argument("--readme", type=Path, default=None,
+                         help="also replace the table between the bench markers of this file")
     bench_p.add_argument("--userdir", type=Path, default=defaults.userdir,
                          help="freqtrade user_data directory for the runs' models")
     bench_p.set_defaults(func=_cmd_bench)

@@ -198,3 +198,25 @@ def test_continual_learning_starts_from_the_previous_weights(tmp_path: Path) -> 
     regressor.model = regressor.train(frame.iloc[100:700].reset_index(drop=True), "BTC/USD", dk)
     for name, value in regressor.model.net.state_dict().items():
         torch.testing.assert_close(value, first[name], rtol=0, atol=1e-6)
+
+
+def test_tensorboard_logger_receives_losses_and_learning_rate(tmp_path: Path) -> None:
+    from freqtrade.freqai.tensorboard.tensorboard import TensorboardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    frame = synthetic_frame(400, seed=2)
+    config = make_config(tmp_path, epochs=2, early_stopping_patience=0)
+    regressor = PyTorchLSTMRegressor(config=config)
+    from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+    dk = FreqaiDataKitchen(config, live=False, pair="BTC/USD")
+    dk.find_features(frame)
+    dk.find_labels(frame)
+    regressor.tb_logger = TensorboardLogger(tmp_path / "tb", activate=True)
+    regressor.train(frame, "BTC/USD", dk)
+    regressor.tb_logger.close()
+    events = EventAccumulator(str(tmp_path / "tb" / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train_loss", "validation_loss", "learning_rate"} <= tags
+    assert [e.step for e in events.Scalars("train_loss")] == [1, 2]
