@@ -318,7 +318,7 @@ def format_report(report: dict[str, Any]) -> str:
     for key, value in report["ratios"].items():
         op, target = TARGETS[key]
         met = value <= target if op == "<=" else value >= target
-        lines.append(f"| {key} | {value:.2f} | {op} {target} | {'yes' if met else 'NO'} |")
+        lines.append(f"| {key} | {value:.3f} | {op} {target} | {'yes' if met else 'NO'} |")
     return "\n".join(lines)
 
 
