@@ -94,11 +94,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
-    from freqai_seq.config_schema import KEY_DOCS, SequenceConfig
+    from freqai_seq.config_schema import HYBRID_KEY_DOCS, KEY_DOCS, HybridConfig, SequenceConfig
 
-    defaults = SequenceConfig().to_dict()
+    docs = HYBRID_KEY_DOCS if args.hybrid else KEY_DOCS
+    defaults = (HybridConfig() if args.hybrid else SequenceConfig()).to_dict()
     print("| key | default | meaning |\n| --- | --- | --- |")
-    for key, doc in KEY_DOCS.items():
+    for key, doc in docs.items():
         print(f"| `{key}` | `{json.dumps(defaults[key])}` | {doc} |")
     return 0
 
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="print the sequence models' model_training_parameters "
                                        "as a Markdown table")
+    keys.add_argument("--hybrid", action="store_true",
+                      help="the extra keys of PyTorchCNNLSTMAttentionRegressor")
     keys.set_defaults(func=_cmd_keys)
     return parser
 

@@ -18,7 +18,7 @@ KEY_DOCS: dict[str, str] = {
     "num_layers": "stacked recurrent layers",
     "dropout": "dropout between recurrent layers and in the head",
     "bidirectional": "run each recurrent layer both ways over the window",
-    "layer_norm": "layer-normalise the window summary before the head",
+    "layer_norm": "layer-normalise the window summary before the head (LSTM and GRU)",
     "head_hidden": "width of the MLP head's hidden layer (one output per `&` label)",
     "epochs": "maximum training epochs",
     "batch_size": "windows per optimiser step",
@@ -111,7 +111,11 @@ class SequenceConfig:
         for name, value in params.items():
             default = known[name].default
             expected = type(default)
-            if expected is bool:
+            if expected is tuple:
+                ok = isinstance(value, list | tuple) and all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in value)
+                value = tuple(value) if ok else value
+            elif expected is bool:
                 ok = isinstance(value, bool)
             elif expected is float:
                 ok = isinstance(value, int | float) and not isinstance(value, bool)
@@ -119,12 +123,58 @@ class SequenceConfig:
                 ok = isinstance(value, expected) and not (expected is int and
                                                           isinstance(value, bool))
             if not ok:
+                kind = "a list of int" if expected is tuple else expected.__name__
                 raise FreqaiSeqError(
-                    f"model_training_parameters.{name} must be {expected.__name__}, got "
-                    f"{value!r}."
+                    f"model_training_parameters.{name} must be {kind}, got {value!r}."
                 )
             values[name] = float(value) if expected is float else value
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+HYBRID_KEY_DOCS: dict[str, str] = {
+    "conv_kernels": "kernel sizes of the parallel causal Conv1d branches in each block",
+    "conv_channels": "output channels per branch (a block outputs branches x channels)",
+    "conv_blocks": "stacked convolution blocks (each: branches, GELU, layer norm, residual)",
+    "attention_heads": "heads of the self-attention over the LSTM outputs",
+    "attention_dim": "width of the attention layer; must be divisible by attention_heads",
+    "pool_horizons": "look-back horizons (in candles, each at most `window`) whose mean "
+                     "attended states are concatenated for the heads",
+}
+
+
+@dataclass(frozen=True)
+class HybridConfig(SequenceConfig):
+    """Keys of the CNN + LSTM + attention network, on top of every sequence-model key."""
+
+    conv_kernels: tuple = (3, 5)
+    conv_channels: int = 16
+    conv_blocks: int = 1
+    attention_heads: int = 4
+    attention_dim: int = 32
+    pool_horizons: tuple = (6, 12, 24)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("conv_channels", "conv_blocks", "attention_heads", "attention_dim"):
+            if getattr(self, name) < 1:
+                raise FreqaiSeqError(f"model_training_parameters.{name} must be at least 1, "
+                                     f"got {getattr(self, name)}.")
+        if not self.conv_kernels or any(k < 1 for k in self.conv_kernels):
+            raise FreqaiSeqError("model_training_parameters.conv_kernels must be a non-empty "
+                                 f"list of positive sizes, got {list(self.conv_kernels)}.")
+        if self.attention_dim % self.attention_heads:
+            raise FreqaiSeqError(
+                f"model_training_parameters.attention_heads ({self.attention_heads}) must "
+                f"divide attention_dim ({self.attention_dim})."
+            )
+        if not self.pool_horizons:
+            raise FreqaiSeqError("model_training_parameters.pool_horizons must not be empty.")
+        too_long = [h for h in self.pool_horizons if not 1 <= h <= self.window]
+        if too_long:
+            raise FreqaiSeqError(
+                f"model_training_parameters.pool_horizons {too_long} must lie between 1 and "
+                f"the window ({self.window} candles)."
+            )

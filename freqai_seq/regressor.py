@@ -21,6 +21,7 @@ from pandas import DataFrame
 
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.networks import NETWORKS
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
 from freqai_seq.training import WindowedSet, train_network
@@ -46,7 +47,9 @@ class SequenceRegressor(IFreqaiModel):
         super().__init__(config=kwargs["config"])
         self.dd.model_type = "pytorch"  # FreqAI then calls model.save() and our loader
         try:
-            self.seq_cfg = SequenceConfig.from_params(self.model_training_parameters)
+            config_class = NETWORKS[self.network].config_class
+            self.seq_cfg: SequenceConfig = config_class.from_params(
+                self.model_training_parameters)
             self.device = resolve_device(self.seq_cfg.device)
         except FreqaiSeqError as err:
             raise OperationalException(str(err)) from err

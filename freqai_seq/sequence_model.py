@@ -21,7 +21,7 @@ import torch
 
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.networks import build_network
+from freqai_seq.networks import NETWORKS, build_network
 from freqai_seq.seeding import resolve_device
 from freqai_seq.windowing import gather_windows, window_ends
 
@@ -119,7 +119,7 @@ class SequenceModel:
                 f"{FORMAT} v{FORMAT_VERSION}: retrain (delete the model folder or change the "
                 "identifier)."
             )
-        cfg = SequenceConfig.from_params(ckpt["config"])
+        cfg = NETWORKS[ckpt["kind"]].config_class.from_params(ckpt["config"])
         tail = HistoryTail(np.asarray(ckpt["tail_dates_ns"], dtype=np.int64),
                            pd.DataFrame(ckpt["tail_features"], columns=ckpt["tail_columns"]))
         return cls(ckpt["kind"], cfg, list(ckpt["feature_names"]), list(ckpt["label_names"]),

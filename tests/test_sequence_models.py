@@ -11,6 +11,7 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
+from freqai_models.PyTorchCNNLSTMAttentionRegressor import PyTorchCNNLSTMAttentionRegressor
 from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
 from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.config_schema import SequenceConfig
@@ -19,14 +20,18 @@ from freqai_seq.sequence_model import SequenceModel
 from freqai_seq.training import WindowedSet, train_network
 from tests.seqkit import make_config, predict, synthetic_frame, train
 
-MODELS = [PyTorchLSTMRegressor, PyTorchGRURegressor]
+MODELS = [PyTorchLSTMRegressor, PyTorchGRURegressor, PyTorchCNNLSTMAttentionRegressor]
+# Network-specific keys for the small test window of 8 candles.
+EXTRA = {"lstm": {}, "gru": {},
+         "cnn_lstm_attention": {"pool_horizons": [2, 4, 8], "attention_dim": 16,
+                                "attention_heads": 2, "conv_channels": 8}}
 N_TRAIN, N_TEST = 1200, 168
 
 
 @pytest.fixture(scope="module", params=MODELS, ids=lambda m: m.network)
 def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     frame = synthetic_frame(N_TRAIN + N_TEST)
-    config = make_config(tmp_path_factory.mktemp("seq"))
+    config = make_config(tmp_path_factory.mktemp("seq"), **EXTRA[request.param.network])
     regressor, dk = train(request.param, config, frame.iloc[:N_TRAIN])
     return request.param, config, frame, regressor, dk
 
@@ -90,11 +95,11 @@ def test_same_seed_gives_identical_predictions(model_cls, tmp_path: Path) -> Non
     frame = synthetic_frame(700, seed=3)
     preds = []
     for run in range(2):
-        config = make_config(tmp_path / str(run), epochs=3)
+        config = make_config(tmp_path / str(run), epochs=3, **EXTRA[model_cls.network])
         regressor, dk = train(model_cls, config, frame.iloc[:600])
         preds.append(predict(regressor, dk, frame.iloc[600:])[0])
     np.testing.assert_array_equal(preds[0], preds[1])
-    config = make_config(tmp_path / "other", epochs=3, seed=7)
+    config = make_config(tmp_path / "other", epochs=3, seed=7, **EXTRA[model_cls.network])
     regressor, dk = train(model_cls, config, frame.iloc[:600])
     assert not np.array_equal(preds[0], predict(regressor, dk, frame.iloc[600:])[0])
 
@@ -174,14 +179,15 @@ def test_config_schema_rejects_bools_for_ints() -> None:
 def test_every_config_key_is_documented_in_code_and_readme() -> None:
     from dataclasses import fields
 
-    from freqai_seq.config_schema import KEY_DOCS
+    from freqai_seq.config_schema import HYBRID_KEY_DOCS, KEY_DOCS, HybridConfig
     from tests.conftest import ROOT
 
     names = [f.name for f in fields(SequenceConfig)]
     assert list(KEY_DOCS) == names
+    assert list(HYBRID_KEY_DOCS) == [f.name for f in fields(HybridConfig)][len(names):]
     readme = (ROOT / "README.md").read_text()
-    defaults = SequenceConfig().to_dict()
-    for name in names:
+    defaults = HybridConfig().to_dict()
+    for name in [*KEY_DOCS, *HYBRID_KEY_DOCS]:
         assert f"| `{name}` | `{json.dumps(defaults[name])}` |" in readme, name
 
 
