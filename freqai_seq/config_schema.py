@@ -37,6 +37,11 @@ KEY_DOCS: dict[str, str] = {
     "device": "`auto` (cuda if available, else cpu), `cpu` or `cuda`",
     "mixed_precision": "autocast + GradScaler; only ever applied on cuda",
     "inference_batch_size": "windows per forward pass when predicting",
+    "loss_weight_return": "loss weight of return (and any other regression) labels",
+    "loss_weight_volatility": "loss weight of `&-vol_<h>` labels",
+    "loss_weight_regime": "loss weight of the cross-entropy of `&-regime_<h>_*` label groups",
+    "mc_dropout_passes": "stochastic forward passes whose spread fills the `&-unc_*` labels "
+                         "(0 = off, the columns stay 0)",
     "num_threads": "torch CPU threads (0 keeps torch's default)",
 }
 
@@ -67,6 +72,10 @@ class SequenceConfig:
     device: str = "auto"
     mixed_precision: bool = True
     inference_batch_size: int = 1024
+    loss_weight_return: float = 1.0
+    loss_weight_volatility: float = 0.5
+    loss_weight_regime: float = 0.5
+    mc_dropout_passes: int = 0
     num_threads: int = 0
 
     def __post_init__(self) -> None:
@@ -84,7 +93,8 @@ class SequenceConfig:
         if self.learning_rate <= 0:
             raise FreqaiSeqError("model_training_parameters.learning_rate must be positive.")
         for name in ("weight_decay", "grad_clip", "min_delta", "early_stopping_patience",
-                     "plateau_patience", "num_threads"):
+                     "plateau_patience", "num_threads", "loss_weight_return",
+                     "loss_weight_volatility", "loss_weight_regime", "mc_dropout_passes"):
             if getattr(self, name) < 0:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must not be negative.")
         if not 0.0 <= self.warmup_fraction < 1.0:

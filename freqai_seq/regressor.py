@@ -24,7 +24,8 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.networks import NETWORKS
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
-from freqai_seq.training import WindowedSet, train_network
+from freqai_seq.tasks import TaskLayout, parse_labels
+from freqai_seq.training import TaskLoss, WindowedSet, train_network
 from freqai_seq.windowing import window_ends
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,15 @@ ROW_BREAKING_OPTIONS = ("use_SVM_to_remove_outliers", "use_DBSCAN_to_remove_outl
 
 def dates_ns(dates: pd.Series) -> np.ndarray:
     return pd.DatetimeIndex(dates).as_unit("ns").asi8
+
+
+def regime_classes(layout: TaskLayout, label_parts: list[DataFrame | None]) -> np.ndarray:
+    """Class index (0 down, 1 flat, 2 up) per row and regime group, from unscaled labels."""
+    labels = np.concatenate([p.to_numpy() for p in label_parts if p is not None])
+    if not layout.regime_groups:
+        return np.zeros((len(labels), 0), dtype=np.int64)
+    return np.stack([labels[:, list(g)].argmax(axis=1) for g in layout.regime_groups],
+                    axis=1).astype(np.int64)
 
 
 class SequenceRegressor(IFreqaiModel):
@@ -92,11 +102,17 @@ class SequenceRegressor(IFreqaiModel):
         dk.feature_pipeline = self.define_data_pipeline(threads=dk.thread_count)
         dk.label_pipeline = self.define_label_pipeline(threads=dk.thread_count)
         n_train = len(dd["train_features"])
+        try:
+            layout = parse_labels(list(dk.label_list))
+        except FreqaiSeqError as err:
+            raise OperationalException(f"{pair}: {err}") from err
+        has_test = len(dd.get("test_features", [])) > 0
+        classes = regime_classes(layout, [dd["train_labels"],
+                                          dd["test_labels"] if has_test else None])
         dd["train_features"], dd["train_labels"], dd["train_weights"] = (
             dk.feature_pipeline.fit_transform(dd["train_features"], dd["train_labels"],
                                               dd["train_weights"]))
         dd["train_labels"], _, _ = dk.label_pipeline.fit_transform(dd["train_labels"])
-        has_test = len(dd.get("test_features", [])) > 0
         if has_test:
             dd["test_features"], dd["test_labels"], dd["test_weights"] = (
                 dk.feature_pipeline.transform(dd["test_features"], dd["test_labels"],
@@ -112,7 +128,8 @@ class SequenceRegressor(IFreqaiModel):
                            tail_rows[dk.training_features_list].reset_index(drop=True))
         logger.info("Training model on %d features and %d rows", dd["train_features"].shape[1],
                     len(row_dates))
-        model = self.fit(dd, dk, row_dates=row_dates, tail=tail, has_test=has_test)
+        model = self.fit(dd, dk, row_dates=row_dates, tail=tail, has_test=has_test,
+                         layout=layout, classes=classes)
         logger.info("-------------------- Done training %s (%.2f secs) --------------------",
                     pair, time() - start_time)
         return model
@@ -143,10 +160,13 @@ class SequenceRegressor(IFreqaiModel):
         device = self.device
         x = torch.as_tensor(features, device=device)
 
+        classes = torch.as_tensor(kwargs["classes"], device=device)
+
         def subset(sel: np.ndarray) -> WindowedSet:
             return WindowedSet(x, torch.as_tensor(sel, device=device),
                                torch.as_tensor(targets[sel], device=device),
-                               torch.as_tensor(weights[sel], device=device))
+                               torch.as_tensor(weights[sel], device=device),
+                               classes[torch.as_tensor(sel, device=device)])
 
         model = SequenceModel(self.network, cfg, list(data_dictionary["train_features"].columns),
                               list(dk.label_list), self.timeframe_ns, kwargs["tail"],
@@ -155,9 +175,11 @@ class SequenceRegressor(IFreqaiModel):
         if isinstance(init, SequenceModel) and init.feature_names == model.feature_names:
             model.net.load_state_dict(init.net.state_dict())
             logger.info("%s: continual learning from the previous model's weights", dk.pair)
+        loss_fn = TaskLoss(kwargs["layout"], len(dk.label_list), cfg, device)
         result = train_network(model.net, subset(train_ends),
                                subset(val_ends) if len(val_ends) else None, cfg, device,
-                               generator, getattr(self, "tb_logger", None), f"{dk.pair} ")
+                               generator, loss_fn, getattr(self, "tb_logger", None),
+                               f"{dk.pair} ")
         model.train_result = result
         return model
 
@@ -180,10 +202,17 @@ class SequenceRegressor(IFreqaiModel):
                                          training_filter=False)
         finite = dk.do_predict.astype(bool)
         transformed, outliers, _ = dk.feature_pipeline.transform(filtered, outlier_check=True)
-        scaled, predicted = model.predict_rows(transformed.to_numpy(np.float32), row_dates,
-                                               finite)
-        pred_df = DataFrame(scaled, columns=dk.label_list)
-        pred_df, _, _ = dk.label_pipeline.inverse_transform(pred_df)
+        outputs, samples, predicted = model.predict_rows(
+            transformed.to_numpy(np.float32), row_dates, finite, self.seq_cfg.mc_dropout_passes)
+        layout = parse_labels(list(dk.label_list))
+        pred_df = self._to_label_units(outputs, layout, dk)
+        spread = None
+        if samples is not None:
+            spread = np.std([self._to_label_units(s, layout, dk).to_numpy() for s in samples],
+                            axis=0)
+        for unc, source in layout.uncertainty_of.items():
+            column = spread[:, source] if spread is not None else np.zeros(len(pred_df))
+            pred_df[dk.label_list[unc]] = np.where(predicted, column, np.nan)
         do_predict = (predicted & finite & (np.asarray(outliers) == 1)).astype(np.int_)
         if self.freqai_info.get("feature_parameters", {}).get("DI_threshold", 0):
             di_values = np.asarray(dk.feature_pipeline["di"].di_values)
@@ -193,3 +222,18 @@ class SequenceRegressor(IFreqaiModel):
         dk.do_predict = do_predict[prepended:]
         pred_df = pred_df.iloc[prepended:].reset_index(drop=True)
         return pred_df, dk.do_predict
+
+    @staticmethod
+    def _to_label_units(outputs: np.ndarray, layout: TaskLayout,
+                        dk: FreqaiDataKitchen) -> DataFrame:
+        """Regression outputs through the inverse label scaling; regime logits as softmax
+        probabilities (in label units already, so the scaler is bypassed for them)."""
+        frame, _, _ = dk.label_pipeline.inverse_transform(
+            DataFrame(outputs, columns=dk.label_list))
+        for group in layout.regime_groups:
+            logits = outputs[:, list(group)]
+            shifted = np.exp(logits - np.nanmax(logits, axis=1, keepdims=True))
+            probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+            for column, index in enumerate(group):
+                frame[dk.label_list[index]] = probabilities[:, column]
+        return frame

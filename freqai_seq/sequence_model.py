@@ -68,25 +68,38 @@ class SequenceModel:
     def window(self) -> int:
         return self.cfg.window
 
-    def predict_rows(self, features: np.ndarray, dates_ns: np.ndarray,
-                     valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scaled outputs per row (NaN where no full window) and the mask of rows predicted."""
+    def predict_rows(self, features: np.ndarray, dates_ns: np.ndarray, valid: np.ndarray,
+                     passes: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Network outputs per row (NaN where no full window), `passes` MC-dropout samples of
+        them (or None), and the mask of rows predicted."""
         n = len(features)
-        out = np.full((n, len(self.label_names)), np.nan, dtype=np.float64)
         ends = window_ends(dates_ns, valid, self.window, self.timeframe_ns)
+        predicted = np.zeros(n, dtype=bool)
+        predicted[ends] = True
+        x = torch.tensor(features, dtype=torch.float32, device=self.device)
+        ends_t = torch.as_tensor(ends, device=self.device)
+        self.net.eval()
+        outputs = self._rows(x, ends_t, n)
+        samples = None
+        if passes:
+            # Dropout on, seeded without touching the global generator: reproducible spread.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.cfg.seed)
+                self.net.train()
+                samples = np.stack([self._rows(x, ends_t, n) for _ in range(passes)])
+                self.net.eval()
+        return outputs, samples, predicted
+
+    def _rows(self, x: torch.Tensor, ends: torch.Tensor, n: int) -> np.ndarray:
+        out = np.full((n, len(self.label_names)), np.nan, dtype=np.float64)
         if len(ends):
-            x = torch.tensor(features, dtype=torch.float32, device=self.device)
-            ends_t = torch.as_tensor(ends, device=self.device)
-            self.net.eval()
             chunks = []
             with torch.no_grad():
                 for start in range(0, len(ends), self.cfg.inference_batch_size):
-                    batch = ends_t[start:start + self.cfg.inference_batch_size]
+                    batch = ends[start:start + self.cfg.inference_batch_size]
                     chunks.append(self.net(gather_windows(x, batch, self.window)).float().cpu())
-            out[ends] = torch.cat(chunks).numpy()
-        predicted = np.zeros(n, dtype=bool)
-        predicted[ends] = True
-        return out, predicted
+            out[ends.cpu().numpy()] = torch.cat(chunks).numpy()
+        return out
 
     def checkpoint(self) -> dict[str, Any]:
         return {

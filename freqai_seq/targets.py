@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from pandas import Series
+import numpy as np
+from pandas import DataFrame, Series
 
 
 def return_label(horizon: int) -> str:
@@ -19,3 +20,32 @@ def forward_return(close: Series, horizon: int) -> Series:
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 candle, got {horizon}")
     return close.shift(-horizon) / close - 1
+
+
+def volatility_label(horizon: int) -> str:
+    return f"&-vol_{horizon}"
+
+
+def regime_labels(horizon: int) -> list[str]:
+    return [f"&-regime_{horizon}_{regime}" for regime in ("down", "flat", "up")]
+
+
+def uncertainty_label(label: str) -> str:
+    """`&-ret_12` -> `&-unc_ret_12`: the column the model fills with its MC-dropout spread."""
+    return f"&-unc_{label[2:]}"
+
+
+def forward_volatility(close: Series, horizon: int) -> Series:
+    """Standard deviation of the next `horizon` one-candle log returns (t+1 .. t+horizon)."""
+    if horizon < 2:
+        raise ValueError(f"volatility needs a horizon of at least 2 candles, got {horizon}")
+    log_returns = np.log(close).diff()
+    return log_returns.rolling(horizon).std().shift(-horizon)
+
+
+def forward_regime(close: Series, horizon: int, threshold: float) -> DataFrame:
+    """One-hot down / flat / up of the forward return against +-threshold (NaN when unknown)."""
+    ret = forward_return(close, horizon)
+    known = ret.notna()
+    columns = {"down": ret < -threshold, "flat": ret.abs() <= threshold, "up": ret > threshold}
+    return DataFrame({name: col.astype(float).where(known) for name, col in columns.items()})

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.tasks import TaskLayout
 from freqai_seq.windowing import gather_windows
 
 logger = logging.getLogger(__name__)
@@ -28,8 +31,9 @@ class WindowedSet:
 
     features: torch.Tensor  # (n_rows, n_features), on the training device
     ends: torch.Tensor  # (m,) row indices, int64
-    targets: torch.Tensor  # (m, n_outputs)
+    targets: torch.Tensor  # (m, n_outputs), scaled by FreqAI's label pipeline
     weights: torch.Tensor  # (m,)
+    classes: torch.Tensor | None = None  # (m, regime groups) class index 0/1/2, if any
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -43,21 +47,53 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    per_row = ((pred.float() - target) ** 2).mean(dim=1)
-    return (per_row * weight).sum() / weight.sum()
+class TaskLoss:
+    """Weighted squared error on regression outputs plus cross-entropy on each regime group,
+    averaged per row with the task weights, then weighted by FreqAI's sample weights.
+    With return labels only it is the plain weighted MSE."""
+
+    def __init__(self, layout: TaskLayout, n_outputs: int, cfg: SequenceConfig,
+                 device: torch.device) -> None:
+        weights = torch.zeros(n_outputs)
+        weights[layout.return_idx] = cfg.loss_weight_return
+        weights[layout.volatility_idx] = cfg.loss_weight_volatility
+        regression = layout.return_idx + layout.volatility_idx
+        self.regression = torch.as_tensor(regression, dtype=torch.long, device=device)
+        self.regression_w = weights[regression].to(device)
+        self.groups = torch.as_tensor(layout.regime_groups, dtype=torch.long,
+                                      device=device).reshape(-1, 3)
+        self.regime_w = cfg.loss_weight_regime
+        self.norm = float(self.regression_w.sum()) + self.regime_w * len(self.groups)
+        if self.norm <= 0:
+            raise FreqaiSeqError("Every trained label has a loss weight of 0: raise one of the "
+                                 "loss_weight_* keys.")
+
+    def __call__(self, pred: torch.Tensor, data: WindowedSet, idx: torch.Tensor) -> torch.Tensor:
+        pred = pred.float()
+        per_row = torch.zeros(len(idx), device=pred.device)
+        if len(self.regression):
+            err = (pred[:, self.regression] - data.targets[idx][:, self.regression]) ** 2
+            per_row = per_row + (err * self.regression_w).sum(dim=1)
+        if len(self.groups):
+            logits = pred[:, self.groups]  # (batch, groups, 3)
+            classes = data.classes[idx]  # (batch, groups)
+            ce = F.cross_entropy(logits.transpose(1, 2), classes, reduction="none")
+            per_row = per_row + self.regime_w * ce.sum(dim=1)
+        weight = data.weights[idx]
+        return (per_row / self.norm * weight).sum() / weight.sum()
 
 
-def evaluate(net: nn.Module, data: WindowedSet, window: int, batch_size: int) -> float:
+def evaluate(net: nn.Module, data: WindowedSet, window: int, batch_size: int,
+             loss: TaskLoss) -> float:
     net.eval()
     total, weight = 0.0, 0.0
     with torch.no_grad():
         for start in range(0, len(data), batch_size):
-            ends = data.ends[start:start + batch_size]
-            pred = net(gather_windows(data.features, ends, window))
-            w = data.weights[start:start + batch_size]
-            total += float(_weighted_mse(pred, data.targets[start:start + batch_size], w)
-                           * w.sum())
+            idx = torch.arange(start, min(start + batch_size, len(data)),
+                               device=data.ends.device)
+            pred = net(gather_windows(data.features, data.ends[idx], window))
+            w = data.weights[idx]
+            total += float(loss(pred, data, idx) * w.sum())
             weight += float(w.sum())
     return total / weight
 
@@ -86,7 +122,8 @@ def _scheduler(optimizer: torch.optim.Optimizer, cfg: SequenceConfig, total_step
 
 def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
                   cfg: SequenceConfig, device: torch.device, generator: torch.Generator,
-                  tb_logger: ScalarLogger | None = None, label: str = "") -> TrainResult:
+                  loss_fn: TaskLoss, tb_logger: ScalarLogger | None = None,
+                  label: str = "") -> TrainResult:
     """Train in place; on return `net` holds the weights of the best validation epoch."""
     optimizer = make_optimizer(net, cfg, device)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
@@ -104,10 +141,10 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
         for start in range(0, len(train), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
             x = gather_windows(train.features, train.ends[idx], cfg.window)
-            y, w = train.targets[idx], train.weights[idx]
+            w = train.weights[idx]
             with torch.autocast(device_type=device.type, enabled=use_amp):
                 pred = net(x)
-            loss = _weighted_mse(pred, y, w)
+            loss = loss_fn(pred, train, idx)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
@@ -122,7 +159,8 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
             step += 1
         train_loss = running / seen
         lr = optimizer.param_groups[0]["lr"]
-        val_loss = evaluate(net, val, cfg.window, cfg.inference_batch_size) if val else None
+        val_loss = (evaluate(net, val, cfg.window, cfg.inference_batch_size, loss_fn)
+                    if val else None)
         if cfg.scheduler == "plateau" and val_loss is not None:
             scheduler.step(val_loss)
         result.history.append({"epoch": epoch, "train_loss": train_loss, "lr": lr,

@@ -59,3 +59,9 @@ def predict(regressor: SequenceRegressor, dk: FreqaiDataKitchen,
             frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     pred, do_predict = regressor.predict(frame.reset_index(drop=True), dk)
     return pred.iloc[:, 0].to_numpy(), np.asarray(do_predict)
+
+
+def predict_frame(regressor: SequenceRegressor, dk: FreqaiDataKitchen,
+                  frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    pred, do_predict = regressor.predict(frame.reset_index(drop=True), dk)
+    return pred, np.asarray(do_predict)

@@ -17,7 +17,8 @@ from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.sequence_model import SequenceModel
-from freqai_seq.training import WindowedSet, train_network
+from freqai_seq.tasks import parse_labels
+from freqai_seq.training import TaskLoss, WindowedSet, evaluate, train_network
 from tests.seqkit import make_config, predict, synthetic_frame, train
 
 MODELS = [PyTorchLSTMRegressor, PyTorchGRURegressor, PyTorchCNNLSTMAttentionRegressor]
@@ -123,13 +124,12 @@ def test_early_stopping_restores_the_best_validation_weights() -> None:
             if tag == "validation_loss":
                 snapshots[step] = value
 
+    loss = TaskLoss(parse_labels(["&-ret_1"]), 1, cfg, torch.device("cpu"))
     result = train_network(net, train_set, val_set, cfg, torch.device("cpu"),
-                           torch.Generator().manual_seed(0), Recorder())
+                           torch.Generator().manual_seed(0), loss, Recorder())
     best_epoch = min(snapshots, key=snapshots.get)
     assert result.best_epoch == best_epoch and result.epochs_run > best_epoch
-    from freqai_seq.training import evaluate
-
-    assert evaluate(net, val_set, cfg.window, 64) == pytest.approx(snapshots[best_epoch])
+    assert evaluate(net, val_set, cfg.window, 64, loss) == pytest.approx(snapshots[best_epoch])
 
 
 def test_all_nan_features_are_a_clear_error(tmp_path: Path) -> None:

@@ -1,0 +1,65 @@
+"""Which output of a network serves which task, read from FreqAI's `&` label names.
+
+FreqAI scales every `&` column as a regression target, so the tasks are encoded in the names:
+
+- `&-ret_<h>` (and any other name): regression, weight `loss_weight_return`;
+- `&-vol_<h>`: realized future volatility, regression, weight `loss_weight_volatility`;
+- `&-regime_<h>_down`, `_flat`, `_up`: one-hot regime, all three required; the network's three
+  outputs are logits trained with cross-entropy (weight `loss_weight_regime`) and predicted as
+  class probabilities, written in original units (the label scaler is bypassed for them);
+- `&-unc_<name>`: not trained; filled with the MC-dropout spread of `&-<name>` (0 when
+  `mc_dropout_passes` is 0). The strategy declares it as a constant-0 target.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from freqai_seq.errors import FreqaiSeqError
+
+REGIMES = ("down", "flat", "up")
+_REGIME = re.compile(r"^&-regime_(\d+)_(\w+)$")
+_VOL = re.compile(r"^&-vol_\d+$")
+_UNC = re.compile(r"^&-unc_(.+)$")
+
+
+@dataclass(frozen=True)
+class TaskLayout:
+    return_idx: list[int] = field(default_factory=list)
+    volatility_idx: list[int] = field(default_factory=list)
+    regime_groups: list[tuple[int, int, int]] = field(default_factory=list)  # down, flat, up
+    uncertainty_of: dict[int, int] = field(default_factory=dict)  # unc column -> source column
+
+    @property
+    def regime_idx(self) -> list[int]:
+        return [i for group in self.regime_groups for i in group]
+
+
+def parse_labels(labels: list[str]) -> TaskLayout:
+    position = {name: i for i, name in enumerate(labels)}
+    layout = TaskLayout()
+    regimes: dict[str, dict[str, int]] = {}
+    for i, name in enumerate(labels):
+        if match := _REGIME.match(name):
+            horizon, regime = match.groups()
+            if regime not in REGIMES:
+                raise FreqaiSeqError(f"Label {name}: regime must be one of {REGIMES}.")
+            regimes.setdefault(horizon, {})[regime] = i
+        elif match := _UNC.match(name):
+            source = f"&-{match.group(1)}"
+            if source not in position or _UNC.match(source):
+                raise FreqaiSeqError(f"Label {name} holds the uncertainty of {source}, which is "
+                                     "not a trained label of this model.")
+            layout.uncertainty_of[i] = position[source]
+        elif _VOL.match(name):
+            layout.volatility_idx.append(i)
+        else:
+            layout.return_idx.append(i)
+    for horizon, group in sorted(regimes.items()):
+        missing = [r for r in REGIMES if r not in group]
+        if missing:
+            raise FreqaiSeqError(f"Regime labels of horizon {horizon} lack {missing}: declare "
+                                 f"&-regime_{horizon}_down, _flat and _up together.")
+        layout.regime_groups.append(tuple(group[r] for r in REGIMES))
+    return layout
