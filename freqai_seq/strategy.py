@@ -15,7 +15,15 @@ from freqtrade.strategy import DecimalParameter, IStrategy
 from pandas import DataFrame
 
 from freqai_seq import features
-from freqai_seq.targets import forward_return, return_label
+from freqai_seq.targets import (
+    forward_regime,
+    forward_return,
+    forward_volatility,
+    regime_labels,
+    return_label,
+    uncertainty_label,
+    volatility_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,4 +100,78 @@ class SeqStrategyBase(IStrategy):
         usable = df["do_predict"] == 1
         df.loc[usable & (df[self.label] < df["exit_threshold"]), ["exit_long", "exit_tag"]] = (
             1, "prediction_below_threshold")
+        return df
+
+
+class MultiTaskStrategyBase(SeqStrategyBase):
+    """Uses a multi-task model's extra outputs (see freqai_seq.tasks for the label encoding).
+
+    Targets: returns at a short horizon and at `label_period_candles`, realized volatility and
+    down/flat/up regime at the long horizon, and an uncertainty column for the long return.
+    Enter when both horizons agree upwards (the long one above its adaptive threshold), the up
+    regime is likely enough and the MC-dropout spread is small relative to the label spread
+    (a spread of 0 means MC dropout is off and does not block). Exit when both horizons turn
+    down or the down regime becomes likely.
+    """
+
+    short_horizon = 4
+    regime_threshold = 0.01  # a move beyond +-1 % over the long horizon is a regime
+    regime_entry = DecimalParameter(0.2, 0.8, default=0.4, decimals=2, space="buy",
+                                    optimize=True)
+    max_uncertainty_k = DecimalParameter(0.1, 2.0, default=1.0, decimals=2, space="buy",
+                                         optimize=True)
+    regime_exit = DecimalParameter(0.3, 0.9, default=0.5, decimals=2, space="sell",
+                                   optimize=True)
+
+    @property
+    def short_label(self) -> str:
+        return return_label(self.short_horizon)
+
+    @property
+    def plot_config(self) -> dict:
+        label, short = self.label, self.short_label
+        down, _, up = regime_labels(self.horizon)
+        return {
+            "main_plot": {},
+            "subplots": {
+                "returns": {label: {"color": "#1f77b4"}, short: {"color": "#9467bd"},
+                            "entry_threshold": {"color": "#2ca02c"},
+                            "exit_threshold": {"color": "#d62728"}},
+                "regime": {up: {"color": "#2ca02c"}, down: {"color": "#d62728"}},
+                "uncertainty": {uncertainty_label(label): {"color": "#ff7f0e"},
+                                volatility_label(self.horizon): {"color": "#8c564b"}},
+                "do_predict": {"do_predict": {"color": "#7f7f7f", "type": "bar"}},
+            },
+        }
+
+    def set_freqai_targets(self, dataframe: DataFrame, metadata: dict, **kwargs) -> DataFrame:
+        close, horizon = dataframe["close"], self.horizon
+        dataframe[self.short_label] = forward_return(close, self.short_horizon)
+        dataframe[self.label] = forward_return(close, horizon)
+        dataframe[volatility_label(horizon)] = forward_volatility(close, horizon)
+        regimes = forward_regime(close, horizon, self.regime_threshold)
+        for column, name in zip(regime_labels(horizon), regimes.columns, strict=True):
+            dataframe[column] = regimes[name]
+        dataframe[uncertainty_label(self.label)] = 0.0  # filled by the model, never trained
+        return dataframe
+
+    def populate_entry_trend(self, df: DataFrame, metadata: dict) -> DataFrame:
+        _, _, up = regime_labels(self.horizon)
+        spread = df[uncertainty_label(self.label)]
+        conditions = (
+            (df["do_predict"] == 1) & (df["volume"] > 0)
+            & (df[self.short_label] > 0) & (df[self.label] > df["entry_threshold"])
+            & (df[up] > self.regime_entry.value)
+            & (spread <= self.max_uncertainty_k.value * df[f"{self.label}_std"])
+        )
+        df.loc[conditions, ["enter_long", "enter_tag"]] = (1, "horizons_agree_regime_up")
+        return df
+
+    def populate_exit_trend(self, df: DataFrame, metadata: dict) -> DataFrame:
+        down, _, _ = regime_labels(self.horizon)
+        usable = df["do_predict"] == 1
+        reversal = (df[self.short_label] < 0) & (df[self.label] < df["exit_threshold"])
+        df.loc[usable & reversal, ["exit_long", "exit_tag"]] = (1, "horizons_reversed")
+        df.loc[usable & ~reversal & (df[down] > self.regime_exit.value),
+               ["exit_long", "exit_tag"]] = (1, "regime_down")
         return df

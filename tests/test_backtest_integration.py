@@ -28,7 +28,7 @@ TRAINING_PARAMS = {
 
 def _backtest(tmp_path: Path, market: MarketState, market_dir: Path, pairs: list[str],
               identifier: str, model: str = "LightGBMRegressor",
-              params: dict | None = None):
+              params: dict | None = None, strategy: str = "FreqaiSeqStrategy"):
     userdir = tmp_path / "user_data"
     userdir.mkdir()
     overlay = tmp_path / "test-overlay.json"
@@ -37,6 +37,7 @@ def _backtest(tmp_path: Path, market: MarketState, market_dir: Path, pairs: list
     params_file = tmp_path / "params.json"
     params_file.write_text(json.dumps(params or TRAINING_PARAMS[model]))
     return run_cli("backtest", "-c", "config.json", "-c", str(overlay), "--model", model,
+                   "--strategy", strategy,
                    "--training-params", str(params_file), "--timerange", TIMERANGE,
                    "--identifier", identifier, "--userdir", str(userdir), "--port",
                    str(market.port), "--state-file", str(market_dir / "market.json"),
@@ -101,3 +102,22 @@ def test_failed_trainings_make_the_backtest_fail(tmp_path: Path, market: MarketS
     assert result.returncode == 1
     assert "window=5000 needs at least 5001" in result.stdout
     assert "FreqAI trainings failed and were skipped" in result.stderr
+
+
+def test_hybrid_multitask_backtest_writes_every_head(tmp_path: Path, market: MarketState,
+                                                     market_dir: Path) -> None:
+    params = {"window": 12, "pool_horizons": [3, 6, 12], "epochs": 2, "hidden_size": 16,
+              "attention_dim": 16, "attention_heads": 2, "conv_channels": 8,
+              "mc_dropout_passes": 4}
+    result = _backtest(tmp_path, market, market_dir, ["BTC/USD"], "it-hybrid",
+                       "PyTorchCNNLSTMAttentionRegressor", params, "FreqaiSeqMultiTaskStrategy")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "STRATEGY SUMMARY" in result.stdout
+    folder = tmp_path / "user_data" / "models" / "it-hybrid" / "backtesting_predictions"
+    frame = pd.concat([pd.read_feather(f) for f in sorted(folder.glob("*.feather"))])
+    usable = frame[frame["do_predict"] == 1]
+    assert len(usable) > 300
+    regimes = usable[["&-regime_12_down", "&-regime_12_flat", "&-regime_12_up"]]
+    assert regimes.sum(axis=1).to_numpy() == pytest.approx(1.0)
+    assert (usable["&-vol_12"] > 0).mean() > 0.9  # a volatility, in label units
+    assert (usable["&-unc_ret_12"] > 0).all()  # MC-dropout spread of the 12-candle return
