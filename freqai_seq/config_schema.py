@@ -42,6 +42,10 @@ KEY_DOCS: dict[str, str] = {
     "loss_weight_regime": "loss weight of the cross-entropy of `&-regime_<h>_*` label groups",
     "mc_dropout_passes": "stochastic forward passes whose spread fills the `&-unc_*` labels "
                          "(0 = off, the columns stay 0)",
+    "augment_noise": "training only: std of Gaussian noise added to the scaled input windows",
+    "augment_time_jitter": "training only: each earlier step of a window is replaced by a "
+                           "neighbour up to this many steps away (the newest step stays)",
+    "augment_scale": "training only: each window is multiplied by 1 + U(-s, s)",
     "num_threads": "torch CPU threads (0 keeps torch's default)",
 }
 
@@ -76,6 +80,9 @@ class SequenceConfig:
     loss_weight_volatility: float = 0.5
     loss_weight_regime: float = 0.5
     mc_dropout_passes: int = 0
+    augment_noise: float = 0.0
+    augment_time_jitter: int = 0
+    augment_scale: float = 0.0
     num_threads: int = 0
 
     def __post_init__(self) -> None:
@@ -94,7 +101,8 @@ class SequenceConfig:
             raise FreqaiSeqError("model_training_parameters.learning_rate must be positive.")
         for name in ("weight_decay", "grad_clip", "min_delta", "early_stopping_patience",
                      "plateau_patience", "num_threads", "loss_weight_return",
-                     "loss_weight_volatility", "loss_weight_regime", "mc_dropout_passes"):
+                     "loss_weight_volatility", "loss_weight_regime", "mc_dropout_passes",
+                     "augment_noise", "augment_time_jitter", "augment_scale"):
             if getattr(self, name) < 0:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must not be negative.")
         if not 0.0 <= self.warmup_fraction < 1.0:

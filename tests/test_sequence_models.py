@@ -226,3 +226,26 @@ def test_tensorboard_logger_receives_losses_and_learning_rate(tmp_path: Path) ->
     tags = set(events.Tags()["scalars"])
     assert {"train_loss", "validation_loss", "learning_rate"} <= tags
     assert [e.step for e in events.Scalars("train_loss")] == [1, 2]
+
+
+def test_augmentation_is_training_only_seeded_and_off_by_default(tmp_path: Path) -> None:
+    from freqai_seq.training import augment
+
+    x = torch.randn(4, 8, 3)
+    assert augment(x, SequenceConfig(), torch.Generator()) is x  # off by default
+    cfg = SequenceConfig(augment_noise=0.1, augment_time_jitter=2, augment_scale=0.2)
+    a = augment(x, cfg, torch.Generator().manual_seed(1))
+    b = augment(x, cfg, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, x)
+    jitter_only = SequenceConfig(augment_time_jitter=2)
+    jittered = augment(x, jitter_only, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(jittered[:, -1], x[:, -1])  # the labelled candle never moves
+    frame = synthetic_frame(700, seed=6)
+    preds = []
+    for run in range(2):
+        config = make_config(tmp_path / str(run), epochs=2, augment_noise=0.05,
+                             augment_time_jitter=1, augment_scale=0.1)
+        regressor, dk = train(PyTorchLSTMRegressor, config, frame.iloc[:600])
+        preds.append(predict(regressor, dk, frame.iloc[600:])[0])
+    np.testing.assert_array_equal(preds[0], preds[1])  # same seed, same augmented training
