@@ -232,7 +232,7 @@ class SequenceRegressor(IFreqaiModel):
             DataFrame(outputs, columns=dk.label_list))
         for group in layout.regime_groups:
             logits = outputs[:, list(group)]
-            shifted = np.exp(logits - np.nanmax(logits, axis=1, keepdims=True))
+            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))  # NaN rows stay NaN
             probabilities = shifted / shifted.sum(axis=1, keepdims=True)
             for column, index in enumerate(group):
                 frame[dk.label_list[index]] = probabilities[:, column]
