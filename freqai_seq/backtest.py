@@ -12,13 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import MarketState, market_running
 
 logger = logging.getLogger(__name__)
-
-COMMITTED_OVERLAY = Path("config.offline.json")
 
 
 @dataclass(frozen=True)
@@ -44,50 +41,46 @@ class BacktestRequest:
         return re.sub(r"[^a-z0-9]+", "-", f"{self.model}-{self.strategy}".lower())
 
 
-def _overlays(request: BacktestRequest, market: MarketState) -> list[Path]:
-    """Offline URLs for the market's port, plus the FreqAI identifier of this run."""
-    runs = request.userdir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    if market.host == DEFAULT_HOST and market.port == DEFAULT_PORT and COMMITTED_OVERLAY.exists():
-        offline = COMMITTED_OVERLAY
-    else:
-        offline = runs / f"config.offline.{market.port}.json"
-        offline.write_text(json.dumps(offline_overlay(market.host, market.port), indent=2))
-    run_overlay: dict = {"identifier": request.run_identifier}
-    if request.training_params is not None:
-        try:
-            params = json.loads(request.training_params.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise FreqaiSeqError(f"Cannot read --training-params {request.training_params}: "
-                                 f"{exc}") from exc
-        if not isinstance(params, dict):
-            raise FreqaiSeqError(f"{request.training_params} must hold a JSON object.")
-        # Config files merge dicts key by key; a different model needs its own keys only.
-        run_overlay["model_training_parameters"] = params
-    run = runs / f"{request.run_identifier}.json"
-    run.write_text(json.dumps({"freqai": run_overlay}, indent=2))
-    return [offline, run]
+def _training_params(path: Path) -> dict:
+    try:
+        params = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise FreqaiSeqError(f"Cannot read --training-params {path}: {exc}") from exc
+    if not isinstance(params, dict):
+        raise FreqaiSeqError(f"{path} must hold a JSON object.")
+    return params
 
 
-def freqtrade_command(request: BacktestRequest, overlays: list[Path]) -> list[str]:
+def write_run_config(request: BacktestRequest, market: MarketState) -> Path:
+    """One self-contained config for this run: the user's configs, the offline URLs of the
+    running market, the run's identifier and, when given, its training parameters."""
     from freqtrade.configuration.load_config import load_from_files
+    from freqtrade.misc import deep_merge_dicts
 
     configs = request.configs or [Path("config.json")]
     for config in configs:
         if not config.exists():
             raise FreqaiSeqError(f"Config file {config} not found (run from the repository root "
                                  "or pass -c).")
-    merged = load_from_files([str(c) for c in [*configs, *overlays]])
-    if request.training_params is not None:
-        merged["freqai"]["model_training_parameters"] = json.loads(
-            overlays[-1].read_text())["freqai"]["model_training_parameters"]
+    merged = load_from_files([str(c) for c in configs])
     merged.pop("config_files", None)
-    run_config = overlays[-1].with_suffix(".merged.json")
-    run_config.write_text(json.dumps(merged, indent=2))
-    cmd = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(run_config)]
-    cmd += ["--strategy", request.strategy, "--freqaimodel", request.model,
-            "--timerange", request.timerange, "--userdir", str(request.userdir),
-            "--datadir", str(request.datadir)]
+    merged = deep_merge_dicts(offline_overlay(market.host, market.port), merged)
+    merged["freqai"]["identifier"] = request.run_identifier
+    if request.training_params is not None:
+        # Config files merge dicts key by key; another model needs its own keys only.
+        merged["freqai"]["model_training_parameters"] = _training_params(request.training_params)
+    runs = request.userdir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    path = runs / f"{request.run_identifier}.json"
+    path.write_text(json.dumps(merged, indent=2))
+    return path
+
+
+def freqtrade_command(request: BacktestRequest, run_config: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(run_config),
+           "--strategy", request.strategy, "--freqaimodel", request.model,
+           "--timerange", request.timerange, "--userdir", str(request.userdir),
+           "--datadir", str(request.datadir)]
     extra = request.extra[1:] if request.extra[:1] == ["--"] else request.extra
     return cmd + extra
 
@@ -99,7 +92,7 @@ def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
                              "(or `make data`) first.")
     with market_running(request.datadir, request.host, request.port, request.state_file,
                         request.log_file) as market:
-        cmd = freqtrade_command(request, _overlays(request, market))
+        cmd = freqtrade_command(request, write_run_config(request, market))
         logger.info("Running: %s", " ".join(cmd))
         logger.info("FreqAI identifier %s: models and predictions go to %s",
                     request.run_identifier, request.userdir / "models" / request.run_identifier)
