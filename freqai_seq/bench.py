@@ -22,6 +22,7 @@ import torch
 
 from freqai_seq import paths
 from freqai_seq.backtest import BacktestRequest, run_backtest
+from freqai_seq.bench_settings import ALL_MODELS, BUILTIN_TORCH, SEQUENCE_MODELS, BenchSettings
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
@@ -32,25 +33,6 @@ from freqai_seq.targets import return_label
 logger = logging.getLogger(__name__)
 
 DONE_TRAINING = re.compile(r"Done training \S+ \((\d+(?:\.\d+)?) secs\)")
-SEQUENCE_MODELS = ("PyTorchLSTMRegressor", "PyTorchGRURegressor")
-BUILTIN_TORCH = {"PyTorchMLPRegressor": {"hidden_dim": 512, "dropout_percent": 0.2, "n_layer": 1},
-                 "PyTorchTransformerRegressor": {"hidden_dim": 512, "dropout_percent": 0.2,
-                                                 "n_layer": 1}}
-ALL_MODELS = (*SEQUENCE_MODELS, "LightGBMRegressor", *BUILTIN_TORCH)
-
-
-@dataclass(frozen=True)
-class BenchSettings:
-    pairs: tuple[str, ...] = ("BTC/USD", "ETH/USD", "LTC/USD")
-    timerange: str = "20190601-20190901"
-    epochs: int = 10
-    batch_size: int = 64
-    window: int = 24
-    models: tuple[str, ...] = ALL_MODELS
-    out_dir: Path = paths.USER_DATA / "bench"
-    userdir: Path = paths.USER_DATA
-
-
 @dataclass
 class ModelResult:
     model: str

@@ -77,8 +77,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from freqtrade.configuration.load_config import load_from_files
 
     from freqai_seq import bench
+    from freqai_seq.bench_settings import BenchSettings
 
-    settings = bench.BenchSettings(pairs=tuple(args.pairs), timerange=args.timerange,
+    settings = BenchSettings(pairs=tuple(args.pairs), timerange=args.timerange,
                                    epochs=args.epochs, batch_size=args.batch_size,
                                    window=args.window, models=tuple(args.models),
                                    out_dir=args.out, userdir=args.userdir)
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="extra freqtrade arguments, after --")
     bt.set_defaults(func=_cmd_backtest)
 
-    from freqai_seq.bench import ALL_MODELS, BenchSettings
+    from freqai_seq.bench_settings import ALL_MODELS, BenchSettings
 
     defaults = BenchSettings()
     bench_p = sub.add_parser("bench", help="walk-forward benchmark of the sequence models "
