@@ -22,17 +22,26 @@ import torch
 
 from freqai_seq import paths
 from freqai_seq.backtest import BacktestRequest, run_backtest
-from freqai_seq.bench_settings import ALL_MODELS, BUILTIN_TORCH, SEQUENCE_MODELS, BenchSettings
-from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.bench_settings import (
+    BENCH_MODELS,
+    BUILTIN_TORCH,
+    HYBRID,
+    MC_PASSES,
+    BenchModel,
+    BenchSettings,
+)
+from freqai_seq.config_schema import HybridConfig, SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
 from freqai_seq.market.process import market_running
-from freqai_seq.metrics import realized_forward_return, score
-from freqai_seq.targets import return_label
+from freqai_seq.metrics import realized_forward_return, score, spread_error_ic
+from freqai_seq.targets import return_label, uncertainty_label
 
 logger = logging.getLogger(__name__)
 
 DONE_TRAINING = re.compile(r"Done training \S+ \((\d+(?:\.\d+)?) secs\)")
+
+
 @dataclass
 class ModelResult:
     model: str
@@ -44,36 +53,45 @@ class ModelResult:
     spearman_ic: float
     direction_accuracy: float
     mse_vs_zero: float
+    spread_error_ic: float | None  # models with an MC-dropout spread column only
 
 
-def training_params(model: str, s: BenchSettings) -> dict[str, Any]:
+def hybrid_pool_horizons(window: int) -> list[int]:
+    """The hybrid's default pooling horizons that fit the window (the window itself if none)."""
+    return [h for h in HybridConfig.pool_horizons if h <= window] or [window]
+
+
+def training_params(bm: BenchModel, s: BenchSettings) -> dict[str, Any]:
     """Same epochs and batch size for every network; early stopping off so epochs are equal."""
-    if model in SEQUENCE_MODELS:
-        return {"window": s.window, "epochs": s.epochs, "batch_size": s.batch_size,
-                "early_stopping_patience": 0}
-    if model == "LightGBMRegressor":
+    if bm.sequence:
+        params = {"window": s.window, "epochs": s.epochs, "batch_size": s.batch_size,
+                  "early_stopping_patience": 0, **bm.params}
+        if bm.freqaimodel == HYBRID:
+            params["pool_horizons"] = hybrid_pool_horizons(s.window)
+        return params
+    if bm.freqaimodel == "LightGBMRegressor":
         return json.loads(Path("params/lightgbm.json").read_text())
-    return {"learning_rate": 3e-4, "model_kwargs": BUILTIN_TORCH[model],
+    return {"learning_rate": 3e-4, "model_kwargs": BUILTIN_TORCH[bm.freqaimodel],
             "trainer_kwargs": {"n_epochs": s.epochs, "batch_size": s.batch_size,
                                "n_steps": None}}
 
 
-def _run_model(model: str, s: BenchSettings, port: int, state_file: Path) -> tuple[float, Path]:
-    identifier = f"bench-{model.lower()}"
-    shutil.rmtree(s.userdir / "models" / identifier, ignore_errors=True)  # train anew
-    run_dir = s.out_dir / model
+def _run_model(bm: BenchModel, s: BenchSettings, port: int,
+               state_file: Path) -> tuple[float, Path]:
+    shutil.rmtree(s.userdir / "models" / bm.identifier, ignore_errors=True)  # train anew
+    run_dir = s.out_dir / bm.identifier
     run_dir.mkdir(parents=True, exist_ok=True)
     overlay = run_dir / "overlay.json"
     freqai: dict[str, Any] = {"save_backtest_models": False}
-    if model == "PyTorchTransformerRegressor":
+    if bm.freqaimodel == "PyTorchTransformerRegressor":
         freqai["conv_width"] = s.window
     overlay.write_text(json.dumps({"exchange": {"pair_whitelist": list(s.pairs)},
                                    "freqai": freqai}))
     params = run_dir / "params.json"
-    params.write_text(json.dumps(training_params(model, s)))
+    params.write_text(json.dumps(training_params(bm, s)))
     request = BacktestRequest(
-        configs=[Path("config.json"), overlay], strategy="FreqaiSeqStrategy", model=model,
-        timerange=s.timerange, identifier=identifier, datadir=paths.DATA_DIR,
+        configs=[Path("config.json"), overlay], strategy=bm.strategy, model=bm.freqaimodel,
+        timerange=s.timerange, identifier=bm.identifier, datadir=paths.DATA_DIR,
         userdir=s.userdir, host=DEFAULT_HOST, port=port, state_file=state_file,
         log_file=state_file.with_name("market.log"), training_params=params,
         extra=["--cache", "none"])
@@ -82,18 +100,18 @@ def _run_model(model: str, s: BenchSettings, port: int, state_file: Path) -> tup
     code = run_backtest(request, log_path)
     wall = time.perf_counter() - start
     if code != 0:
-        raise FreqaiSeqError(f"The {model} backtest failed (exit {code}); see {log_path}.")
+        raise FreqaiSeqError(f"The {bm.name} backtest failed (exit {code}); see {log_path}.")
     return wall, log_path
 
 
-def _quality(model: str, horizon: int, timeframe: str, pairs: tuple[str, ...],
-             userdir: Path) -> tuple[int, float, float, float]:
+def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...],
+             userdir: Path) -> tuple[int, float, float, float, float | None]:
     from freqtrade.data.history import get_datahandler
     from freqtrade.enums import CandleType
 
-    label = return_label(horizon)
-    folder = userdir / "models" / f"bench-{model.lower()}" / "backtesting_predictions"
-    preds, truths = [], []
+    label, unc = return_label(horizon), uncertainty_label(return_label(horizon))
+    folder = userdir / "models" / bm.identifier / "backtesting_predictions"
+    preds, truths, spreads = [], [], []
     handler = get_datahandler(paths.DATA_DIR, "feather")
     for pair in pairs:
         coin = pair.split("/")[0].lower()
@@ -104,8 +122,13 @@ def _quality(model: str, horizon: int, timeframe: str, pairs: tuple[str, ...],
         truth = realized_forward_return(candles, horizon, timeframe)
         preds.append(frame[label].to_numpy())
         truths.append(truth.reindex(pd.DatetimeIndex(frame["date"])).to_numpy())
-    result = score(np.concatenate(preds), np.concatenate(truths))
-    return result.rows, result.spearman_ic, result.direction_accuracy, result.mse_vs_zero
+        spreads.append(frame[unc].to_numpy() if unc in frame else np.full(len(frame), np.nan))
+    pred, truth_all, spread = (np.concatenate(a) for a in (preds, truths, spreads))
+    result = score(pred, truth_all)
+    spread_ic = (spread_error_ic(pred, spread, truth_all)
+                 if bm.params.get("mc_dropout_passes") else None)
+    return (result.rows, result.spearman_ic, result.direction_accuracy, result.mse_vs_zero,
+            spread_ic)
 
 
 def _time_call(fn, repeat: int = 3) -> float:
@@ -130,10 +153,10 @@ def inference_throughput(n_features: int, window: int, rows: int = 2048) -> dict
     tail = HistoryTail(np.empty(0, np.int64), pd.DataFrame())
     out: dict[str, float] = {}
     x = torch.as_tensor(features)
+    names = [f"f{i}" for i in range(n_features)]
     for kind in ("lstm", "gru"):
-        model = SequenceModel(kind, SequenceConfig(window=window, device="cpu"),
-                              [f"f{i}" for i in range(n_features)], ["y"], 3_600_000_000_000,
-                              tail)
+        model = SequenceModel(kind, SequenceConfig(window=window, device="cpu"), names, ["y"],
+                              3_600_000_000_000, tail)
         n_pred = rows - window + 1
         out[f"{kind}_batched"] = n_pred / _time_call(lambda m=model: m.predict_rows(
             features, dates, valid))
@@ -143,6 +166,14 @@ def inference_throughput(n_features: int, window: int, rows: int = 2048) -> dict
                     m.net(x[end - window + 1:end + 1].unsqueeze(0))
 
         out[f"{kind}_per_candle_loop"] = n_pred / _time_call(loop, repeat=1)
+    hybrid_cfg = HybridConfig(window=window, device="cpu",
+                              pool_horizons=tuple(hybrid_pool_horizons(window)))
+    hybrid = SequenceModel("cnn_lstm_attention", hybrid_cfg, names, ["y"], 3_600_000_000_000,
+                           tail)
+    out["hybrid_batched"] = (rows - window + 1) / _time_call(
+        lambda: hybrid.predict_rows(features, dates, valid))
+    out[f"hybrid_batched_mc{MC_PASSES}"] = (rows - window + 1) / _time_call(
+        lambda: hybrid.predict_rows(features, dates, valid, passes=MC_PASSES))
     transformer = PyTorchTransformerModel(input_dim=n_features, output_dim=1,
                                           time_window=window,
                                           **BUILTIN_TORCH["PyTorchTransformerRegressor"]).eval()
@@ -209,9 +240,9 @@ def typical_trainings(log_path: Path) -> tuple[int, int, float]:
 
 
 def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(s.models) - set(ALL_MODELS))
+    unknown = sorted(set(s.models) - set(BENCH_MODELS))
     if unknown:
-        raise FreqaiSeqError(f"Unknown models {unknown}; choose from {list(ALL_MODELS)}.")
+        raise FreqaiSeqError(f"Unknown models {unknown}; choose from {list(BENCH_MODELS)}.")
     horizon = int(config["freqai"]["feature_parameters"]["label_period_candles"])
     timeframe = config["timeframe"]
     s.out_dir.mkdir(parents=True, exist_ok=True)
@@ -220,14 +251,15 @@ def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
     logs: dict[str, Path] = {}
     with market_running(paths.DATA_DIR, DEFAULT_HOST, DEFAULT_PORT + 1, state_file,
                         s.out_dir / "market.log") as market:
-        for model in s.models:
-            logger.info("Benchmark: walk-forward backtest with %s", model)
-            wall, log_path = _run_model(model, s, market.port, state_file)
-            logs[model] = log_path
+        for name in s.models:
+            bm = BENCH_MODELS[name]
+            logger.info("Benchmark: walk-forward backtest with %s", name)
+            wall, log_path = _run_model(bm, s, market.port, state_file)
+            logs[name] = log_path
             times = [float(m) for m in DONE_TRAINING.findall(log_path.read_text())]
-            rows, ic, direction, mse = _quality(model, horizon, timeframe, s.pairs, s.userdir)
-            results.append(ModelResult(model, wall, len(times), statistics.median(times),
-                                       sum(times), rows, ic, direction, mse))
+            quality = _quality(bm, horizon, timeframe, s.pairs, s.userdir)
+            results.append(ModelResult(name, wall, len(times), statistics.median(times),
+                                       sum(times), *quality))
     report: dict[str, Any] = {"settings": {**asdict(s), "out_dir": str(s.out_dir),
                                            "userdir": str(s.userdir)},
                               "models": [asdict(r) for r in results]}
@@ -291,6 +323,7 @@ def format_report(report: dict[str, Any]) -> str:
                       "FreqAI data preparation included); a bare torch loop of the same network "
                       f"on tensors of that shape, same epochs and batch: "
                       f"{report['bare_loop_s']:.2f} s."]
+    lines += mc_dropout_cost(report)
     inference = report.get("inference_candles_per_s", {})
     if inference:
         lines += ["", "| inference (2048 candles, same windows) | candles/s |",
@@ -302,6 +335,28 @@ def format_report(report: dict[str, Any]) -> str:
         met = value <= target if op == "<=" else value >= target
         lines.append(f"| {key} | {value:.3f} | {op} {target} | {'yes' if met else 'NO'} |")
     return "\n".join(lines)
+
+
+def mc_dropout_cost(report: dict[str, Any]) -> list[str]:
+    """What MC dropout costs and whether its spread warns of larger errors, in words."""
+    by_model = {m["model"]: m for m in report["models"]}
+    mc = next((m for m in report["models"] if m["spread_error_ic"] is not None), None)
+    if mc is None:
+        return []
+    plain = by_model.get(mc["model"].rsplit("+mc", 1)[0])
+    lines = ["", f"MC dropout ({MC_PASSES} passes): Spearman correlation of the spread "
+                 f"(`&-unc_*`) with the absolute error of the forecast: "
+                 f"{mc['spread_error_ic']:.3f}."]
+    if plain:
+        lines[-1] += (f" Backtest wall {mc['wall_s']:.1f} s against {plain['wall_s']:.1f} s "
+                      f"without ({mc['wall_s'] / plain['wall_s']:.2f}x).")
+    inference = report.get("inference_candles_per_s", {})
+    if "hybrid_batched" in inference:
+        with_mc = inference[f"hybrid_batched_mc{MC_PASSES}"]
+        lines[-1] += (f" Hybrid inference {with_mc:,.0f} candles/s with the passes against "
+                      f"{inference['hybrid_batched']:,.0f} without "
+                      f"({inference['hybrid_batched'] / with_mc:.1f}x slower).")
+    return lines
 
 
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"

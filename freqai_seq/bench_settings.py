@@ -3,16 +3,49 @@ defaults without importing torch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from freqai_seq import paths
 
-SEQUENCE_MODELS = ("PyTorchLSTMRegressor", "PyTorchGRURegressor")
+MC_PASSES = 20
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    """One benchmark row: a FreqAI model class run by a strategy, with extra training keys."""
+
+    name: str
+    freqaimodel: str
+    strategy: str = "FreqaiSeqStrategy"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sequence(self) -> bool:
+        return self.freqaimodel.startswith(("PyTorchLSTM", "PyTorchGRU", "PyTorchCNNLSTM"))
+
+    @property
+    def identifier(self) -> str:
+        return "bench-" + re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+
+HYBRID = "PyTorchCNNLSTMAttentionRegressor"
 BUILTIN_TORCH = {"PyTorchMLPRegressor": {"hidden_dim": 512, "dropout_percent": 0.2, "n_layer": 1},
                  "PyTorchTransformerRegressor": {"hidden_dim": 512, "dropout_percent": 0.2,
                                                  "n_layer": 1}}
-ALL_MODELS = (*SEQUENCE_MODELS, "LightGBMRegressor", *BUILTIN_TORCH)
+BENCH_MODELS: dict[str, BenchModel] = {m.name: m for m in (
+    BenchModel("PyTorchLSTMRegressor", "PyTorchLSTMRegressor"),
+    BenchModel("PyTorchGRURegressor", "PyTorchGRURegressor"),
+    BenchModel(HYBRID, HYBRID),
+    BenchModel(f"{HYBRID}+multitask", HYBRID, "FreqaiSeqMultiTaskStrategy"),
+    BenchModel(f"{HYBRID}+multitask+mc{MC_PASSES}", HYBRID, "FreqaiSeqMultiTaskStrategy",
+               {"mc_dropout_passes": MC_PASSES}),
+    BenchModel("LightGBMRegressor", "LightGBMRegressor"),
+    *(BenchModel(name, name) for name in BUILTIN_TORCH),
+)}
+ALL_MODELS = tuple(BENCH_MODELS)
 
 
 @dataclass(frozen=True)

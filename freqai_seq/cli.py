@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p.add_argument("--epochs", type=int, default=defaults.epochs)
     bench_p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     bench_p.add_argument("--window", type=int, default=defaults.window)
-    bench_p.add_argument("--models", nargs="+", default=list(ALL_MODELS))
+    bench_p.add_argument("--models", nargs="+", default=list(ALL_MODELS), choices=ALL_MODELS,
+                         metavar="MODEL", help=f"any of {', '.join(ALL_MODELS)}")
     bench_p.add_argument("--out", type=Path, default=defaults.out_dir)
     bench_p.add_argument("--readme", type=Path, default=None,
                          help="also replace the table between the bench markers of this file")

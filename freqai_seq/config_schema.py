@@ -105,6 +105,9 @@ class SequenceConfig:
                      "augment_noise", "augment_time_jitter", "augment_scale"):
             if getattr(self, name) < 0:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must not be negative.")
+        if self.mc_dropout_passes and self.dropout == 0:
+            raise FreqaiSeqError("model_training_parameters.mc_dropout_passes needs dropout > 0: "
+                                 "without dropout every pass gives the same output.")
         if not 0.0 <= self.warmup_fraction < 1.0:
             raise FreqaiSeqError("model_training_parameters.warmup_fraction must be in [0, 1).")
         if self.scheduler not in ("cosine", "plateau"):

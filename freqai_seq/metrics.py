@@ -39,3 +39,12 @@ def score(pred: np.ndarray, truth: np.ndarray) -> ForecastScores:
     direction = float(np.mean(np.sign(p[moved]) == np.sign(t[moved])))
     mse_zero = float(np.mean(t**2))
     return ForecastScores(len(p), ic, direction, float(np.mean((p - t) ** 2)) / mse_zero)
+
+
+def spread_error_ic(pred: np.ndarray, spread: np.ndarray, truth: np.ndarray) -> float:
+    """Spearman correlation of a predicted spread with the absolute error it should warn of:
+    above 0 when a larger spread does mean a worse forecast."""
+    ok = np.isfinite(pred) & np.isfinite(spread) & np.isfinite(truth)
+    if ok.sum() < 3 or np.std(spread[ok]) == 0:
+        return float("nan")
+    return float(spearmanr(spread[ok], np.abs(pred[ok] - truth[ok])).statistic)

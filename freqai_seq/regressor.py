@@ -106,6 +106,9 @@ class SequenceRegressor(IFreqaiModel):
             layout = parse_labels(list(dk.label_list))
         except FreqaiSeqError as err:
             raise OperationalException(f"{pair}: {err}") from err
+        if self.seq_cfg.mc_dropout_passes and not layout.uncertainty_of:
+            logger.warning("%s: mc_dropout_passes is %d but no `&-unc_*` label asks for a "
+                           "spread: the passes are skipped", pair, self.seq_cfg.mc_dropout_passes)
         has_test = len(dd.get("test_features", [])) > 0
         classes = regime_classes(layout, [dd["train_labels"],
                                           dd["test_labels"] if has_test else None])
@@ -202,9 +205,10 @@ class SequenceRegressor(IFreqaiModel):
                                          training_filter=False)
         finite = dk.do_predict.astype(bool)
         transformed, outliers, _ = dk.feature_pipeline.transform(filtered, outlier_check=True)
-        outputs, samples, predicted = model.predict_rows(
-            transformed.to_numpy(np.float32), row_dates, finite, self.seq_cfg.mc_dropout_passes)
         layout = parse_labels(list(dk.label_list))
+        passes = self.seq_cfg.mc_dropout_passes if layout.uncertainty_of else 0
+        outputs, samples, predicted = model.predict_rows(
+            transformed.to_numpy(np.float32), row_dates, finite, passes)
         pred_df = self._to_label_units(outputs, layout, dk)
         spread = None
         if samples is not None:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.metrics import realized_forward_return, score
+from freqai_seq.bench_settings import HYBRID, MC_PASSES
+from freqai_seq.metrics import realized_forward_return, score, spread_error_ic
 from tests.conftest import run_cli
 
 
@@ -40,19 +41,37 @@ def test_scores_by_hand() -> None:
     assert s.mse_vs_zero == pytest.approx(mse)
 
 
+def test_spread_error_ic_ranks_spread_against_absolute_error() -> None:
+    truth = np.array([0.0, 0.0, 0.0, 0.0, 0.0])
+    pred = np.array([0.01, -0.04, 0.02, -0.03, np.nan])
+    assert spread_error_ic(pred, np.array([1.0, 4.0, 2.0, 3.0, 9.0]), truth) == pytest.approx(1)
+    assert spread_error_ic(pred, np.array([4.0, 1.0, 3.0, 2.0, 0.0]), truth) == pytest.approx(-1)
+    assert np.isnan(spread_error_ic(pred, np.zeros(5), truth))  # MC dropout off: no signal
+
+
 @pytest.mark.integration
 def test_bench_command_runs_and_writes_its_report(tmp_path: Path, datadir: Path) -> None:
-    result = run_cli("bench", "--models", "PyTorchLSTMRegressor", "--pairs", "BTC/USD",
+    mc_model = f"{HYBRID}+multitask+mc{MC_PASSES}"
+    result = run_cli("bench", "--models", "PyTorchLSTMRegressor", mc_model, "--pairs", "BTC/USD",
                      "--timerange", "20190801-20190808", "--epochs", "1", "--out",
                      str(tmp_path / "bench"), "--userdir", str(tmp_path / "user_data"))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "bench" / "bench.json").read_text())
-    (lstm,) = report["models"]
+    lstm, hybrid = report["models"]
     assert lstm["model"] == "PyTorchLSTMRegressor" and lstm["trainings"] == 1
     assert lstm["scored_rows"] > 100 and -1 <= lstm["spearman_ic"] <= 1
+    assert lstm["spread_error_ic"] is None
+    # The multi-task hybrid's `&-ret_12` is scored on the same rows, and its MC spread is real.
+    assert hybrid["model"] == mc_model and hybrid["scored_rows"] == lstm["scored_rows"]
+    assert -1 <= hybrid["spread_error_ic"] <= 1
+    predictions = tmp_path / "user_data" / "models" / "bench-pytorchcnnlstmattentionregressor-" \
+        f"multitask-mc{MC_PASSES}" / "backtesting_predictions"
+    (frame,) = [pd.read_feather(f) for f in predictions.glob("*_prediction.feather")]
+    assert (frame.loc[frame["do_predict"] == 1, "&-unc_ret_12"] > 0).all()
     assert report["bare_loop_s"] > 0
     assert set(report["inference_candles_per_s"]) == {
         "lstm_batched", "lstm_per_candle_loop", "gru_batched", "gru_per_candle_loop",
-        "transformer_per_candle_loop"}
+        "hybrid_batched", f"hybrid_batched_mc{MC_PASSES}", "transformer_per_candle_loop"}
     assert "| PyTorchLSTMRegressor |" in result.stdout
+    assert f"MC dropout ({MC_PASSES} passes)" in result.stdout
     assert "lstm_training_over_bare_loop" in result.stdout

@@ -3,6 +3,7 @@ probabilities, MC-dropout uncertainty columns, and label-name errors."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,18 @@ def test_mc_dropout_spread_is_positive_and_reproducible(tmp_path: Path) -> None:
     again, _ = predict_frame(regressor, dk, frame.iloc[600:])
     assert (first["&-unc_ret_1"] > 0).all()
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_mc_dropout_without_an_uncertainty_label_is_skipped_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    frame = multitask_frame(700, seed=4).drop(columns="&-unc_ret_1")
+    config = make_config(tmp_path, epochs=2, dropout=0.2, mc_dropout_passes=8)
+    regressor, dk = train(PyTorchLSTMRegressor, config, frame.iloc[:600])
+    assert "no `&-unc_*` label asks for a spread" in caplog.text
+    with_passes, _ = predict_frame(regressor, dk, frame.iloc[600:])
+    regressor.seq_cfg = dataclasses.replace(regressor.seq_cfg, mc_dropout_passes=0)
+    without, _ = predict_frame(regressor, dk, frame.iloc[600:])
+    pd.testing.assert_frame_equal(with_passes, without)
 
 
 @pytest.mark.parametrize(("labels", "message"), [

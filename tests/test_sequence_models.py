@@ -158,6 +158,7 @@ def test_window_larger_than_the_data_is_a_clear_error(tmp_path: Path) -> None:
     ({"scheduler": "step"}, "scheduler must be 'cosine' or 'plateau'"),
     ({"device": "tpu"}, "device must be 'auto', 'cpu' or 'cuda'"),
     ({"window": 1}, "window must be at least 2"),
+    ({"mc_dropout_passes": 5, "dropout": 0.0}, "mc_dropout_passes needs dropout > 0"),
 ])
 def test_bad_config_names_the_problem(tmp_path: Path, params: dict, message: str) -> None:
     with pytest.raises(OperationalException, match=message):
