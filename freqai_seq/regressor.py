@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import torch
 from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import timeframe_to_seconds
@@ -21,6 +20,7 @@ from pandas import DataFrame
 
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.model_inputs import dates_ns, model_inputs
 from freqai_seq.networks import NETWORKS
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
@@ -33,10 +33,6 @@ logger = logging.getLogger(__name__)
 # Options that drop or reorder training rows without saying which: windows need the real order.
 ROW_BREAKING_OPTIONS = ("use_SVM_to_remove_outliers", "use_DBSCAN_to_remove_outliers",
                         "shuffle_after_split", "reverse_train_test_order")
-
-
-def dates_ns(dates: pd.Series) -> np.ndarray:
-    return pd.DatetimeIndex(dates).as_unit("ns").asi8
 
 
 def regime_classes(layout: TaskLayout, label_parts: list[DataFrame | None]) -> np.ndarray:
@@ -190,25 +186,14 @@ class SequenceRegressor(IFreqaiModel):
     def predict(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen,
                 **kwargs: Any) -> tuple[DataFrame, npt.NDArray[np.int_]]:
         model: SequenceModel = self.model
-        n_rows = len(unfiltered_df)
         dk.find_features(unfiltered_df)
-        frame = unfiltered_df[["date", *dk.training_features_list]]
-        row_dates = dates_ns(frame["date"])
-        prepended = 0
-        if n_rows and model.tail.precedes(int(row_dates[0]), model.timeframe_ns):
-            tail = model.tail.features[dk.training_features_list]
-            prepended = len(tail)
-            frame = pd.concat([tail.assign(date=pd.to_datetime(model.tail.dates_ns, utc=True)),
-                               frame], ignore_index=True)
-            row_dates = np.concatenate([model.tail.dates_ns, row_dates])
-        filtered, _ = dk.filter_features(frame, dk.training_features_list,
-                                         training_filter=False)
-        finite = dk.do_predict.astype(bool)
-        transformed, outliers, _ = dk.feature_pipeline.transform(filtered, outlier_check=True)
+        with_di = bool(self.freqai_info.get("feature_parameters", {}).get("DI_threshold", 0))
+        inputs = model_inputs(model, unfiltered_df, dk.training_features_list,
+                              dk.feature_pipeline, with_di)
         layout = parse_labels(list(dk.label_list))
         passes = self.seq_cfg.mc_dropout_passes if layout.uncertainty_of else 0
-        outputs, samples, predicted = model.predict_rows(
-            transformed.to_numpy(np.float32), row_dates, finite, passes)
+        outputs, samples, predicted = model.predict_rows(inputs.features, inputs.dates_ns,
+                                                         inputs.finite, passes)
         pred_df = self._to_label_units(outputs, layout, dk)
         spread = None
         if samples is not None:
@@ -217,11 +202,9 @@ class SequenceRegressor(IFreqaiModel):
         for unc, source in layout.uncertainty_of.items():
             column = spread[:, source] if spread is not None else np.zeros(len(pred_df))
             pred_df[dk.label_list[unc]] = np.where(predicted, column, np.nan)
-        do_predict = (predicted & finite & (np.asarray(outliers) == 1)).astype(np.int_)
-        if self.freqai_info.get("feature_parameters", {}).get("DI_threshold", 0):
-            di_values = np.asarray(dk.feature_pipeline["di"].di_values)
-        else:
-            di_values = np.zeros(len(frame))
+        do_predict = (predicted & inputs.finite & inputs.inlier).astype(np.int_)
+        prepended = inputs.prepended
+        di_values = inputs.di_values if inputs.di_values is not None else np.zeros(len(outputs))
         dk.DI_values = di_values[prepended:]
         dk.do_predict = do_predict[prepended:]
         pred_df = pred_df.iloc[prepended:].reset_index(drop=True)
