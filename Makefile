@@ -27,7 +27,7 @@ data: $(STAMP)
 
 backtest: data
 	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
-		$(if $(PARAMS),--training-params $(PARAMS))
+		$(if $(PARAMS),--training-params $(PARAMS)) --validate
 
 test: data
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -66,6 +66,9 @@ def write_run_config(request: BacktestRequest, market: MarketState) -> Path:
     merged.pop("config_files", None)
     merged = deep_merge_dicts(offline_overlay(market.host, market.port), merged)
     merged["freqai"]["identifier"] = request.run_identifier
+    # Recorded so `freqai-seq validate` can rebuild the run's features from this file alone.
+    merged.update(strategy=request.strategy, freqaimodel=request.model,
+                  timerange=request.timerange)
     if request.training_params is not None:
         # Config files merge dicts key by key; another model needs its own keys only.
         merged["freqai"]["model_training_parameters"] = _training_params(request.training_params)

@@ -1,4 +1,4 @@
-"""`freqai-seq` command line: data, market, backtest."""
+"""`freqai-seq` command line: data, market, backtest, validate, bench, keys."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from freqai_seq.validation.validate import ValidateOptions
 
 logger = logging.getLogger("freqai_seq")
 
@@ -70,7 +74,15 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         log_file=args.market_log, training_params=args.training_params,
         extra=args.freqtrade_args,
     )
-    return run_backtest(request)
+    code = run_backtest(request)
+    if code != 0 or not args.validate:
+        return code
+    from freqai_seq.validation.validate import ValidateOptions
+
+    models = args.userdir / "models" / request.run_identifier
+    return _run_validation(ValidateOptions(
+        models=models, out=args.userdir / "validation" / request.run_identifier,
+        datadir=args.datadir, config=args.userdir / "runs" / f"{request.run_identifier}.json"))
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -91,6 +103,30 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         bench.update_readme(args.readme, table)
         print(f"\nUpdated the benchmark section of {args.readme}")
     print(f"\nWritten to {args.out / 'bench.json'} and {args.out / 'bench.md'}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from freqai_seq.validation.validate import ValidateOptions
+
+    out = args.out or args.models.parent.parent / "validation" / args.models.name
+    return _run_validation(ValidateOptions(
+        models=args.models, out=out, datadir=args.datadir, config=args.config,
+        strategy=args.strategy, pairs=tuple(args.pairs or ()), horizons=tuple(args.horizons),
+        resamples=args.bootstrap, seed=args.seed, analyse_models=not args.no_models))
+
+
+def _run_validation(options: ValidateOptions) -> int:
+    from freqai_seq.validation.report import write_outputs
+    from freqai_seq.validation.validate import validate
+
+    result = validate(options)
+    _, summary = write_outputs(result)
+    print(summary)
+    if result.problems:
+        logger.error("Validation incomplete: %d problem(s), listed above and in the report.",
+                     len(result.problems))
+        return 1
     return 0
 
 
@@ -156,10 +192,42 @@ def build_parser() -> argparse.ArgumentParser:
                          "predictions of one model are never reused for another")
     bt.add_argument("--userdir", type=Path, default=paths.USER_DATA,
                     help="freqtrade user_data directory (default: %(default)s)")
+    bt.add_argument("--validate", action="store_true",
+                    help="after a successful backtest, run `freqai-seq validate` on its export "
+                         "(report in <userdir>/validation/<identifier>)")
     _market_options(bt)
     bt.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                     help="extra freqtrade arguments, after --")
     bt.set_defaults(func=_cmd_backtest)
+
+    from freqai_seq.validation.horizons import DEFAULT_HORIZONS
+
+    val = sub.add_parser("validate", help="multi-horizon forecast metrics and model analysis "
+                                          "of a FreqAI run, from its exported files")
+    val.add_argument("--models", type=Path, required=True,
+                     help="the run's FreqAI folder, user_data/models/<identifier>")
+    val.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
+                     help="OHLCV data the truth is recomputed from (default: %(default)s)")
+    val.add_argument("--config", type=Path, default=None,
+                     help="config with the run's strategy and FreqAI settings (default: "
+                          "user_data/runs/<identifier>.json written by `freqai-seq backtest`, "
+                          "else config.json)")
+    val.add_argument("--strategy", default=None, help="strategy that made the features "
+                                                       "(default: the config's)")
+    val.add_argument("--pairs", nargs="+", default=None,
+                     help="default: the pairs of the run (run_params.json)")
+    val.add_argument("--horizons", nargs="+", type=int, default=list(DEFAULT_HORIZONS),
+                     help="horizons in candles (default: %(default)s), plus every horizon "
+                          "the model forecasts")
+    val.add_argument("--bootstrap", type=int, default=1000,
+                     help="block-bootstrap resamples (default: %(default)s)")
+    val.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    val.add_argument("--no-models", action="store_true",
+                     help="skip re-running the saved models (attention, consistency, "
+                          "dependency)")
+    val.add_argument("--out", type=Path, default=None,
+                     help="default: user_data/validation/<identifier>")
+    val.set_defaults(func=_cmd_validate)
 
     from freqai_seq.bench_settings import ALL_MODELS, BenchSettings
 

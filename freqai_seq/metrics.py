@@ -9,6 +9,13 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 
+def timeframe_delta(timeframe: str) -> pd.Timedelta:
+    """One candle of a freqtrade timeframe ("1h", "1d", "1w", "1M")."""
+    from freqtrade.exchange import timeframe_to_seconds
+
+    return pd.Timedelta(seconds=timeframe_to_seconds(timeframe))
+
+
 def realized_forward_return(candles: pd.DataFrame, horizon: int, timeframe: str) -> pd.Series:
     """Return from each candle's close to the close `horizon` candles later, by timestamp.
 
@@ -16,7 +23,7 @@ def realized_forward_return(candles: pd.DataFrame, horizon: int, timeframe: str)
     wrong span; indexed by the date the forecast was made at.
     """
     close = candles.set_index("date")["close"]
-    later = close.reindex(close.index + horizon * pd.Timedelta(timeframe)).to_numpy()
+    later = close.reindex(close.index + horizon * timeframe_delta(timeframe)).to_numpy()
     return pd.Series(later / close.to_numpy() - 1, index=close.index)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,48 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
     """Run `freqai-seq` as a user would, in a subprocess from the repo root."""
     return subprocess.run([sys.executable, "-m", "freqai_seq.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+
+INTEGRATION_TIMERANGE = "20190801-20190815"  # two 7-day windows after 30 days of training
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    result: subprocess.CompletedProcess[str]
+    userdir: Path
+    identifier: str
+
+    @property
+    def models(self) -> Path:
+        return self.userdir / "models" / self.identifier
+
+
+@pytest.fixture(scope="session")
+def backtest(market: MarketState, market_dir: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Callable[..., BacktestRun]:
+    """Runs `freqai-seq backtest` (real freqtrade) once per identifier in the session and hands
+    the same run to every test that asks for it: backtests are the slow part of the suite."""
+    runs: dict[str, BacktestRun] = {}
+
+    def run(identifier: str, model: str, params: dict, pairs: list[str],
+            strategy: str = "FreqaiSeqStrategy", *extra: str) -> BacktestRun:
+        if identifier in runs:
+            return runs[identifier]
+        base = tmp_path_factory.mktemp(identifier)
+        userdir = base / "user_data"
+        userdir.mkdir()
+        overlay = base / "test-overlay.json"
+        overlay.write_text(json.dumps({"exchange": {"pair_whitelist": pairs},
+                                       "freqai": {"save_backtest_models": True}}))
+        params_file = base / "params.json"
+        params_file.write_text(json.dumps(params))
+        result = run_cli("backtest", "-c", "config.json", "-c", str(overlay), "--model", model,
+                         "--strategy", strategy, "--training-params", str(params_file),
+                         "--timerange", INTEGRATION_TIMERANGE, "--identifier", identifier,
+                         "--userdir", str(userdir), "--port", str(market.port),
+                         "--state-file", str(market_dir / "market.json"),
+                         "--datadir", market.datadir, *extra)
+        runs[identifier] = BacktestRun(result, userdir, identifier)
+        return runs[identifier]
+
+    return run

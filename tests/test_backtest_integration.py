@@ -2,58 +2,31 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from freqai_seq.market.process import MarketState
 from freqai_seq.sequence_model import SequenceModel
-from tests.conftest import run_cli
+from tests.backtest_runs import PAIRS, TRAINING_PARAMS, hybrid_run, lstm_run
+from tests.conftest import BacktestRun, run_cli
 
 pytestmark = pytest.mark.integration
-
-TIMERANGE = "20190801-20190815"  # two 7-day walk-forward windows after 30 days of training
-PAIRS = ["BTC/USD", "ETH/USD"]
-
-
-TRAINING_PARAMS = {
-    "LightGBMRegressor": {"n_estimators": 40, "n_jobs": 1, "verbosity": -1},
-    "PyTorchLSTMRegressor": {"window": 12, "hidden_size": 16, "num_layers": 1, "epochs": 2},
-    "PyTorchGRURegressor": {"window": 12, "hidden_size": 16, "num_layers": 1, "epochs": 2},
-}
-
-
-def _backtest(tmp_path: Path, market: MarketState, market_dir: Path, pairs: list[str],
-              identifier: str, model: str = "LightGBMRegressor",
-              params: dict | None = None, strategy: str = "FreqaiSeqStrategy"):
-    userdir = tmp_path / "user_data"
-    userdir.mkdir()
-    overlay = tmp_path / "test-overlay.json"
-    overlay.write_text(json.dumps({"exchange": {"pair_whitelist": pairs},
-                                   "freqai": {"save_backtest_models": True}}))
-    params_file = tmp_path / "params.json"
-    params_file.write_text(json.dumps(params or TRAINING_PARAMS[model]))
-    return run_cli("backtest", "-c", "config.json", "-c", str(overlay), "--model", model,
-                   "--strategy", strategy,
-                   "--training-params", str(params_file), "--timerange", TIMERANGE,
-                   "--identifier", identifier, "--userdir", str(userdir), "--port",
-                   str(market.port), "--state-file", str(market_dir / "market.json"),
-                   "--datadir", market.datadir)
 
 
 @pytest.mark.parametrize(("model", "suffix"), [("LightGBMRegressor", "joblib"),
                                                ("PyTorchLSTMRegressor", "zip"),
                                                ("PyTorchGRURegressor", "zip")])
 def test_walk_forward_backtest_trains_models_and_writes_predictions(
-        tmp_path: Path, market: MarketState, market_dir: Path, model: str, suffix: str) -> None:
-    identifier = f"it-{model.lower()}"
-    result = _backtest(tmp_path, market, market_dir, PAIRS, identifier, model)
+        backtest: Callable[..., BacktestRun], model: str, suffix: str) -> None:
+    run = (lstm_run(backtest) if model == "PyTorchLSTMRegressor" else
+           backtest(f"it-{model.lower()}", model, TRAINING_PARAMS[model], PAIRS))
+    result = run.result
     assert result.returncode == 0, result.stderr[-3000:]
     assert "STRATEGY SUMMARY" in result.stdout
-    models = tmp_path / "user_data" / "models" / identifier
+    models = run.models
     trained = sorted(models.glob("sub-train-*"))
     assert len(trained) == len(PAIRS) * 2, trained
     for folder in trained:
@@ -81,9 +54,9 @@ def _load_like_freqai(path: Path) -> None:
     assert model.window == 12 and len(model.tail.dates_ns) == 11
 
 
-def test_unknown_pair_fails_with_a_clear_message(tmp_path: Path, market: MarketState,
-                                                 market_dir: Path) -> None:
-    result = _backtest(tmp_path, market, market_dir, ["DOGE/USD"], "it-unknown")
+def test_unknown_pair_fails_with_a_clear_message(backtest: Callable[..., BacktestRun]) -> None:
+    result = backtest("it-unknown", "LightGBMRegressor", TRAINING_PARAMS["LightGBMRegressor"],
+                      ["DOGE/USD"]).result
     assert result.returncode != 0
     assert "DOGE/USD" in result.stdout + result.stderr
 
@@ -94,26 +67,22 @@ def test_backtest_without_data_is_a_clear_error(tmp_path: Path) -> None:
     assert "No candle files in" in result.stderr
 
 
-def test_failed_trainings_make_the_backtest_fail(tmp_path: Path, market: MarketState,
-                                                 market_dir: Path) -> None:
+def test_failed_trainings_make_the_backtest_fail(backtest: Callable[..., BacktestRun]) -> None:
     """FreqAI logs a failed training and carries on; the wrapper must not report success."""
-    result = _backtest(tmp_path, market, market_dir, ["BTC/USD"], "it-failing",
-                       "PyTorchLSTMRegressor", {"window": 5000, "epochs": 1})
+    result = backtest("it-failing", "PyTorchLSTMRegressor", {"window": 5000, "epochs": 1},
+                      ["BTC/USD"], "FreqaiSeqStrategy", "--validate").result
     assert result.returncode == 1
     assert "window=5000 needs at least 5001" in result.stdout
     assert "FreqAI trainings failed and were skipped" in result.stderr
+    assert "Validation of" not in result.stdout  # a failed backtest is not validated
 
 
-def test_hybrid_multitask_backtest_writes_every_head(tmp_path: Path, market: MarketState,
-                                                     market_dir: Path) -> None:
-    params = {"window": 12, "pool_horizons": [3, 6, 12], "epochs": 2, "hidden_size": 16,
-              "attention_dim": 16, "attention_heads": 2, "conv_channels": 8,
-              "mc_dropout_passes": 4}
-    result = _backtest(tmp_path, market, market_dir, ["BTC/USD"], "it-hybrid",
-                       "PyTorchCNNLSTMAttentionRegressor", params, "FreqaiSeqMultiTaskStrategy")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "STRATEGY SUMMARY" in result.stdout
-    folder = tmp_path / "user_data" / "models" / "it-hybrid" / "backtesting_predictions"
+def test_hybrid_multitask_backtest_writes_every_head(
+        backtest: Callable[..., BacktestRun]) -> None:
+    run = hybrid_run(backtest)
+    assert run.result.returncode == 0, run.result.stdout[-3000:]
+    assert "STRATEGY SUMMARY" in run.result.stdout
+    folder = run.models / "backtesting_predictions"
     frame = pd.concat([pd.read_feather(f) for f in sorted(folder.glob("*.feather"))])
     usable = frame[frame["do_predict"] == 1]
     assert len(usable) > 300

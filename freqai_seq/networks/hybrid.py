@@ -89,9 +89,12 @@ class CNNLSTMAttention(nn.Module):
     def summarise(self, z: torch.Tensor) -> torch.Tensor:
         return torch.cat([z[:, -h:].mean(dim=1) for h in self.pool_horizons], dim=-1)
 
+    def represent(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled summary the heads read, (batch, attention_dim x len(pool_horizons))."""
+        return self.summarise(self.encode(x)[0])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z, _ = self.encode(x)
-        return self.head(self.summarise(z))
+        return self.head(self.represent(x))
 
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
         """Per-head attention of a batch of windows, (B, heads, W, W); rows sum to 1."""

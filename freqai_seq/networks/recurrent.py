@@ -37,9 +37,13 @@ class RecurrentRegressor(nn.Module):
                                   nn.Linear(head_hidden, n_outputs))
         self.bidirectional = bidirectional
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def represent(self, x: torch.Tensor) -> torch.Tensor:
+        """The window summary the head reads, (batch, summary width)."""
         _, state = self.rnn(x)
         h_n = state[0] if isinstance(state, tuple) else state  # LSTM returns (h_n, c_n)
         # Last layer's final state; with two directions, both of them side by side.
         summary = torch.cat([h_n[-2], h_n[-1]], dim=-1) if self.bidirectional else h_n[-1]
-        return self.head(self.norm(summary))
+        return self.norm(summary)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.represent(x))

@@ -1,0 +1,137 @@
+"""Forecast scores with moving-block bootstrap confidence intervals.
+
+Every score is computed on the same rows for the model and its baselines. The bootstrap
+resamples candle dates, not rows: overlapping h-candle returns are autocorrelated up to lag h-1
+and pairs move together, so it draws blocks of `max(h, ceil(D^(1/3)))` consecutive dates (D dates
+in all) and every pair's row of a drawn date comes with it. A resample is a count per row, so the
+scores are count-weighted and need no copies of the data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+METRICS = ("mse", "mae", "rmse", "direction_accuracy", "spearman_ic")
+CHUNK = 200  # resamples scored at once, to bound memory
+
+
+def point_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """MSE, MAE, RMSE; direction accuracy over rows where neither forecast nor truth is 0 (NaN
+    for a forecast that is always 0); Spearman IC (NaN for a constant forecast)."""
+    err = pred - truth
+    signed = (pred != 0) & (truth != 0)
+    hits = (np.sign(pred) == np.sign(truth)) & signed
+    mse = float(np.mean(err**2))
+    direction = float(hits.sum() / signed.sum()) if signed.any() else math.nan
+    constant = np.ptp(pred) == 0 or np.ptp(truth) == 0
+    ic = math.nan if constant else float(np.corrcoef(rankdata(pred), rankdata(truth))[0, 1])
+    return {"mse": mse, "mae": float(np.mean(np.abs(err))), "rmse": math.sqrt(mse),
+            "direction_accuracy": direction, "spearman_ic": ic}
+
+
+def _weighted_ranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mid-ranks of each row's value in the resample its counts describe (rows drawn c times
+    take c consecutive ranks; the order of equal values is kept as sorted)."""
+    order = np.argsort(values, kind="stable")
+    c = counts[:, order]
+    sorted_ranks = np.cumsum(c, axis=1) - (c - 1) / 2
+    ranks = np.empty_like(sorted_ranks)
+    ranks[:, order] = sorted_ranks
+    return ranks
+
+
+def _weighted_pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    total = w.sum(axis=1, keepdims=True)
+    da = a - (w * a).sum(axis=1, keepdims=True) / total
+    db = b - (w * b).sum(axis=1, keepdims=True) / total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (w * da * db).sum(axis=1) / np.sqrt((w * da**2).sum(axis=1)
+                                                   * (w * db**2).sum(axis=1))
+
+
+def resampled_scores(pred: np.ndarray, truth: np.ndarray,
+                     counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The scores of every resample; `counts` is (resamples, rows)."""
+    err = pred - truth
+    total = counts.sum(axis=1)
+    mse = (counts * err**2).sum(axis=1) / total
+    signed = (pred != 0) & (truth != 0)
+    hits = (np.sign(pred) == np.sign(truth)) & signed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        direction = (counts * hits).sum(axis=1) / (counts * signed).sum(axis=1)
+    if np.ptp(pred) == 0 or np.ptp(truth) == 0:
+        ic = np.full(len(counts), np.nan)
+    else:
+        ic = _weighted_pearson(_weighted_ranks(pred, counts), _weighted_ranks(truth, counts),
+                               counts)
+    return {"mse": mse, "mae": (counts * np.abs(err)).sum(axis=1) / total, "rmse": np.sqrt(mse),
+            "direction_accuracy": direction, "spearman_ic": ic}
+
+
+def block_length(n_dates: int, horizon: int) -> int:
+    return max(1, min(n_dates, max(horizon, math.ceil(n_dates ** (1 / 3)))))
+
+
+def date_block_counts(date_codes: np.ndarray, horizon: int, resamples: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """(resamples, rows): how often each row is drawn when blocks of consecutive dates are
+    resampled to the original number of dates. `date_codes` numbers the rows' dates 0..D-1
+    in time order; rows of the same date always share their count."""
+    n_dates = int(date_codes.max()) + 1
+    length = block_length(n_dates, horizon)
+    blocks = math.ceil(n_dates / length)
+    starts = rng.integers(0, n_dates - length + 1, size=(resamples, blocks))
+    drawn = (starts[:, :, None] + np.arange(length)).reshape(resamples, -1)[:, :n_dates]
+    flat = drawn + (np.arange(resamples) * n_dates)[:, None]
+    per_date = np.bincount(flat.ravel(), minlength=resamples * n_dates)
+    return per_date.reshape(resamples, n_dates)[:, date_codes].astype(np.float64)
+
+
+@dataclass(frozen=True)
+class ScoredForecast:
+    value: dict[str, float]
+    ci_low: dict[str, float]
+    ci_high: dict[str, float]
+
+    def as_dict(self) -> dict[str, dict[str, float | None]]:
+        def clean(x: float) -> float | None:
+            return None if math.isnan(x) else x
+
+        return {m: {"value": clean(self.value[m]), "ci_low": clean(self.ci_low[m]),
+                    "ci_high": clean(self.ci_high[m])} for m in METRICS}
+
+
+def score_with_ci(forecasts: dict[str, np.ndarray], truth: np.ndarray, dates: np.ndarray,
+                  horizon: int, resamples: int, seed: int,
+                  level: float = 0.95) -> dict[str, ScoredForecast]:
+    """Scores of several forecasts of the same truth, resampled with the same date blocks so
+    their intervals are comparable. Intervals are NaN when there are fewer than two blocks of
+    dates: a bootstrap of one block only repeats the data."""
+    codes = np.unique(dates, return_inverse=True)[1].ravel()
+    n_dates = int(codes.max()) + 1 if len(codes) else 0
+    enough = n_dates >= 2 * block_length(max(n_dates, 1), horizon)
+    rng = np.random.default_rng(seed)
+    samples: dict[str, dict[str, list[np.ndarray]]] = {n: {m: [] for m in METRICS}
+                                                       for n in forecasts}
+    done = 0
+    while enough and done < resamples:
+        counts = date_block_counts(codes, horizon, min(CHUNK, resamples - done), rng)
+        done += len(counts)
+        for name, pred in forecasts.items():
+            for metric, values in resampled_scores(pred, truth, counts).items():
+                samples[name][metric].append(values)
+    tail = (1 - level) / 2 * 100
+    out: dict[str, ScoredForecast] = {}
+    for name, pred in forecasts.items():
+        low, high = {}, {}
+        for metric in METRICS:
+            values = np.concatenate(samples[name][metric]) if enough else np.array([np.nan])
+            values = values[np.isfinite(values)]
+            low[metric] = float(np.percentile(values, tail)) if len(values) else math.nan
+            high[metric] = float(np.percentile(values, 100 - tail)) if len(values) else math.nan
+        out[name] = ScoredForecast(point_scores(pred, truth), low, high)
+    return out

@@ -1,0 +1,226 @@
+"""`freqai-seq validate`: forecast metrics per horizon, model analysis, reports."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from freqai_seq import paths
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.metrics import realized_forward_return
+from freqai_seq.validation import probe_metrics as pm
+from freqai_seq.validation.exports import ExportedRun, load_export
+from freqai_seq.validation.horizons import (
+    DEFAULT_HORIZONS,
+    aligned_rows,
+    evaluate_horizon,
+    plan_horizons,
+    return_labels,
+    smoothness,
+)
+from freqai_seq.validation.model_probe import StrategyFeatures, probe_run
+from freqai_seq.validation.truth import load_candles
+
+logger = logging.getLogger(__name__)
+
+MIN_MATCHED = 0.95  # share of predicted dates that must exist in the OHLCV data
+
+
+@dataclass(frozen=True)
+class ValidateOptions:
+    models: Path
+    out: Path
+    datadir: Path = paths.DATA_DIR
+    config: Path | None = None
+    strategy: str | None = None
+    pairs: tuple[str, ...] = ()
+    horizons: tuple[int, ...] = DEFAULT_HORIZONS
+    resamples: int = 1000
+    seed: int = 0
+    analyse_models: bool = True
+
+    def __post_init__(self) -> None:
+        if self.resamples < 10:
+            raise FreqaiSeqError(f"--bootstrap must be at least 10 resamples, got "
+                                 f"{self.resamples}.")
+        if not self.horizons or min(self.horizons) < 1:
+            raise FreqaiSeqError(f"--horizons must be positive candle counts, got "
+                                 f"{list(self.horizons)}.")
+
+
+@dataclass
+class Validation:
+    """Everything the reports are made of; `problems` lists every part that did not run fully."""
+
+    options: ValidateOptions
+    run: ExportedRun
+    timeframe: str
+    primary_horizon: int | None
+    forecasts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[str, dict[int, dict[str, pd.DataFrame]]] = field(default_factory=dict)
+    model_analysis: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    config_path: Path | None = None
+
+
+def default_config(models: Path) -> Path:
+    """The merged config `freqai-seq backtest` wrote for this identifier, else config.json."""
+    run_config = models.parent.parent / "runs" / f"{models.name}.json"
+    return run_config if run_config.exists() else Path("config.json")
+
+
+def _load_config(path: Path, strategy: str | None, datadir: Path) -> dict[str, Any]:
+    from freqtrade.configuration import Configuration
+    from freqtrade.enums import RunMode
+
+    if not path.exists():
+        raise FreqaiSeqError(f"Config {path} not found.")
+    config = Configuration.from_files([str(path)])
+    if strategy:
+        config["strategy"] = strategy
+    config["datadir"] = datadir
+    config["runmode"] = RunMode.OTHER
+    return config
+
+
+def _forecast_source(v: Validation, source: str, frames: dict[str, pd.DataFrame]) -> None:
+    """Scores of one prediction source (backtest or live) for every horizon."""
+    columns = sorted({c for f in frames.values() for c in f.columns})
+    candles: dict[str, pd.DataFrame] = {}
+    for pair, frame in frames.items():
+        try:
+            data = load_candles(v.options.datadir, pair, v.timeframe)
+        except FreqaiSeqError as err:
+            v.problems.append(f"{source} {pair}: {err} Pair not scored.")
+            continue
+        predicted = pd.DatetimeIndex(frame.loc[frame["do_predict"] == 1, "date"]).as_unit("ns")
+        known = pd.DatetimeIndex(data["date"]).as_unit("ns")
+        matched = predicted.isin(known).mean() if len(predicted) else 0.0
+        if matched < MIN_MATCHED:
+            v.problems.append(f"{source} {pair}: only {matched:.0%} of the predicted candles "
+                              f"exist in {v.options.datadir}: the data does not match the "
+                              "export. Pair not scored.")
+            continue
+        candles[pair] = data
+    horizons, rows = [], {}
+    for plan in plan_horizons(v.options.horizons, columns):
+        by_pair = {}
+        if plan.label:
+            by_pair = {p: aligned_rows(frames[p], candles[p], plan.horizon, plan.label,
+                                       v.timeframe)
+                       for p in candles if plan.label in frames[p]}
+        horizons.append(evaluate_horizon(plan, by_pair, v.options.resamples, v.options.seed))
+        rows[plan.horizon] = by_pair
+    labels = return_labels(columns)
+    primary = labels.get(v.primary_horizon) or next(iter(labels.values()), None)
+    smooth = {}
+    if primary:
+        smooth = {p: smoothness(f.loc[f["do_predict"] == 1, primary].to_numpy(np.float64))
+                  for p, f in frames.items() if primary in f}
+    v.forecasts[source] = {
+        "pairs_scored": sorted(candles), "horizons": horizons, "primary_label": primary,
+        "prediction_smoothness": {**smooth, "pooled": float(np.nanmean(list(smooth.values())))
+                                  if smooth else None}}
+    v.rows[source] = rows
+
+
+def walk_forward_returns(v: Validation, pair: str) -> pd.DataFrame:
+    """Per candle: do_predict, each horizon's forecast and realized return, and the return of a
+    long position held for the next candle whenever the primary forecast is above 0."""
+    frame = v.run.predictions(pair).drop_duplicates("date", keep="last")
+    labels = return_labels(list(frame.columns))
+    candles = load_candles(v.options.datadir, pair, v.timeframe)
+    out = pd.DataFrame({"date": pd.DatetimeIndex(frame["date"]).as_unit("ns"),
+                        "do_predict": frame["do_predict"].to_numpy()})
+    for h, label in sorted(labels.items()):
+        truth = realized_forward_return(candles, h, v.timeframe)
+        truth.index = pd.DatetimeIndex(truth.index).as_unit("ns")
+        out[f"prediction_{h}"] = frame[label].to_numpy()
+        out[f"realized_{h}"] = truth.reindex(out["date"]).to_numpy()
+    primary = v.forecasts["backtest"]["primary_label"]
+    if primary is None:  # no return forecast to act on
+        return out
+    next_return = realized_forward_return(candles, 1, v.timeframe)
+    next_return.index = pd.DatetimeIndex(next_return.index).as_unit("ns")
+    out["position"] = ((frame[primary].to_numpy() > 0) & (out["do_predict"] == 1)).astype(int)
+    out["next_candle_return"] = next_return.reindex(out["date"]).to_numpy()
+    out["strategy_return"] = out["position"] * out["next_candle_return"]
+    return out
+
+
+def _timerange_bounds(config: dict[str, Any] | None) -> tuple[int | None, int | None]:
+    from freqtrade.configuration import TimeRange
+
+    text = (config or {}).get("timerange")
+    if not text:
+        return None, None
+    timerange = TimeRange.parse_timerange(text)
+    return timerange.startts or None, timerange.stopts or None
+
+
+def validate(options: ValidateOptions) -> Validation:
+    run = load_export(options.models, list(options.pairs) or None)
+    config_path = options.config or default_config(options.models)
+    config: dict[str, Any] | None = None
+    config_error = None
+    try:
+        config = _load_config(config_path, options.strategy, options.datadir)
+    except Exception as exc:  # freqtrade raises several types for a bad config
+        config_error = f"config {config_path}: {exc}"
+        logger.warning("%s", config_error)
+    timeframe = run.run_params.get("timeframe") or (config or {}).get("timeframe")
+    if not timeframe:
+        raise FreqaiSeqError(f"No timeframe: {options.models}/run_params.json is missing and the "
+                             f"config {config_path} could not be read.")
+    feature_params = (run.run_params.get("freqai") or (config or {}).get("freqai", {})).get(
+        "feature_parameters", {})
+    v = Validation(options, run, timeframe, feature_params.get("label_period_candles"),
+                   config_path=config_path)
+    dropped = run.keep_windows(*_timerange_bounds(config))
+    if dropped:
+        logger.warning("Ignored %d prediction files outside the run's timerange %s (left by "
+                       "earlier runs with this identifier)", dropped, config["timerange"])
+    if run.windows:
+        _forecast_source(v, "backtest", {p: _unique_dates(v, p, run.predictions(p))
+                                         for p in run.windows if run.windows[p]})
+    if run.live:
+        _forecast_source(v, "live", run.live)
+    if options.analyse_models and run.windows:
+        if not run.sub_trains:
+            v.problems.append("model analysis: no sub-train folders with metadata")
+        elif config is None:
+            v.problems.append(f"model analysis needs the run's config: {config_error}")
+        else:
+            features = None
+            try:
+                if config.get("strategy"):
+                    features = StrategyFeatures(config, options.datadir)
+            except Exception as exc:  # strategy not found, or it fails to load
+                v.problems.append(f"model analysis: cannot load strategy "
+                                  f"{config.get('strategy')}: {exc}")
+            else:
+                v.model_analysis = probe_run(run, features, v.problems)
+    return v
+
+
+def _unique_dates(v: Validation, pair: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """One prediction per candle: overlapping windows would count a candle twice."""
+    duplicated = frame["date"].duplicated(keep="last")
+    if duplicated.any():
+        v.problems.append(f"backtest {pair}: {int(duplicated.sum())} candles predicted by "
+                          "overlapping windows; the later window's prediction is kept")
+    return frame[~duplicated].reset_index(drop=True)
+
+
+def consistency_summary(v: Validation) -> dict[str, Any]:
+    pooled = v.model_analysis.get("pooled", {})
+    smooth = v.forecasts.get("backtest", {}).get("prediction_smoothness", {}).get("pooled")
+    parts = {"prediction_smoothness": smooth,
+             "representation_stability": pooled.get("representation_stability"),
+             "attention_consistency": pooled.get("attention", {}).get("consistency")}
+    return {**parts, "overall": pm.overall_consistency(list(parts.values()))}
