@@ -85,6 +85,10 @@ def freqtrade_command(request: BacktestRequest, run_config: Path) -> list[str]:
            "--timerange", request.timerange, "--userdir", str(request.userdir),
            "--datadir", str(request.datadir)]
     extra = request.extra[1:] if request.extra[:1] == ["--"] else request.extra
+    if "--cache" not in extra:
+        # freqtrade's result cache keys on config and strategy, not on the FreqAI model's code or
+        # its folder: a cached result would skip FreqAI (and the models validate re-runs).
+        extra = [*extra, "--cache", "none"]
     return cmd + extra
 
 

@@ -28,7 +28,7 @@ from freqai_seq.windowing import gather_windows, window_ends
 logger = logging.getLogger(__name__)
 
 FORMAT = "freqai-seq/sequence-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the hybrid normalises the attention input
 
 
 class SequenceModelLoader:

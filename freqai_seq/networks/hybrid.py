@@ -4,7 +4,7 @@
       -> conv blocks: parallel causal Conv1d branches (one per kernel size), GELU, layer norm,
          residual (1x1 projection when the width changes)
       -> stacked LSTM (optionally bidirectional) over the W steps
-      -> linear to attention_dim, multi-head self-attention, residual + layer norm
+      -> linear to attention_dim, layer norm, multi-head self-attention, residual + layer norm
       -> pooling: mean of the last h attended steps for every h in pool_horizons, concatenated
       -> MLP head, one output per `&` label
 """
@@ -69,6 +69,9 @@ class CNNLSTMAttention(nn.Module):
                             dropout=dropout if num_layers > 1 else 0.0,
                             bidirectional=bidirectional)
         self.project = nn.Linear(hidden_size * (2 if bidirectional else 1), attention_dim)
+        # Unit-scale queries and keys: without it the attention logits start near 0 and the
+        # weights stay uniform through training (measured by `freqai-seq validate`).
+        self.attention_input_norm = nn.LayerNorm(attention_dim)
         self.attention = nn.MultiheadAttention(attention_dim, attention_heads, dropout=dropout,
                                                batch_first=True)
         self.attention_norm = nn.LayerNorm(attention_dim)
@@ -81,7 +84,7 @@ class CNNLSTMAttention(nn.Module):
         """Attended sequence (B, W, attention_dim) and attention weights (B, heads, W, W)."""
         y = self.conv(x.transpose(1, 2)).transpose(1, 2)
         y, _ = self.lstm(y)
-        y = self.project(y)
+        y = self.attention_input_norm(self.project(y))
         attended, weights = self.attention(y, y, y, need_weights=True,
                                            average_attn_weights=False)
         return self.attention_norm(y + attended), weights
