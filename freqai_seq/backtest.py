@@ -129,12 +129,16 @@ def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None) -> tu
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               bufsize=1, env=env) as proc:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                sys.stdout.write(line)
-                if log:
-                    log.write(line)
-                if FAILED_TRAINING.search(line):
-                    failed += 1
+            try:
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    if log:
+                        log.write(line)
+                    if FAILED_TRAINING.search(line):
+                        failed += 1
+            except BaseException:  # interrupted: freqtrade must not outlive us
+                proc.terminate()
+                raise
             sys.stdout.flush()
     finally:
         if log:

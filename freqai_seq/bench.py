@@ -32,7 +32,7 @@ from freqai_seq.bench_settings import (
 )
 from freqai_seq.config_schema import HybridConfig, SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
+from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.metrics import realized_forward_return, score, spread_error_ic
 from freqai_seq.targets import return_label, uncertainty_label
@@ -249,7 +249,8 @@ def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
     state_file = s.out_dir / "market.json"
     results: list[ModelResult] = []
     logs: dict[str, Path] = {}
-    with market_running(paths.DATA_DIR, DEFAULT_HOST, DEFAULT_PORT + 1, state_file,
+    # A free port of its own: the benchmark never depends on (or collides with) another market.
+    with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,
                         s.out_dir / "market.log") as market:
         for name in s.models:
             bm = BENCH_MODELS[name]
