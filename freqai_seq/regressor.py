@@ -25,7 +25,7 @@ from freqai_seq.networks import NETWORKS
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
 from freqai_seq.tasks import TaskLayout, parse_labels
-from freqai_seq.training import TaskLoss, WindowedSet, train_network
+from freqai_seq.training import TaskLoss, WindowedData, train_network
 from freqai_seq.windowing import window_ends
 
 logger = logging.getLogger(__name__)
@@ -53,9 +53,7 @@ class SequenceRegressor(IFreqaiModel):
         super().__init__(config=kwargs["config"])
         self.dd.model_type = "pytorch"  # FreqAI then calls model.save() and our loader
         try:
-            config_class = NETWORKS[self.network].config_class
-            self.seq_cfg: SequenceConfig = config_class.from_params(
-                self.model_training_parameters)
+            self.seq_cfg: SequenceConfig = self.parse_params(dict(self.model_training_parameters))
             self.device = resolve_device(self.seq_cfg.device)
         except FreqaiSeqError as err:
             raise OperationalException(str(err)) from err
@@ -76,6 +74,10 @@ class SequenceRegressor(IFreqaiModel):
         self.timeframe_ns = timeframe_to_seconds(self.config["timeframe"]) * 1_000_000_000
         if self.seq_cfg.num_threads:
             torch.set_num_threads(self.seq_cfg.num_threads)
+
+    def parse_params(self, params: dict[str, Any]) -> SequenceConfig:
+        """`model_training_parameters` -> the network's validated config."""
+        return NETWORKS[self.network].config_class.from_params(params)
 
     # ---------------------------------------------------------------- training
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen,
@@ -135,8 +137,19 @@ class SequenceRegressor(IFreqaiModel):
 
     def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen,
             **kwargs: Any) -> SequenceModel:
-        cfg, window = self.seq_cfg, self.seq_cfg.window
-        generator = seed_everything(cfg.seed, cfg.deterministic)
+        data = self.windowed_data(data_dictionary, dk, kwargs)
+        if len(data.val_ends) == 0:
+            logger.warning("%s: no validation windows (test_size 0 or too small): training "
+                           "%d epochs without early stopping", dk.pair, self.seq_cfg.epochs)
+        model = self.new_model(SequenceModel, data_dictionary, dk, kwargs)
+        self.train_net(model, data, data.train_ends, data.val_ends, dk, kwargs)
+        return model
+
+    def windowed_data(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen,
+                      kwargs: dict[str, Any]) -> WindowedData:
+        """Train and test rows end to end on the device, and the window ends of each part."""
+        window = self.seq_cfg.window
+        self.generator = seed_everything(self.seq_cfg.seed, self.seq_cfg.deterministic)
         parts = ["train", "test"] if kwargs["has_test"] else ["train"]
         features = np.concatenate([data_dictionary[f"{p}_features"].to_numpy(np.float32)
                                    for p in parts])
@@ -153,34 +166,31 @@ class SequenceRegressor(IFreqaiModel):
                 f"{dk.pair}: no complete window of {window} consecutive candles in the training "
                 "data: shorten the window or lengthen train_period_days."
             )
-        if len(val_ends) == 0:
-            logger.warning("%s: no validation windows (test_size 0 or too small): training "
-                           "%d epochs without early stopping", dk.pair, cfg.epochs)
-        device = self.device
-        x = torch.as_tensor(features, device=device)
+        return WindowedData(torch.as_tensor(features, device=self.device), targets, weights,
+                            torch.as_tensor(kwargs["classes"], device=self.device), train_ends,
+                            val_ends, kwargs["row_dates"])
 
-        classes = torch.as_tensor(kwargs["classes"], device=device)
-
-        def subset(sel: np.ndarray) -> WindowedSet:
-            return WindowedSet(x, torch.as_tensor(sel, device=device),
-                               torch.as_tensor(targets[sel], device=device),
-                               torch.as_tensor(weights[sel], device=device),
-                               classes[torch.as_tensor(sel, device=device)])
-
-        model = SequenceModel(self.network, cfg, list(data_dictionary["train_features"].columns),
-                              list(dk.label_list), self.timeframe_ns, kwargs["tail"],
-                              device=device)
+    def new_model(self, model_class: type[SequenceModel], data_dictionary: dict[str, Any],
+                  dk: FreqaiDataKitchen, kwargs: dict[str, Any]) -> Any:
+        """An untrained model, holding the previous model's weights when FreqAI asks for
+        continual learning and the features are the same."""
+        model = model_class(self.network, self.seq_cfg,
+                            list(data_dictionary["train_features"].columns), list(dk.label_list),
+                            self.timeframe_ns, kwargs["tail"], device=self.device)
         init = self.get_init_model(dk.pair)
         if isinstance(init, SequenceModel) and init.feature_names == model.feature_names:
             model.net.load_state_dict(init.net.state_dict())
             logger.info("%s: continual learning from the previous model's weights", dk.pair)
-        loss_fn = TaskLoss(kwargs["layout"], len(dk.label_list), cfg, device)
-        result = train_network(model.net, subset(train_ends),
-                               subset(val_ends) if len(val_ends) else None, cfg, device,
-                               generator, loss_fn, getattr(self, "tb_logger", None),
-                               f"{dk.pair} ")
-        model.train_result = result
         return model
+
+    def train_net(self, model: SequenceModel, data: WindowedData, train_ends: np.ndarray,
+                  val_ends: np.ndarray, dk: FreqaiDataKitchen, kwargs: dict[str, Any]) -> None:
+        loss_fn = TaskLoss(kwargs["layout"], len(dk.label_list), self.seq_cfg, self.device)
+        model.train_result = train_network(
+            model.net, data.subset(train_ends, self.device),
+            data.subset(val_ends, self.device) if len(val_ends) else None, self.seq_cfg,
+            self.device, self.generator, loss_fn, getattr(self, "tb_logger", None),
+            f"{dk.pair} ")
 
     # ---------------------------------------------------------------- prediction
     def predict(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen,

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,6 +38,24 @@ class WindowedSet:
 
     def __len__(self) -> int:
         return len(self.ends)
+
+
+@dataclass(frozen=True)
+class WindowedData:
+    """All rows of one training (train then test part) and the window ends of each part."""
+
+    features: torch.Tensor  # (n_rows, n_features) on the device
+    targets: np.ndarray  # (n_rows, n_outputs), scaled
+    weights: np.ndarray  # (n_rows,)
+    classes: torch.Tensor  # (n_rows, regime groups)
+    train_ends: np.ndarray
+    val_ends: np.ndarray
+    dates_ns: np.ndarray
+
+    def subset(self, ends: np.ndarray, device: torch.device) -> WindowedSet:
+        sel = torch.as_tensor(ends, device=device)
+        return WindowedSet(self.features, sel, torch.as_tensor(self.targets[ends], device=device),
+                           torch.as_tensor(self.weights[ends], device=device), self.classes[sel])
 
 
 @dataclass
