@@ -48,6 +48,7 @@ class SequenceRegressor(IFreqaiModel):
     """Window-based regressor; one output per `&` label."""
 
     network: ClassVar[str] = "lstm"
+    fills_agreement: ClassVar[bool] = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(config=kwargs["config"])
@@ -104,6 +105,9 @@ class SequenceRegressor(IFreqaiModel):
             layout = parse_labels(list(dk.label_list))
         except FreqaiSeqError as err:
             raise OperationalException(f"{pair}: {err}") from err
+        if layout.agreement_of and not self.fills_agreement:
+            raise OperationalException(f"{pair}: `&-agree_*` labels are filled by "
+                                       "LSTMLightGBMEnsembleRegressor only.")
         if self.seq_cfg.mc_dropout_passes and not layout.uncertainty_of:
             logger.warning("%s: mc_dropout_passes is %d but no `&-unc_*` label asks for a "
                            "spread: the passes are skipped", pair, self.seq_cfg.mc_dropout_passes)
@@ -204,15 +208,17 @@ class SequenceRegressor(IFreqaiModel):
         passes = self.seq_cfg.mc_dropout_passes if layout.uncertainty_of else 0
         outputs, samples, predicted = model.predict_rows(inputs.features, inputs.dates_ns,
                                                          inputs.finite, passes)
-        pred_df = self._to_label_units(outputs, layout, dk)
+        pred_df = self.to_label_units(outputs, layout, dk)
         spread = None
         if samples is not None:
-            spread = np.std([self._to_label_units(s, layout, dk).to_numpy() for s in samples],
+            spread = np.std([self.to_label_units(s, layout, dk).to_numpy() for s in samples],
                             axis=0)
         for unc, source in layout.uncertainty_of.items():
             column = spread[:, source] if spread is not None else np.zeros(len(pred_df))
             pred_df[dk.label_list[unc]] = np.where(predicted, column, np.nan)
-        do_predict = (predicted & inputs.finite & inputs.inlier).astype(np.int_)
+        usable = predicted & inputs.finite & inputs.inlier
+        usable &= self.fill_agreement(pred_df, layout, dk, predicted)
+        do_predict = usable.astype(np.int_)
         prepended = inputs.prepended
         di_values = inputs.di_values if inputs.di_values is not None else np.zeros(len(outputs))
         dk.DI_values = di_values[prepended:]
@@ -220,8 +226,14 @@ class SequenceRegressor(IFreqaiModel):
         pred_df = pred_df.iloc[prepended:].reset_index(drop=True)
         return pred_df, dk.do_predict
 
+    def fill_agreement(self, pred_df: DataFrame, layout: TaskLayout, dk: FreqaiDataKitchen,
+                       predicted: np.ndarray) -> np.ndarray:
+        """Fill `&-agree_*` columns (only an ensemble has bases to agree); returns the rows
+        whose prediction stays usable."""
+        return np.ones(len(pred_df), dtype=bool)
+
     @staticmethod
-    def _to_label_units(outputs: np.ndarray, layout: TaskLayout,
+    def to_label_units(outputs: np.ndarray, layout: TaskLayout,
                         dk: FreqaiDataKitchen) -> DataFrame:
         """Regression outputs through the inverse label scaling; regime logits as softmax
         probabilities (in label units already, so the scaler is bypassed for them)."""

@@ -51,6 +51,9 @@ class HistoryTail:
 
 
 class SequenceModel:
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+
     def __init__(self, kind: str, cfg: SequenceConfig, feature_names: list[str],
                  label_names: list[str], timeframe_ns: int, tail: HistoryTail,
                  state_dict: dict[str, torch.Tensor] | None = None,
@@ -90,6 +93,11 @@ class SequenceModel:
                 self.net.eval()
         return outputs, samples, predicted
 
+    def predict_windows(self, x: torch.Tensor, ends: np.ndarray) -> np.ndarray:
+        """Outputs (len(ends), labels) of the windows ending at `ends` of the scaled rows `x`."""
+        self.net.eval()
+        return self._rows(x, torch.as_tensor(ends, device=x.device), len(x))[ends]
+
     def _rows(self, x: torch.Tensor, ends: torch.Tensor, n: int) -> np.ndarray:
         out = np.full((n, len(self.label_names)), np.nan, dtype=np.float64)
         if len(ends):
@@ -103,7 +111,7 @@ class SequenceModel:
 
     def checkpoint(self) -> dict[str, Any]:
         return {
-            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "format": self.format, "format_version": self.format_version,
             "pytrainer": SequenceModelLoader(),
             "kind": self.kind, "config": self.cfg.to_dict(),
             "feature_names": self.feature_names, "label_names": self.label_names,
@@ -126,17 +134,22 @@ class SequenceModel:
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any]) -> SequenceModel:
-        if ckpt.get("format") != FORMAT or ckpt.get("format_version") != FORMAT_VERSION:
+        if ckpt.get("format") != cls.format or ckpt.get("format_version") != cls.format_version:
             raise FreqaiSeqError(
                 f"Model file format {ckpt.get('format')!r} v{ckpt.get('format_version')} is not "
-                f"{FORMAT} v{FORMAT_VERSION}: retrain (delete the model folder or change the "
-                "identifier)."
+                f"{cls.format} v{cls.format_version}: retrain (delete the model folder or change "
+                "the identifier)."
             )
         cfg = NETWORKS[ckpt["kind"]].config_class.from_params(ckpt["config"])
         tail = HistoryTail(np.asarray(ckpt["tail_dates_ns"], dtype=np.int64),
                            pd.DataFrame(ckpt["tail_features"], columns=ckpt["tail_columns"]))
-        return cls(ckpt["kind"], cfg, list(ckpt["feature_names"]), list(ckpt["label_names"]),
-                   int(ckpt["timeframe_ns"]), tail, state_dict=ckpt["state_dict"])
+        model = cls(ckpt["kind"], cfg, list(ckpt["feature_names"]), list(ckpt["label_names"]),
+                    int(ckpt["timeframe_ns"]), tail, state_dict=ckpt["state_dict"])
+        model.restore_extra(ckpt)
+        return model
+
+    def restore_extra(self, ckpt: dict[str, Any]) -> None:
+        """Subclasses restore what they added to the checkpoint."""
 
     @classmethod
     def load(cls, path: Path) -> SequenceModel:

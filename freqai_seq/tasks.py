@@ -9,6 +9,8 @@ FreqAI scales every `&` column as a regression target, so the tasks are encoded 
   class probabilities, written in original units (the label scaler is bypassed for them);
 - `&-unc_<name>`: not trained; filled with the MC-dropout spread of `&-<name>` (0 when
   `mc_dropout_passes` is 0). The strategy declares it as a constant-0 target.
+- `&-agree_<name>`: not trained; an ensemble fills it with 1 where its bases agree on the sign
+  of `&-<name>` and 0 where they do not. Declared as a constant-0 target too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ REGIMES = ("down", "flat", "up")
 _REGIME = re.compile(r"^&-regime_(\d+)_(\w+)$")
 _VOL = re.compile(r"^&-vol_\d+$")
 _UNC = re.compile(r"^&-unc_(.+)$")
+_AGREE = re.compile(r"^&-agree_(.+)$")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class TaskLayout:
     volatility_idx: list[int] = field(default_factory=list)
     regime_groups: list[tuple[int, int, int]] = field(default_factory=list)  # down, flat, up
     uncertainty_of: dict[int, int] = field(default_factory=dict)  # unc column -> source column
+    agreement_of: dict[int, int] = field(default_factory=dict)  # agree column -> source column
 
     @property
     def regime_idx(self) -> list[int]:
@@ -46,12 +50,13 @@ def parse_labels(labels: list[str]) -> TaskLayout:
             if regime not in REGIMES:
                 raise FreqaiSeqError(f"Label {name}: regime must be one of {REGIMES}.")
             regimes.setdefault(horizon, {})[regime] = i
-        elif match := _UNC.match(name):
+        elif (match := _UNC.match(name)) or (match := _AGREE.match(name)):
             source = f"&-{match.group(1)}"
-            if source not in position or _UNC.match(source):
-                raise FreqaiSeqError(f"Label {name} holds the uncertainty of {source}, which is "
-                                     "not a trained label of this model.")
-            layout.uncertainty_of[i] = position[source]
+            if source not in position or _UNC.match(source) or _AGREE.match(source):
+                raise FreqaiSeqError(f"Label {name} describes {source}, which is not a trained "
+                                     "label of this model.")
+            target = layout.uncertainty_of if _UNC.match(name) else layout.agreement_of
+            target[i] = position[source]
         elif _VOL.match(name):
             layout.volatility_idx.append(i)
         else:
