@@ -11,6 +11,7 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
+from freqai_models.LSTMLightGBMEnsembleRegressor import LSTMLightGBMEnsembleRegressor
 from freqai_models.PyTorchCNNLSTMAttentionRegressor import PyTorchCNNLSTMAttentionRegressor
 from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
 from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
@@ -21,7 +22,8 @@ from freqai_seq.tasks import parse_labels
 from freqai_seq.training import TaskLoss, WindowedSet, evaluate, train_network
 from tests.seqkit import make_config, predict, synthetic_frame, train
 
-MODELS = [PyTorchLSTMRegressor, PyTorchGRURegressor, PyTorchCNNLSTMAttentionRegressor]
+MODELS = [PyTorchLSTMRegressor, PyTorchGRURegressor, PyTorchCNNLSTMAttentionRegressor,
+          LSTMLightGBMEnsembleRegressor]
 # Network-specific keys for the small test window of 8 candles.
 EXTRA = {"lstm": {}, "gru": {},
          "cnn_lstm_attention": {"pool_horizons": [2, 4, 8], "attention_dim": 16,
@@ -29,7 +31,11 @@ EXTRA = {"lstm": {}, "gru": {},
 N_TRAIN, N_TEST = 1200, 168
 
 
-@pytest.fixture(scope="module", params=MODELS, ids=lambda m: m.network)
+def model_id(model_cls: type) -> str:
+    return "ensemble" if model_cls is LSTMLightGBMEnsembleRegressor else model_cls.network
+
+
+@pytest.fixture(scope="module", params=MODELS, ids=model_id)
 def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     frame = synthetic_frame(N_TRAIN + N_TEST)
     config = make_config(tmp_path_factory.mktemp("seq"), **EXTRA[request.param.network])
@@ -91,7 +97,7 @@ def test_save_load_predicts_identically(trained, tmp_path: Path) -> None:
     np.testing.assert_array_equal(before, after)
 
 
-@pytest.mark.parametrize("model_cls", MODELS, ids=lambda m: m.network)
+@pytest.mark.parametrize("model_cls", MODELS, ids=model_id)
 def test_same_seed_gives_identical_predictions(model_cls, tmp_path: Path) -> None:
     frame = synthetic_frame(700, seed=3)
     preds = []
