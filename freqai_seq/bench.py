@@ -54,6 +54,8 @@ class ModelResult:
     direction_accuracy: float
     mse_vs_zero: float
     spread_error_ic: float | None  # models with an MC-dropout spread column only
+    trades: int
+    profit_pct: float
 
 
 def hybrid_pool_horizons(window: int) -> list[int]:
@@ -129,6 +131,14 @@ def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...
                  if bm.params.get("mc_dropout_passes") else None)
     return (result.rows, result.spearman_ic, result.direction_accuracy, result.mse_vs_zero,
             spread_ic)
+
+
+def _backtest_result(bm: BenchModel, userdir: Path) -> tuple[int, float]:
+    """Trades and total profit (%) of the run just finished, from freqtrade's result file."""
+    from freqtrade.data.btanalysis import load_backtest_stats
+
+    stats = load_backtest_stats(userdir / "backtest_results")["strategy"][bm.strategy]
+    return int(stats["total_trades"]), 100 * float(stats["profit_total"])
 
 
 def _time_call(fn, repeat: int = 3) -> float:
@@ -260,7 +270,7 @@ def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
             times = [float(m) for m in DONE_TRAINING.findall(log_path.read_text())]
             quality = _quality(bm, horizon, timeframe, s.pairs, s.userdir)
             results.append(ModelResult(name, wall, len(times), statistics.median(times),
-                                       sum(times), *quality))
+                                       sum(times), *quality, *_backtest_result(bm, s.userdir)))
     report: dict[str, Any] = {"settings": {**asdict(s), "out_dir": str(s.out_dir),
                                            "userdir": str(s.userdir)},
                               "models": [asdict(r) for r in results]}
@@ -309,14 +319,15 @@ def format_report(report: dict[str, Any]) -> str:
         "realized returns recomputed from OHLCV.",
         "",
         "| model | wall s | trainings | s per training (median) | s in training | rows scored "
-        "| Spearman IC | direction acc. | MSE / zero-forecast MSE |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Spearman IC | direction acc. | MSE / zero-forecast MSE | trades | profit % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for m in report["models"]:
         lines.append(
             f"| {m['model']} | {m['wall_s']:.1f} | {m['trainings']} | "
             f"{m['train_s_median']:.2f} | {m['train_s_total']:.1f} | {m['scored_rows']} | "
-            f"{m['spearman_ic']:.3f} | {m['direction_accuracy']:.3f} | {m['mse_vs_zero']:.3f} |")
+            f"{m['spearman_ic']:.3f} | {m['direction_accuracy']:.3f} | {m['mse_vs_zero']:.3f} | "
+            f"{m['trades']} | {m['profit_pct']:.2f} |")
     if "bare_loop_s" in report:
         shape = report["bare_loop_shape"]
         lines += ["", f"Trainings of the LSTM with {shape['features']} features (median "

@@ -24,7 +24,8 @@ class BenchModel:
 
     @property
     def sequence(self) -> bool:
-        return self.freqaimodel.startswith(("PyTorchLSTM", "PyTorchGRU", "PyTorchCNNLSTM"))
+        return self.freqaimodel.startswith(("PyTorchLSTM", "PyTorchGRU", "PyTorchCNNLSTM",
+                                            "LSTMLightGBM"))
 
     @property
     def identifier(self) -> str:
@@ -42,6 +43,7 @@ BENCH_MODELS: dict[str, BenchModel] = {m.name: m for m in (
     BenchModel(f"{HYBRID}+multitask", HYBRID, "FreqaiSeqMultiTaskStrategy"),
     BenchModel(f"{HYBRID}+multitask+mc{MC_PASSES}", HYBRID, "FreqaiSeqMultiTaskStrategy",
                {"mc_dropout_passes": MC_PASSES}),
+    BenchModel("LSTMLightGBMEnsembleRegressor", "LSTMLightGBMEnsembleRegressor"),
     BenchModel("LightGBMRegressor", "LightGBMRegressor"),
     *(BenchModel(name, name) for name in BUILTIN_TORCH),
 )}

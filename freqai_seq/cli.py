@@ -133,9 +133,15 @@ def _run_validation(options: ValidateOptions) -> int:
 
 def _cmd_keys(args: argparse.Namespace) -> int:
     from freqai_seq.config_schema import HYBRID_KEY_DOCS, KEY_DOCS, HybridConfig, SequenceConfig
+    from freqai_seq.ensemble.config import ENSEMBLE_KEY_DOCS, LIGHTGBM_DEFAULTS, EnsembleConfig
 
-    docs = HYBRID_KEY_DOCS if args.hybrid else KEY_DOCS
-    defaults = (HybridConfig() if args.hybrid else SequenceConfig()).to_dict()
+    if args.ensemble:
+        docs, defaults = ENSEMBLE_KEY_DOCS, {**EnsembleConfig().to_dict(),
+                                             "lightgbm": LIGHTGBM_DEFAULTS}
+    elif args.hybrid:
+        docs, defaults = HYBRID_KEY_DOCS, HybridConfig().to_dict()
+    else:
+        docs, defaults = KEY_DOCS, SequenceConfig().to_dict()
     print("| key | default | meaning |\n| --- | --- | --- |")
     for key, doc in docs.items():
         print(f"| `{key}` | `{json.dumps(defaults[key])}` | {doc} |")
@@ -251,8 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="print the sequence models' model_training_parameters "
                                        "as a Markdown table")
-    keys.add_argument("--hybrid", action="store_true",
-                      help="the extra keys of PyTorchCNNLSTMAttentionRegressor")
+    which = keys.add_mutually_exclusive_group()
+    which.add_argument("--hybrid", action="store_true",
+                       help="the extra keys of PyTorchCNNLSTMAttentionRegressor")
+    which.add_argument("--ensemble", action="store_true",
+                       help="the extra keys of LSTMLightGBMEnsembleRegressor")
     keys.set_defaults(func=_cmd_keys)
     return parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +53,22 @@ def test_spread_error_ic_ranks_spread_against_absolute_error() -> None:
 @pytest.mark.integration
 def test_bench_command_runs_and_writes_its_report(tmp_path: Path, datadir: Path) -> None:
     mc_model = f"{HYBRID}+multitask+mc{MC_PASSES}"
-    result = run_cli("bench", "--models", "PyTorchLSTMRegressor", mc_model, "--pairs", "BTC/USD",
+    result = run_cli("bench", "--models", "PyTorchLSTMRegressor", mc_model,
+                     "LSTMLightGBMEnsembleRegressor", "--pairs", "BTC/USD",
                      "--timerange", "20190801-20190808", "--epochs", "1", "--out",
                      str(tmp_path / "bench"), "--userdir", str(tmp_path / "user_data"))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "bench" / "bench.json").read_text())
-    lstm, hybrid = report["models"]
+    lstm, hybrid, ensemble = report["models"]
     assert lstm["model"] == "PyTorchLSTMRegressor" and lstm["trainings"] == 1
     assert lstm["scored_rows"] > 100 and -1 <= lstm["spearman_ic"] <= 1
     assert lstm["spread_error_ic"] is None
+    # Trades and profit are freqtrade's own, as its summary printed them.
+    log = (tmp_path / "bench" / "bench-pytorchlstmregressor" / "backtest.log").read_text()
+    row = re.search(r"│ FreqaiSeqStrategy │\s+(\d+) │[^│]+│[^│]+│\s+(-?[\d.]+) │", log)
+    assert row, "no strategy summary row"
+    assert lstm["trades"] == int(row[1]) and round(lstm["profit_pct"], 2) == float(row[2])
+    assert ensemble["trainings"] == 1 and ensemble["scored_rows"] == lstm["scored_rows"]
     # The multi-task hybrid's `&-ret_12` is scored on the same rows, and its MC spread is real.
     assert hybrid["model"] == mc_model and hybrid["scored_rows"] == lstm["scored_rows"]
     assert -1 <= hybrid["spread_error_ic"] <= 1

@@ -187,7 +187,8 @@ def test_every_config_key_is_documented_in_code_and_readme() -> None:
     from dataclasses import fields
 
     from freqai_seq.config_schema import HYBRID_KEY_DOCS, KEY_DOCS, HybridConfig
-    from tests.conftest import ROOT
+    from freqai_seq.ensemble.config import ENSEMBLE_KEY_DOCS
+    from tests.conftest import ROOT, run_cli
 
     names = [f.name for f in fields(SequenceConfig)]
     assert list(KEY_DOCS) == names
@@ -196,6 +197,11 @@ def test_every_config_key_is_documented_in_code_and_readme() -> None:
     defaults = HybridConfig().to_dict()
     for name in [*KEY_DOCS, *HYBRID_KEY_DOCS]:
         assert f"| `{name}` | `{json.dumps(defaults[name])}` |" in readme, name
+    keys = run_cli("keys", "--ensemble")
+    assert keys.returncode == 0
+    for line in keys.stdout.splitlines()[2:]:  # every ensemble key, as printed, is in the README
+        assert line in readme, line
+    assert len(keys.stdout.splitlines()) == 2 + len(ENSEMBLE_KEY_DOCS)
 
 
 def test_continual_learning_starts_from_the_previous_weights(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from freqai_seq.networks import NETWORKS
 ENSEMBLE_KEY_DOCS: dict[str, str] = {
     "network": "the sequence network: `lstm`, `gru` or `cnn_lstm_attention`",
     "lightgbm": "options passed to `lightgbm.LGBMRegressor` (e.g. `n_estimators`, "
-                "`learning_rate`, `num_leaves`), over the defaults below",
+                "`learning_rate`, `num_leaves`), merged over these defaults; `random_state` is "
+                "the training `seed`, deterministic and row-wise",
     "lightgbm_early_stopping_rounds": "LightGBM stops when the inner validation loss has not "
                                       "improved for this many rounds (0 disables)",
     "ensemble_validation_fraction": "the last share of the training part both bases use for "
