@@ -27,6 +27,15 @@ _UNC = re.compile(r"^&-unc_(.+)$")
 _AGREE = re.compile(r"^&-agree_(.+)$")
 
 
+_HORIZON = re.compile(r"^&-(?:ret|vol)_(\d+)$|^&-regime_(\d+)_\w+$")
+
+
+def label_horizon(name: str) -> int | None:
+    """Candles ahead a return, volatility or regime label looks (None for other names)."""
+    match = _HORIZON.match(name)
+    return int(match.group(1) or match.group(2)) if match else None
+
+
 @dataclass(frozen=True)
 class TaskLayout:
     return_idx: list[int] = field(default_factory=list)

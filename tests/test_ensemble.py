@@ -5,6 +5,8 @@ reproducibility run in test_sequence_models.py with the other models.)"""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +80,12 @@ def test_agreement_column_and_optional_do_predict_rule(ensemble, tmp_path: Path)
     np.testing.assert_array_equal(agree, (np.sign(net) == np.sign(gbm))[prepended:])
     assert 0 < agree.mean() < 1  # LightGBM is weak here: the bases do disagree sometimes
     assert do_predict.all()  # the rule is off by default
-    regressor.ens_cfg = regressor.ens_cfg.__class__(
-        **{**regressor.ens_cfg.to_dict(), "ensemble_disagreement_do_predict": True})
-    _, strict = predict_frame(regressor, dk, frame.iloc[1200:])
+    saved = regressor.ens_cfg
+    regressor.ens_cfg = replace(saved, ensemble_disagreement_do_predict=True)
+    try:
+        _, strict = predict_frame(regressor, dk, frame.iloc[1200:])
+    finally:
+        regressor.ens_cfg = saved
     np.testing.assert_array_equal(strict, (agree == 1).astype(int))
 
 
@@ -134,3 +139,81 @@ def test_ensemble_walk_forward_backtest(backtest: Callable[..., BacktestRun]) ->
     assert len(models) == 2
     checkpoint = torch.load(models[0], weights_only=False)
     assert isinstance(checkpoint["pytrainer"].load_from_checkpoint(checkpoint), EnsembleModel)
+
+
+@pytest.fixture(scope="module")
+def dynamic(tmp_path_factory: pytest.TempPathFactory):
+    frame = synthetic_frame(1500)
+    training = frame.iloc[:1200].copy()
+    # As with real forward returns, the last h training rows have no outcome yet.
+    training.iloc[-12:, training.columns.get_loc("&-target")] = np.nan
+    config = make_config(tmp_path_factory.mktemp("dyn"), lightgbm={"n_estimators": 100},
+                         ensemble_dynamic_candles=48)
+    regressor, dk = train(LSTMLightGBMEnsembleRegressor, config, training)
+    backtest = frame.iloc[1200:].reset_index(drop=True)
+    return frame, backtest, regressor, dk
+
+
+@contextmanager
+def _dynamic_candles(regressor, n: int):
+    saved = regressor.ens_cfg
+    regressor.ens_cfg = replace(saved, ensemble_dynamic_candles=n)
+    try:
+        yield
+    finally:
+        regressor.ens_cfg = saved
+
+
+def test_dynamic_weights_use_only_outcomes_known_after_training(dynamic) -> None:
+    _, backtest, regressor, dk = dynamic
+    h = 12
+    pred = predict_frame(regressor, dk, backtest)[0]["&-target"].to_numpy()
+    with _dynamic_candles(regressor, 0):
+        fixed = predict_frame(regressor, dk, backtest)[0]["&-target"].to_numpy()
+    # Row r knows the errors of rows 0 .. r-h after the training: fewer than N/2 = 24 before
+    # row h + 23, where the fixed stacking weights still apply.
+    np.testing.assert_array_equal(pred[:h + 23], fixed[:h + 23])
+    assert not np.allclose(pred[h + 23:], fixed[h + 23:])
+    r = 100
+    future = backtest.copy()
+    future.loc[r - h + 1:, "&-target"] += 5.0  # outcomes not known at r yet
+    np.testing.assert_array_equal(
+        predict_frame(regressor, dk, future)[0]["&-target"].to_numpy()[:r + 1], pred[:r + 1])
+    known = backtest.copy()
+    known.loc[r - h - 5, "&-target"] += 5.0  # an outcome known at r
+    assert predict_frame(regressor, dk, known)[0]["&-target"].to_numpy()[r] != pred[r]
+
+
+def test_dynamic_weighting_backtest_equals_live(dynamic) -> None:
+    """Live frames hold the outcomes of the last training rows (they are known by then) and
+    none for the newest h rows; a backtest window holds neither the training rows nor the
+    outcomes beyond it. Both must give the same forecast."""
+    frame, backtest, regressor, dk = dynamic
+    h, width = 12, regressor.CONV_WIDTH
+    assert width == 8 + 48 + h - 1
+    pred = predict_frame(regressor, dk, backtest)[0]["&-target"].to_numpy()
+    for t in (0, h - 1, h, 30, h + 23, 40, 70, 100, 250):
+        end = 1200 + t
+        live = frame.iloc[end + 1 - width:end + 1].copy()
+        live.iloc[-h:, live.columns.get_loc("&-target")] = np.nan  # the future is unknown live
+        live_pred, live_do = predict_frame(regressor, dk, live)
+        assert live_do[-1] == 1
+        assert live_pred["&-target"].iloc[-1] == pytest.approx(pred[t], rel=1e-5, abs=1e-7), t
+
+
+def test_dynamic_weighting_needs_a_label_period(tmp_path: Path) -> None:
+    config = make_config(tmp_path, ensemble_dynamic_candles=24)
+    config["freqai"]["feature_parameters"]["label_period_candles"] = 0
+    with pytest.raises(OperationalException, match="label_period_candles"):
+        LSTMLightGBMEnsembleRegressor(config=config)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"&-ret_48": 0.0}, r"look further ahead than label_period_candles \(12\)"),
+    ({"&-vol_4": 1.0, "&-agree_vol_4": 0.0}, "must describe a return label"),
+])
+def test_labels_the_ensemble_cannot_handle_are_refused(tmp_path: Path, extra: dict,
+                                                       message: str) -> None:
+    frame = synthetic_frame(600).assign(**extra)
+    with pytest.raises(OperationalException, match=message):
+        train(LSTMLightGBMEnsembleRegressor, make_config(tmp_path), frame)

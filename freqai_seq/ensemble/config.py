@@ -23,6 +23,9 @@ ENSEMBLE_KEY_DOCS: dict[str, str] = {
     "ensemble_embedding": "LightGBM also sees the network's window summary vector",
     "ensemble_disagreement_do_predict": "set do_predict to 0 where the bases disagree in sign "
                                         "on a label that has an `&-agree_` column",
+    "ensemble_dynamic_candles": "weight the bases by the inverse of their squared error over "
+                                "the last N candles whose outcome is known and that came after "
+                                "the model's training (0 = the fixed stacking weights)",
 }
 LIGHTGBM_DEFAULTS: dict[str, Any] = {"n_estimators": 300, "learning_rate": 0.05,
                                      "num_leaves": 15, "min_child_samples": 20,
@@ -38,6 +41,7 @@ class EnsembleConfig:
     ensemble_window_summaries: bool = True
     ensemble_embedding: bool = False
     ensemble_disagreement_do_predict: bool = False
+    ensemble_dynamic_candles: int = 0
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
@@ -46,6 +50,9 @@ class EnsembleConfig:
         if not 0.05 <= self.ensemble_validation_fraction <= 0.5:
             raise FreqaiSeqError("model_training_parameters.ensemble_validation_fraction must "
                                  "be between 0.05 and 0.5.")
+        if self.ensemble_dynamic_candles < 0:
+            raise FreqaiSeqError("model_training_parameters.ensemble_dynamic_candles must not be "
+                                 "negative.")
         if self.lightgbm_early_stopping_rounds < 0:
             raise FreqaiSeqError("model_training_parameters.lightgbm_early_stopping_rounds must "
                                  "not be negative.")
@@ -63,7 +70,8 @@ def split_params(params: dict[str, Any]) -> tuple[EnsembleConfig, dict[str, Any]
     own = {k: params.pop(k) for k in list(params) if k in ENSEMBLE_KEY_DOCS}
     types = {"network": str, "lightgbm": dict, "lightgbm_early_stopping_rounds": int,
              "ensemble_validation_fraction": (int, float), "ensemble_window_summaries": bool,
-             "ensemble_embedding": bool, "ensemble_disagreement_do_predict": bool}
+             "ensemble_embedding": bool, "ensemble_disagreement_do_predict": bool,
+             "ensemble_dynamic_candles": int}
     for key, value in own.items():
         if not isinstance(value, types[key]) or (types[key] is int and isinstance(value, bool)):
             raise FreqaiSeqError(f"model_training_parameters.{key} has the wrong type: "

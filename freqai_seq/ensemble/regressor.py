@@ -25,9 +25,10 @@ from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.ensemble.config import EnsembleConfig, split_params
 from freqai_seq.ensemble.model import EnsembleModel
 from freqai_seq.ensemble.stacking import fit_stack
+from freqai_seq.model_inputs import dates_ns
 from freqai_seq.networks import NETWORKS
 from freqai_seq.regressor import SequenceRegressor
-from freqai_seq.tasks import TaskLayout
+from freqai_seq.tasks import TaskLayout, label_horizon, parse_labels
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,17 @@ MIN_STACK_ROWS = 24
 class EnsembleRegressor(SequenceRegressor):
     fills_agreement: ClassVar[bool] = True
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.ens_cfg.ensemble_dynamic_candles and self.embargo < 1:
+            raise OperationalException(
+                "ensemble_dynamic_candles needs freqai.feature_parameters.label_period_candles "
+                "(how many candles later an outcome is known) to be at least 1.")
+        if self.ens_cfg.ensemble_dynamic_candles:
+            # Live predict() must see every row whose error weights the bases, with its window.
+            self.CONV_WIDTH = (self.seq_cfg.window + self.ens_cfg.ensemble_dynamic_candles
+                               + self.embargo - 1)
+
     def parse_params(self, params: dict[str, Any]) -> SequenceConfig:
         self.ens_cfg: EnsembleConfig
         self.ens_cfg, rest = split_params(params)
@@ -45,10 +57,27 @@ class EnsembleRegressor(SequenceRegressor):
 
     @property
     def embargo(self) -> int:
+        """Candles until a label's outcome is known: `label_period_candles`."""
         return int(self.freqai_info.get("feature_parameters", {}).get("label_period_candles", 0))
+
+    def _check_horizons(self, labels: list[str], layout: TaskLayout, pair: str) -> None:
+        """The embargo and the dynamic weights assume every outcome is known
+        `label_period_candles` later; a longer label would leak into both."""
+        longer = [name for name in labels if (h := label_horizon(name)) and h > self.embargo]
+        if longer:
+            raise OperationalException(
+                f"{pair}: labels {longer} look further ahead than label_period_candles "
+                f"({self.embargo}): the ensemble's embargo and dynamic weights use that period; "
+                "raise it.")
+        bad = [labels[c] for c, src in layout.agreement_of.items()
+               if src not in layout.return_idx]
+        if bad:
+            raise OperationalException(f"{pair}: {bad} must describe a return label (`&-ret_*`): "
+                                       "only regression labels have two bases to compare.")
 
     def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen,
             **kwargs: Any) -> EnsembleModel:
+        self._check_horizons(list(dk.label_list), kwargs["layout"], dk.pair)
         data = self.windowed_data(data_dictionary, dk, kwargs)
         n_train, embargo = len(data_dictionary["train_features"]), self.embargo
         stack_ends = data.val_ends[data.val_ends >= n_train + embargo]
@@ -102,6 +131,47 @@ class EnsembleRegressor(SequenceRegressor):
                       callbacks=[lgb.early_stopping(rounds, verbose=False)] if rounds else None)
         return regressor.booster_
 
+    def predict(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen,
+                **kwargs: Any) -> tuple[DataFrame, Any]:
+        pred_df, do_predict = super().predict(unfiltered_df, dk, **kwargs)
+        if self.ens_cfg.ensemble_dynamic_candles:
+            self._weight_by_recent_error(pred_df, unfiltered_df, dk)
+        return pred_df, do_predict
+
+    def _weight_by_recent_error(self, pred_df: DataFrame, frame: DataFrame,
+                                dk: FreqaiDataKitchen) -> None:
+        """Row r blends the bases by the inverse of their mean squared error on rows
+        r-h-N+1 .. r-h (h = label_period_candles: their outcome is known at r) that came after
+        the model's training: out-of-sample errors, the same in backtest and live. Rows with
+        fewer than N/2 such errors keep the fixed stacking weights."""
+        model: EnsembleModel = self.model
+        net_out, boosted = model.last_parts
+        layout = parse_labels(list(dk.label_list))
+        skip = len(net_out) - len(pred_df)  # the prepended training tail
+        net = self.to_label_units(net_out, layout, dk).to_numpy()[skip:]
+        gbm = self.to_label_units(np.where(np.isnan(boosted), net_out, boosted), layout,
+                                  dk).to_numpy()[skip:]
+        # After the training frame's last candle (labelled or not): what a backtest window holds.
+        after = dates_ns(frame["date"]) > int(model.tail.dates_ns[-1])
+        n, h = self.ens_cfg.ensemble_dynamic_candles, self.embargo
+        for j, booster in enumerate(model.boosters):
+            label = dk.label_list[j]
+            if booster is None or label not in frame:
+                continue
+            realized = frame[label].to_numpy(np.float64)
+            errors = [(net[:, j] - realized) ** 2, (gbm[:, j] - realized) ** 2]
+            known = after & np.isfinite(errors[0]) & np.isfinite(errors[1])
+            count = _trailing_sum(known.astype(float), n, h)
+            enough = count >= max(1, n // 2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mse = [np.clip(_trailing_sum(np.where(known, e, 0.0), n, h), 0, None) / count
+                       for e in errors]
+                # Inverse-MSE weights, written so a perfect base gets all the weight.
+                w_net = mse[1] / (mse[0] + mse[1])
+            w_net = np.where(np.isfinite(w_net), w_net, 0.5)  # both perfect: equal weights
+            blended = w_net * net[:, j] + (1 - w_net) * gbm[:, j]
+            pred_df[label] = np.where(enough & np.isfinite(blended), blended, pred_df[label])
+
     def fill_agreement(self, pred_df: DataFrame, layout: TaskLayout, dk: FreqaiDataKitchen,
                        predicted: np.ndarray) -> np.ndarray:
         usable = np.ones(len(pred_df), dtype=bool)
@@ -117,3 +187,12 @@ class EnsembleRegressor(SequenceRegressor):
             if self.ens_cfg.ensemble_disagreement_do_predict:
                 usable &= agree
         return usable
+
+
+def _trailing_sum(values: np.ndarray, n: int, lag: int) -> np.ndarray:
+    """Per row r: the sum of values[r-lag-n+1 .. r-lag] (rows before 0 count as 0)."""
+    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    rows = np.arange(len(values))
+    hi = np.clip(rows - lag + 1, 0, len(values))
+    lo = np.clip(rows - lag - n + 1, 0, len(values))
+    return cumulative[hi] - cumulative[lo]

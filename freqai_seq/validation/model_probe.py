@@ -157,6 +157,9 @@ def probe_sub_train(sub: SubTrain, exported: pd.DataFrame, features: pd.DataFram
         raise FreqaiSeqError(f"not a freqai-seq sequence model ({type(exc).__name__})") from exc
     if not isinstance(model, SequenceModel):  # FreqAI's own PyTorch models save .zip too
         raise FreqaiSeqError(f"not a freqai-seq sequence model ({type(model).__name__})")
+    if getattr(getattr(model, "ensemble", None), "ensemble_dynamic_candles", 0):
+        raise FreqaiSeqError("an ensemble with dynamic weights: its forecasts also depend on the "
+                             "outcomes known when it predicted, which a re-run cannot replay")
     model.net.to("cpu").eval()
     pipeline = _load_pickle(sub.file("feature_pipeline.pkl"))
     labels = _load_pickle(sub.file("label_pipeline.pkl"))
