@@ -202,7 +202,8 @@ def probe_sub_train(sub: SubTrain, exported: pd.DataFrame, features: pd.DataFram
     results.saliency.append(windows.grad.abs().sum(dim=-1).numpy()[:, ::-1])  # lag order
     results.consecutive.append(np.diff(inputs.dates_ns[ends]) == model.timeframe_ns)
     results.deviations.append(deviation)
-    results.kinds.add(model.kind)
+    # For an ensemble, representation, attention and saliency are those of its network.
+    results.kinds.add(f"{model.kind}+lightgbm" if hasattr(model, "boosters") else model.kind)
 
 
 def probe_run(run: ExportedRun, features: StrategyFeatures | None,
