@@ -36,11 +36,12 @@ def _cmd_market(args: argparse.Namespace) -> int:
     from freqai_seq.market import process
 
     if args.action == "serve":
-        process.serve(args.datadir, args.host, args.port, args.state_file, args.data_format)
+        process.serve(args.datadir, args.host, args.port, args.state_file, args.data_format,
+                      args.replay_start)
         return 0
     if args.action == "start":
         state, started = process.start(args.datadir, args.host, args.port, args.state_file,
-                                       args.market_log, args.data_format)
+                                       args.market_log, args.data_format, args.replay_start)
         verb = "Started" if started else "Already running:"
         print(f"{verb} offline market on {state.base_url} (pid {state.pid}, data {state.datadir})")
         return 0
@@ -148,6 +149,18 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _time_ms(text: str) -> int:
+    """A UTC time (ISO date / datetime, or epoch milliseconds) in milliseconds."""
+    import pandas as pd
+
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(pd.Timestamp(text, tz="UTC").timestamp() * 1000)
+    except (ValueError, OverflowError) as exc:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r}") from exc
+
+
 def _market_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
                         help="freqtrade data directory to serve (default: %(default)s)")
@@ -181,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "foreground, or print the config overlay for a host and port")
     _market_options(market)
     market.add_argument("--data-format", default="feather", help="default: %(default)s")
+    market.add_argument("--replay-start", type=_time_ms, default=None, metavar="TIME",
+                        help="replay the history as a live market from this UTC time (e.g. "
+                             "2019-08-15 or 2019-08-15T06:00; shifted by whole weeks to now)")
     market.set_defaults(func=_cmd_market)
 
     bt = sub.add_parser("backtest", help="offline `freqtrade backtesting` with FreqAI",

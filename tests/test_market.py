@@ -17,7 +17,7 @@ from freqtrade.enums import CandleType
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_PORT
 from freqai_seq.market.candles import CandleStore
-from freqai_seq.market.clock import HistoricalClock
+from freqai_seq.market.clock import WEEK_MS, HistoricalClock, ReplayClock
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import MarketState, read_state, running_state, start, stop
 from tests.conftest import ROOT, run_cli
@@ -186,3 +186,67 @@ def test_committed_overlay_matches_the_generator() -> None:
     urls = committed["exchange"]["ccxt_config"]["urls"]["api"]
     assert all(u.startswith(f"http://127.0.0.1:{DEFAULT_PORT}/") for u in urls.values())
     assert committed["exchange"]["ccxt_async_config"] == committed["exchange"]["ccxt_config"]
+
+
+# ---------------------------------------------------------------- replay (dry-run) market
+def test_replay_clock_shifts_by_whole_weeks_to_now() -> None:
+    start = int(pd.Timestamp("2019-08-15 06:00", tz="UTC").value // 1_000_000)
+    clock = ReplayClock(start)
+    offset = clock.offset_ms()
+    assert offset % WEEK_MS == 0
+    stored_now = clock.now_ms() - offset
+    assert start <= stored_now < start + WEEK_MS
+    served, stored = (pd.Timestamp(t, unit="ms") for t in (clock.now_ms(), stored_now))
+    assert (served.hour, served.weekday()) == (stored.hour, stored.weekday())
+    with pytest.raises(FreqaiSeqError, match="future"):
+        ReplayClock(clock.now_ms() + HOUR_MS)
+
+
+REPLAY_START_MS = int(pd.Timestamp("2019-08-15", tz="UTC").value // 10**6)
+
+
+@pytest.fixture(scope="module")
+def replay(datadir: Path, tmp_path_factory: pytest.TempPathFactory):
+    state_file = tmp_path_factory.mktemp("replay") / "market.json"
+    state, _ = start(datadir, "127.0.0.1", 0, state_file, state_file.with_name("market.log"),
+                     replay_start_ms=REPLAY_START_MS)
+    overlay = offline_overlay(state.host, state.port)["exchange"]["ccxt_config"]
+    api = ccxt.binance(overlay)
+    api.load_markets()
+    yield state, api, state_file
+    stop(state_file)
+
+
+def test_replay_serves_closed_candles_up_to_now_then_a_flat_forming_one(
+        replay, datadir: Path) -> None:
+    state, api, _ = replay
+    assert state.replay_start_ms == REPLAY_START_MS
+    now = api.fetch_time()
+    rows = api.fetch_ohlcv("BTC/USD", "1h", limit=5)
+    forming, last_closed = rows[-1], rows[-2]
+    assert forming[0] <= now < forming[0] + HOUR_MS  # Binance lists the open candle too
+    assert last_closed[0] + HOUR_MS <= now
+    assert forming[1:5] == [last_closed[4]] * 4 and forming[5] == 0  # nothing from the future
+    # The served candle is the stored one a whole number of weeks earlier.
+    offset = (now - REPLAY_START_MS) // WEEK_MS * WEEK_MS
+    stored = _btc_1h(datadir).set_index("date")["close"]
+    stored_date = pd.Timestamp(last_closed[0] - offset, unit="ms", tz="UTC")
+    assert stored[stored_date] == pytest.approx(last_closed[4])
+    assert REPLAY_START_MS <= last_closed[0] - offset < REPLAY_START_MS + WEEK_MS
+    assert api.fetch_ohlcv("BTC/USD", "1h", since=forming[0] + HOUR_MS) == []  # not yet
+    ticker = api.fetch_ticker("BTC/USD")
+    assert ticker["last"] == pytest.approx(last_closed[4])  # the latest released candle
+
+
+def test_a_running_market_of_another_mode_is_not_reused(replay, datadir: Path) -> None:
+    _, _, state_file = replay
+    with pytest.raises(FreqaiSeqError, match="already runs"):
+        start(datadir, "127.0.0.1", 0, state_file, state_file.with_name("market.log"))
+
+
+def test_replay_start_option_is_parsed_and_checked(tmp_path: Path) -> None:
+    result = run_cli("market", "serve", "--replay-start", "not-a-date")
+    assert result.returncode == 2 and "not a time" in result.stderr
+    result = run_cli("market", "serve", "--replay-start", "2099-01-01", "--port", "0",
+                     "--state-file", str(tmp_path / "m.json"))
+    assert result.returncode == 2 and "replay start lies in the future" in result.stderr

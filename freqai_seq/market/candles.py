@@ -111,7 +111,11 @@ class CandleStore:
         """Binance semantics: from startTime forward, else the `limit` newest up to endTime."""
         offset = self.clock.offset_ms()
         n = self._visible_count(series)
-        times = series.open_ms[:n] + offset
+        times, rows = series.open_ms[:n] + offset, series.ohlcv[:n]
+        forming = self._forming(series, times, rows)
+        if forming is not None:
+            times, rows = np.append(times, forming[0]), np.vstack([rows, forming[1]])
+            n += 1
         lo = 0 if start_ms is None else int(np.searchsorted(times, start_ms, side="left"))
         hi = n if end_ms is None else int(np.searchsorted(times, end_ms, side="right"))
         if hi <= lo:
@@ -120,7 +124,21 @@ class CandleStore:
             hi = min(hi, lo + limit)
         else:
             lo = max(lo, hi - limit)
-        return times[lo:hi], series.ohlcv[lo:hi]
+        return times[lo:hi], rows[lo:hi]
+
+    def _forming(self, series: Series, times: np.ndarray,
+                 rows: np.ndarray) -> tuple[int, np.ndarray] | None:
+        """In a replay, the candle still open at "now", as Binance lists it; flat at the last
+        close with no volume, so nothing of the stored future leaks (freqtrade drops it as
+        incomplete anyway)."""
+        now = self.clock.visible_until_ms()
+        if now is None or len(times) == 0:
+            return None
+        open_ms = int(times[-1]) + series.interval_ms
+        if not open_ms <= now < open_ms + series.interval_ms:
+            return None
+        close = rows[-1, 3]
+        return open_ms, np.array([close, close, close, close, 0.0])
 
     def latest(self, inst: Instrument, window_ms: int) -> tuple[int, np.ndarray] | None:
         """Open time (served) of the newest visible finest candle and the candles of the window

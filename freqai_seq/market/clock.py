@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+from freqai_seq.errors import FreqaiSeqError
+
 
 class MarketClock(Protocol):
     def now_ms(self) -> int:
@@ -36,3 +38,30 @@ class HistoricalClock:
 
     def visible_until_ms(self) -> int | None:
         return None
+
+
+WEEK_MS = 7 * 86_400_000
+
+
+class ReplayClock:
+    """History replayed as a live market (dry-run): the server time is the wall clock, and the
+    stored candles are shifted by whole weeks so that `start` (a stored time) is about "now".
+
+    Whole weeks keep every candle's hour and weekday, so time features mean the same thing; the
+    price is that the replay begins up to a week after `start`. A candle exists once the wall
+    clock has passed its close."""
+
+    def __init__(self, start_ms: int, wall_start_ms: int | None = None) -> None:
+        wall = int(time.time() * 1000) if wall_start_ms is None else wall_start_ms
+        if start_ms > wall:
+            raise FreqaiSeqError("The replay start lies in the future.")
+        self._offset = (wall - start_ms) // WEEK_MS * WEEK_MS
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    def offset_ms(self) -> int:
+        return self._offset
+
+    def visible_until_ms(self) -> int | None:
+        return self.now_ms()

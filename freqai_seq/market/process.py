@@ -27,7 +27,7 @@ from aiohttp import web
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.binance_api import create_app
 from freqai_seq.market.candles import CandleStore
-from freqai_seq.market.clock import HistoricalClock
+from freqai_seq.market.clock import HistoricalClock, ReplayClock
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class MarketState:
     host: str
     port: int
     datadir: str
+    replay_start_ms: int | None = None  # a replay of history as a live market (dry-run)
 
     @property
     def base_url(self) -> str:
@@ -88,14 +89,16 @@ def running_state(state_file: Path) -> MarketState | None:
 
 
 def serve(datadir: Path, host: str, port: int, state_file: Path,
-          data_format: str = "feather") -> None:
-    """Serve in the foreground until SIGTERM or SIGINT."""
-    store = CandleStore.from_datadir(datadir, HistoricalClock(), data_format)
-    asyncio.run(_serve(store, datadir, host, port, state_file))
+          data_format: str = "feather", replay_start_ms: int | None = None) -> None:
+    """Serve in the foreground until SIGTERM or SIGINT; with `replay_start_ms`, replay the
+    history from that time as a live market."""
+    clock = HistoricalClock() if replay_start_ms is None else ReplayClock(replay_start_ms)
+    store = CandleStore.from_datadir(datadir, clock, data_format)
+    asyncio.run(_serve(store, datadir, host, port, state_file, replay_start_ms))
 
 
 async def _serve(store: CandleStore, datadir: Path, host: str, port: int,
-                 state_file: Path) -> None:
+                 state_file: Path, replay_start_ms: int | None) -> None:
     runner = web.AppRunner(create_app(store), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -110,7 +113,8 @@ async def _serve(store: CandleStore, datadir: Path, host: str, port: int,
             ) from exc
         raise FreqaiSeqError(f"Cannot listen on {host}:{port}: {exc}") from exc
     bound_port = runner.addresses[0][1]  # the real port when 0 was asked for
-    _write_state(state_file, MarketState(os.getpid(), host, bound_port, str(datadir)))
+    _write_state(state_file, MarketState(os.getpid(), host, bound_port, str(datadir),
+                                         replay_start_ms))
     logger.info("Offline market listening on http://%s:%d (state in %s)", host, bound_port,
                 state_file)
     stop = asyncio.Event()
@@ -128,14 +132,17 @@ async def _serve(store: CandleStore, datadir: Path, host: str, port: int,
 
 
 def start(datadir: Path, host: str, port: int, state_file: Path, log_file: Path,
-          data_format: str = "feather") -> tuple[MarketState, bool]:
+          data_format: str = "feather",
+          replay_start_ms: int | None = None) -> tuple[MarketState, bool]:
     """Start a background market; returns (state, started). A running one is reused."""
     current = running_state(state_file)
     if current:
-        if Path(current.datadir).resolve() != datadir.resolve():
+        if (Path(current.datadir).resolve() != datadir.resolve()
+                or current.replay_start_ms != replay_start_ms):
             raise FreqaiSeqError(
                 f"An offline market already runs (pid {current.pid}, port {current.port}) for "
-                f"{current.datadir}, not {datadir}: stop it first with `freqai-seq market stop`."
+                f"{current.datadir} (replay start {current.replay_start_ms}), not {datadir} "
+                f"(replay start {replay_start_ms}): stop it first with `freqai-seq market stop`."
             )
         return current, False
     stale = read_state(state_file)
@@ -146,6 +153,8 @@ def start(datadir: Path, host: str, port: int, state_file: Path, log_file: Path,
     cmd = [sys.executable, "-m", "freqai_seq.cli", "market", "serve", "--datadir", str(datadir),
            "--host", host, "--port", str(port), "--state-file", str(state_file),
            "--data-format", data_format]
+    if replay_start_ms is not None:
+        cmd += ["--replay-start", str(replay_start_ms)]
     with log_file.open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
