@@ -10,7 +10,7 @@ STRATEGY ?= FreqaiSeqStrategy
 TIMERANGE ?= 20190601-20190901
 PYTEST_ARGS ?=
 
-.PHONY: setup data backtest test lint market-start market-stop clean
+.PHONY: setup data backtest dryrun stop test lint market-start market-stop clean
 
 setup: $(STAMP)
 
@@ -25,9 +25,21 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(BIN)/freqai-seq data
 
-backtest: data
+backdryrun: data
+	$(BIN)/freqai-seq dryrun start --model $(MODEL) --strategy $(STRATEGY)
+
+stop: $(STAMP)
+	$(BIN)/freqai-seq dryrun stop
+
+test: data
 	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
 		$(if $(PARAMS),--training-params $(PARAMS)) --validate
+
+dryrun: data
+	$(BIN)/freqai-seq dryrun start --model $(MODEL) --strategy $(STRATEGY)
+
+stop: $(STAMP)
+	$(BIN)/freqai-seq dryrun stop
 
 test: data
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

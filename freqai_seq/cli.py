@@ -132,6 +132,29 @@ def _run_validation(options: ValidateOptions) -> int:
     return 0
 
 
+def _cmd_dryrun(args: argparse.Namespace) -> int:
+    from freqai_seq import dryrun
+
+    folder = args.userdir / "dryrun"
+    if args.action == "start":
+        request = dryrun.DryRunRequest(
+            model=args.model, strategy=args.strategy, replay_start_ms=args.replay_start,
+            pairs=tuple(args.pairs or ()), training_params=args.training_params,
+            datadir=args.datadir, userdir=args.userdir, api_port=args.api_port)
+        state = dryrun.start(request)
+        print(f"Dry-run bot started (pid {state.pid}): REST API {state.api_url}, credentials in "
+              f"{folder / 'dryrun.local.json'}, log {state.log_file}")
+        return 0
+    if args.action == "stop":
+        print("Stopped the dry-run bot and its market." if dryrun.stop(folder)
+              else "No dry-run bot was running.")
+        return 0
+    state = dryrun.bot_state(folder)
+    print(f"Dry-run bot running (pid {state.pid}, {state.api_url})" if state
+          else "Dry-run bot: not running")
+    return 0 if state else 1
+
+
 def _cmd_keys(args: argparse.Namespace) -> int:
     from freqai_seq.config_schema import HYBRID_KEY_DOCS, KEY_DOCS, HybridConfig, SequenceConfig
     from freqai_seq.ensemble.config import ENSEMBLE_KEY_DOCS, LIGHTGBM_DEFAULTS, EnsembleConfig
@@ -222,6 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                     help="extra freqtrade arguments, after --")
     bt.set_defaults(func=_cmd_backtest)
+
+    dry = sub.add_parser("dryrun", help="`freqtrade trade --dry-run` with FreqAI against the "
+                                        "replay market")
+    dry.add_argument("action", choices=["start", "stop", "status"])
+    dry.add_argument("--model", default="PyTorchLSTMRegressor", help="default: %(default)s")
+    dry.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    dry.add_argument("--replay-start", type=_time_ms, default=_time_ms("2019-08-01"),
+                     metavar="TIME", help="replayed history starts here (default 2019-08-01)")
+    dry.add_argument("--pairs", nargs="+", default=None, help="default: the config's pairs")
+    dry.add_argument("--training-params", type=Path, default=None,
+                     help="JSON file replacing freqai.model_training_parameters")
+    dry.add_argument("--api-port", type=int, default=18780, help="REST API port on 127.0.0.1")
+    dry.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
+                     help="candles the market replays (default: %(default)s)")
+    dry.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+                     help="default: %(default)s")
+    dry.set_defaults(func=_cmd_dryrun)
 
     from freqai_seq.validation.horizons import DEFAULT_HORIZONS
 
