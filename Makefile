@@ -25,13 +25,7 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(BIN)/freqai-seq data
 
-backdryrun: data
-	$(BIN)/freqai-seq dryrun start --model $(MODEL) --strategy $(STRATEGY)
-
-stop: $(STAMP)
-	$(BIN)/freqai-seq dryrun stop
-
-test: data
+backtest: data
 	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
 		$(if $(PARAMS),--training-params $(PARAMS)) --validate
 
