@@ -7,10 +7,11 @@ DATA_STAMP := user_data/data/binance/.freqai-seq-data.json
 MODEL ?= PyTorchLSTMRegressor
 PARAMS ?=
 STRATEGY ?= FreqaiSeqStrategy
+FAST ?=
 TIMERANGE ?= 20190601-20190901
 PYTEST_ARGS ?=
 
-.PHONY: setup data backtest dryrun stop test lint market-start market-stop clean
+.PHONY: setup data backtest lookahead dryrun stop test lint market-start market-stop clean
 
 setup: $(STAMP)
 
@@ -29,8 +30,14 @@ backtest: data
 	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
 		$(if $(PARAMS),--training-params $(PARAMS)) --validate
 
+# freqtrade lookahead-analysis under a throw-away identifier (about a minute; exits 1 on bias).
+lookahead: data
+	$(BIN)/freqai-seq lookahead --model $(MODEL) --strategy $(STRATEGY) \
+		$(if $(PARAMS),--training-params $(PARAMS))
+
+# FAST=1: the 30m candles replayed as 1m candles, so a prediction arrives every minute.
 dryrun: data
-	$(BIN)/freqai-seq dryrun start --model $(MODEL) --strategy $(STRATEGY)
+	$(BIN)/freqai-seq dryrun start --model $(MODEL) --strategy $(STRATEGY) $(if $(FAST),--fast)
 
 stop: $(STAMP)
 	$(BIN)/freqai-seq dryrun stop

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class BacktestRequest:
     log_file: Path
     training_params: Path | None = None
     extra: list[str] = field(default_factory=list)
+    pairs: tuple[str, ...] = ()  # replaces the config's pair_whitelist when given
 
     @property
     def run_identifier(self) -> str:
@@ -72,6 +74,8 @@ def write_run_config(request: BacktestRequest, market: MarketState) -> Path:
     if request.training_params is not None:
         # Config files merge dicts key by key; another model needs its own keys only.
         merged["freqai"]["model_training_parameters"] = _training_params(request.training_params)
+    if request.pairs:
+        merged["exchange"]["pair_whitelist"] = list(request.pairs)
     runs = request.userdir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     path = runs / f"{request.run_identifier}.json"
@@ -79,31 +83,47 @@ def write_run_config(request: BacktestRequest, market: MarketState) -> Path:
     return path
 
 
-def freqtrade_command(request: BacktestRequest, run_config: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(run_config),
+FREQTRADE = ("-m", "freqtrade")  # how the interpreter starts freqtrade's command line
+
+
+def freqtrade_command(request: BacktestRequest, run_config: Path,
+                      subcommand: str = "backtesting",
+                      launcher: tuple[str, ...] = FREQTRADE) -> list[str]:
+    cmd = [sys.executable, *launcher, subcommand, "-c", str(run_config),
            "--strategy", request.strategy, "--freqaimodel", request.model,
            "--timerange", request.timerange, "--userdir", str(request.userdir),
            "--datadir", str(request.datadir)]
     extra = request.extra[1:] if request.extra[:1] == ["--"] else request.extra
-    if "--cache" not in extra:
+    if subcommand == "backtesting" and "--cache" not in extra:
         # freqtrade's result cache keys on config and strategy, not on the FreqAI model's code or
         # its folder: a cached result would skip FreqAI (and the models validate re-runs).
         extra = [*extra, "--cache", "none"]
     return cmd + extra
 
 
-def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
-    """Run the backtest; its output also goes to `log_path` when given."""
+def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
+                log_path: Path | None = None,
+                launcher: tuple[str, ...] = FREQTRADE) -> tuple[int, int, str]:
+    """`freqtrade <subcommand>` with the request's run config against the offline market
+    (started for the run unless one is running). Returns freqtrade's exit code, the number of
+    failed FreqAI trainings and the last lines of freqtrade's output (all of it is echoed, and
+    written to `log_path` when given)."""
     if not any(request.datadir.glob("*.feather")):
         raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
                              "(or `make data`) first.")
     with market_running(request.datadir, request.host, request.port, request.state_file,
                         request.log_file) as market:
-        cmd = freqtrade_command(request, write_run_config(request, market))
+        cmd = freqtrade_command(request, write_run_config(request, market), subcommand,
+                                launcher)
         logger.info("Running: %s", " ".join(cmd))
         logger.info("FreqAI identifier %s: models and predictions go to %s",
                     request.run_identifier, request.userdir / "models" / request.run_identifier)
-        code, failed = _run_and_count_failed_trainings(cmd, log_path)
+        return _run_and_count_failed_trainings(cmd, log_path)
+
+
+def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
+    """Run the backtest; its output also goes to `log_path` when given."""
+    code, failed, _ = run_offline(request, "backtesting", log_path)
     if code != 0:
         logger.error("freqtrade backtesting failed with exit code %d", code)
         return code
@@ -115,12 +135,15 @@ def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
 
 
 FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
+OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables
 
 
-def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None) -> tuple[int, int]:
+def _run_and_count_failed_trainings(cmd: list[str],
+                                    log_path: Path | None) -> tuple[int, int, str]:
     """Run freqtrade, echoing its output; FreqAI logs a failed training and carries on, so the
     failures are counted here to keep them from looking like a successful backtest."""
     failed = 0
+    tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
     log = log_path.open("w") if log_path else None
     # Without a terminal freqtrade's rich log handler wraps lines at 80 columns, which would
     # split the messages counted here; a wide virtual terminal keeps each record on one line.
@@ -132,6 +155,7 @@ def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None) -> tu
             try:
                 for line in proc.stdout:
                     sys.stdout.write(line)
+                    tail.append(line)
                     if log:
                         log.write(line)
                     if FAILED_TRAINING.search(line):
@@ -143,4 +167,4 @@ def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None) -> tu
     finally:
         if log:
             log.close()
-    return proc.returncode, failed
+    return proc.returncode, failed, "".join(tail)

@@ -1,5 +1,6 @@
 """`freqai-seq bench`: the same walk-forward backtest with our sequence models and FreqAI's
-built-ins, plus in-process timings of inference and of a bare torch loop, in one run.
+built-ins, plus in-process timings of inference (batched, and FreqAI's live step per new candle
+on the saved models) and of a bare torch loop, in one run.
 
 Every figure is measured in this run on this machine; ratios compare figures of the same run.
 """
@@ -32,6 +33,7 @@ from freqai_seq.bench_settings import (
 )
 from freqai_seq.config_schema import HybridConfig, SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.live_latency import StrategyFrames, measure
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.metrics import realized_forward_return, score, spread_error_ic
@@ -84,7 +86,8 @@ def _run_model(bm: BenchModel, s: BenchSettings, port: int,
     run_dir = s.out_dir / bm.identifier
     run_dir.mkdir(parents=True, exist_ok=True)
     overlay = run_dir / "overlay.json"
-    freqai: dict[str, Any] = {"save_backtest_models": False}
+    # Saved models: the live latency is timed on each pair's newest one after the backtests.
+    freqai: dict[str, Any] = {"save_backtest_models": True}
     if bm.freqaimodel == "PyTorchTransformerRegressor":
         freqai["conv_width"] = s.window
     overlay.write_text(json.dumps({"exchange": {"pair_whitelist": list(s.pairs)},
@@ -280,9 +283,23 @@ def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
         report["bare_loop_shape"] = {"rows": n_rows, "features": n_features,
                                      "plugin_median_s": median_s}
         report["inference_candles_per_s"] = inference_throughput(n_features, s.window)
+    report["live_latency"] = live_latency(s)
     report["ratios"] = ratios(report)
     (s.out_dir / "bench.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def live_latency(s: BenchSettings) -> dict[str, dict[str, Any]]:
+    """FreqAI's live step per new candle per pair for every model, timed one model after the
+    other once all backtests are done (see freqai_seq.live_latency for what is timed)."""
+    frames = StrategyFrames(paths.DATA_DIR)
+    out: dict[str, dict[str, Any]] = {}
+    for name in s.models:
+        identifier = BENCH_MODELS[name].identifier
+        logger.info("Benchmark: live latency per new candle of %s", name)
+        out[name] = asdict(measure(s.userdir / "runs" / f"{identifier}.json", s.userdir,
+                                   s.pairs, frames))
+    return out
 
 
 def ratios(report: dict[str, Any]) -> dict[str, float]:
@@ -341,12 +358,33 @@ def format_report(report: dict[str, Any]) -> str:
         lines += ["", "| inference (2048 candles, same windows) | candles/s |",
                   "| --- | ---: |"]
         lines += [f"| {k} | {v:,.0f} |" for k, v in inference.items()]
+    lines += live_latency_table(report)
     lines += ["", "| ratio | measured | target | met |", "| --- | ---: | ---: | --- |"]
     for key, value in report["ratios"].items():
         op, target = TARGETS[key]
         met = value <= target if op == "<=" else value >= target
         lines.append(f"| {key} | {value:.3f} | {op} {target} | {'yes' if met else 'NO'} |")
     return "\n".join(lines)
+
+
+def live_latency_table(report: dict[str, Any]) -> list[str]:
+    latency = report.get("live_latency", {})
+    if not latency:
+        return []
+    first = next(iter(latency.values()))
+    candles = first["calls"] // first["pairs"]
+    lines = ["", f"Live inference per new candle per pair: FreqAI's per-candle model step "
+                 f"(drawer load from memory + `predict` on the last `conv_width` rows: feature "
+                 f"pipeline, network, inverse label scaling) with each pair's newest saved model, "
+                 f"on each of the last {candles} candles of the backtest; milliseconds pooled "
+                 f"over {first['pairs']} pair{'s' if first['pairs'] > 1 else ''} "
+                 f"({first['calls']} calls per model); the strategy's "
+                 f"feature engineering is not included.",
+             "", "| model | rows per call | median ms | p95 ms | newest row usable |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {name} | {m['rows_per_call']} | {m['median_ms']:.2f} | {m['p95_ms']:.2f} | "
+              f"{m['last_row_usable']:.0%} |" for name, m in latency.items()]
+    return lines
 
 
 def mc_dropout_cost(report: dict[str, Any]) -> list[str]:

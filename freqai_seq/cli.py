@@ -1,4 +1,4 @@
-"""`freqai-seq` command line: data, market, backtest, validate, bench, keys."""
+"""`freqai-seq` command line: data, market, backtest, lookahead, validate, bench, keys."""
 
 from __future__ import annotations
 
@@ -37,11 +37,12 @@ def _cmd_market(args: argparse.Namespace) -> int:
 
     if args.action == "serve":
         process.serve(args.datadir, args.host, args.port, args.state_file, args.data_format,
-                      args.replay_start)
+                      args.replay_start, args.replay_since)
         return 0
     if args.action == "start":
         state, started = process.start(args.datadir, args.host, args.port, args.state_file,
-                                       args.market_log, args.data_format, args.replay_start)
+                                       args.market_log, args.data_format, args.replay_start,
+                                       args.replay_since)
         verb = "Started" if started else "Already running:"
         print(f"{verb} offline market on {state.base_url} (pid {state.pid}, data {state.datadir})")
         return 0
@@ -85,6 +86,21 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return _run_validation(ValidateOptions(
         models=models, out=args.userdir / "validation" / request.run_identifier,
         datadir=args.datadir, config=args.userdir / "runs" / f"{request.run_identifier}.json"))
+
+
+def _cmd_lookahead(args: argparse.Namespace) -> int:
+    from freqai_seq.backtest import BacktestRequest
+    from freqai_seq.lookahead import run_lookahead
+
+    request = BacktestRequest(
+        configs=args.config, strategy=args.strategy, model=args.model,
+        timerange=args.timerange, identifier=None, datadir=args.datadir,
+        userdir=args.userdir, host=args.host, port=args.port, state_file=args.state_file,
+        log_file=args.market_log, training_params=args.training_params,
+        extra=args.freqtrade_args, pairs=tuple(args.pairs or ()),
+    )
+    return run_lookahead(request, args.minimum_trade_amount, args.targeted_trade_amount,
+                         keep=args.keep)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -139,20 +155,26 @@ def _cmd_dryrun(args: argparse.Namespace) -> int:
     if args.action == "start":
         request = dryrun.DryRunRequest(
             model=args.model, strategy=args.strategy, replay_start_ms=args.replay_start,
-            pairs=tuple(args.pairs or ()), training_params=args.training_params,
-            datadir=args.datadir, userdir=args.userdir, api_port=args.api_port)
+            pairs=tuple(args.pairs or ()), configs=tuple(args.config or [Path("config.json")]),
+            training_params=args.training_params, datadir=args.datadir, userdir=args.userdir,
+            api_port=args.api_port, fast=args.fast)
         state = dryrun.start(request)
-        print(f"Dry-run bot started (pid {state.pid}): REST API {state.api_url}, credentials in "
-              f"{folder / 'dryrun.local.json'}, log {state.log_file}")
+        print(f"Dry-run bot started (pid {state.pid}, FreqAI identifier {request.identifier}): "
+              f"REST API {state.api_url}, credentials in {folder / 'dryrun.local.json'}, log "
+              f"{state.log_file}. `freqai-seq dryrun status` shows its newest predictions.")
         return 0
     if args.action == "stop":
         print("Stopped the dry-run bot and its market." if dryrun.stop(folder)
               else "No dry-run bot was running.")
         return 0
     state = dryrun.bot_state(folder)
-    print(f"Dry-run bot running (pid {state.pid}, {state.api_url})" if state
-          else "Dry-run bot: not running")
-    return 0 if state else 1
+    if state is None:
+        print("Dry-run bot: not running")
+        return 1
+    print(f"Dry-run bot running (pid {state.pid}, {state.api_url}); newest analysed candles:")
+    for prediction in dryrun.latest_predictions(folder):
+        print("  " + prediction.describe())
+    return 0
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
@@ -220,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     market.add_argument("--replay-start", type=_time_ms, default=None, metavar="TIME",
                         help="replay the history as a live market from this UTC time (e.g. "
                              "2019-08-15 or 2019-08-15T06:00; shifted by whole weeks to now)")
+    market.add_argument("--replay-since", type=_time_ms, default=None, metavar="TIME",
+                        help="wall-clock time the replay began (default: now); give the first "
+                             "start's time to a restarted replay so its clock continues")
     market.set_defaults(func=_cmd_market)
 
     bt = sub.add_parser("backtest", help="offline `freqtrade backtesting` with FreqAI",
@@ -246,6 +271,43 @@ def build_parser() -> argparse.ArgumentParser:
                     help="extra freqtrade arguments, after --")
     bt.set_defaults(func=_cmd_backtest)
 
+    from freqai_seq import lookahead
+
+    look = sub.add_parser(
+        "lookahead", help="offline `freqtrade lookahead-analysis` with FreqAI, under a "
+                          "throw-away identifier",
+        epilog="Arguments after -- go to freqtrade unchanged. Exits 1 on look-ahead bias: an "
+               "entry or exit that changes, or any value that changes when later candles are "
+               "removed, apart from the cut's last candle that FreqAI leaves unpredicted and "
+               "float32 rounding of the predictions.")
+    look.add_argument("-c", "--config", action="append", type=Path,
+                      help="freqtrade config(s); default: config.json")
+    look.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    look.add_argument("--model", default="PyTorchLSTMRegressor",
+                      help="FreqAI model class (default: %(default)s)")
+    look.add_argument("--training-params", type=Path, default=lookahead.DEFAULT_TRAINING_PARAMS,
+                      help="JSON file replacing freqai.model_training_parameters (default: "
+                           "%(default)s, a small sequence network; LightGBM needs its own, "
+                           "e.g. params/lightgbm.json)")
+    look.add_argument("--timerange", default=lookahead.DEFAULT_TIMERANGE,
+                      help="default: %(default)s")
+    look.add_argument("--pairs", nargs="+", default=list(lookahead.DEFAULT_PAIRS),
+                      help=f"default: {' '.join(lookahead.DEFAULT_PAIRS)}")
+    look.add_argument("--minimum-trade-amount", type=int, default=10,
+                      help="fewer analysed trades fail the check (default: %(default)s)")
+    look.add_argument("--targeted-trade-amount", type=int, default=20,
+                      help="trades analysed at most; each costs two FreqAI backtests "
+                           "(default: %(default)s)")
+    look.add_argument("--keep", action="store_true",
+                      help="keep the throw-away models folder, run config and record of "
+                           "differences (user_data/runs/<identifier>.differences.jsonl)")
+    look.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+                      help="freqtrade user_data directory (default: %(default)s)")
+    _market_options(look)
+    look.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
+                      help="extra freqtrade arguments, after --")
+    look.set_defaults(func=_cmd_lookahead)
+
     dry = sub.add_parser("dryrun", help="`freqtrade trade --dry-run` with FreqAI against the "
                                         "replay market")
     dry.add_argument("action", choices=["start", "stop", "status"])
@@ -256,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("--pairs", nargs="+", default=None, help="default: the config's pairs")
     dry.add_argument("--training-params", type=Path, default=None,
                      help="JSON file replacing freqai.model_training_parameters")
+    dry.add_argument("-c", "--config", action="append", type=Path,
+                     help="freqtrade config(s); default: config.json")
+    dry.add_argument("--fast", action="store_true",
+                     help="replay the 30m candles as 1m candles: a new candle (and prediction) "
+                          "every minute; time-of-day features lose their meaning")
     dry.add_argument("--api-port", type=int, default=18780, help="REST API port on 127.0.0.1")
     dry.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
                      help="candles the market replays (default: %(default)s)")

@@ -1,11 +1,13 @@
 """`freqai-seq dryrun`: `freqtrade trade --dry-run` with FreqAI against the replay market.
 
-Everything it writes stays in user_data/ (git-ignored): the local config with the REST API
-credentials (generated once, never printed in full), the bot's state file, log and database.
+Everything it writes stays in user_data/dryrun/ (git-ignored): the local config with the REST API
+credentials (generated once, never printed in full), the bot's state file, log and database, and
+the replay's start, so a restarted bot finds the market's clock where it left it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -14,13 +16,15 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.market import DEFAULT_HOST
+from freqai_seq.market import DEFAULT_HOST, fast_replay
 from freqai_seq.market import process as market
 from freqai_seq.market.overlay import offline_overlay
 
@@ -40,14 +44,28 @@ class DryRunRequest:
     datadir: Path = paths.DATA_DIR
     userdir: Path = paths.USER_DATA
     api_port: int = API_PORT
+    fast: bool = False  # 30m candles relabelled as 1m: a new candle every minute
 
     @property
     def folder(self) -> Path:
         return self.userdir / "dryrun"
 
     @property
+    def replay_start(self) -> int:
+        return int(fast_replay.REPLAY_START.timestamp() * 1000) if self.fast \
+            else self.replay_start_ms
+
+    @property
+    def session(self) -> str:
+        """One replay: its models, downloaded candles, trades and clock are kept apart from
+        another replay's, so a model never meets candles from before its own training data."""
+        if self.fast:
+            return "fast"
+        return "replay-" + time.strftime("%Y%m%d%H%M", time.gmtime(self.replay_start / 1000))
+
+    @property
     def identifier(self) -> str:
-        return f"dryrun-{self.model.lower()}"
+        return f"dryrun-{self.model.lower()}-{self.session}"
 
 
 @dataclass(frozen=True)
@@ -77,17 +95,37 @@ def local_config(folder: Path, api_port: int) -> Path:
 
 
 def run_overlay(request: DryRunRequest, market_state: market.MarketState) -> dict[str, Any]:
+    from freqtrade.misc import deep_merge_dicts
+
     overlay = offline_overlay(market_state.host, market_state.port)
     # FreqAI predicts when a new candle arrives (it refuses process_only_new_candles false), so
     # the first usable prediction comes with the first candle after the first training.
     overlay.update(initial_state="running", dry_run=True)
-    overlay["freqai"] = {"identifier": request.identifier, "live_retrain_hours": 1}
+    if request.fast:
+        overlay = deep_merge_dicts(fast_replay.overlay(), overlay)
+    freqai = overlay.setdefault("freqai", {})
+    freqai.update(identifier=request.identifier, live_retrain_hours=1)
     if request.pairs:
         overlay["exchange"]["pair_whitelist"] = list(request.pairs)
     if request.training_params:
-        overlay["freqai"]["model_training_parameters"] = json.loads(
-            request.training_params.read_text())
+        freqai["model_training_parameters"] = json.loads(request.training_params.read_text())
     return overlay
+
+
+def replay_since(request: DryRunRequest, market_datadir: Path) -> int:
+    """Wall time the replay began: kept across restarts of the same replay, so the market's
+    clock continues where the stopped bot left it (as a real exchange's does)."""
+    path = request.folder / f"{request.session}.json"
+    key = {"replay_start_ms": request.replay_start, "datadir": str(market_datadir.resolve())}
+    try:
+        saved = json.loads(path.read_text())
+        if {k: saved.get(k) for k in key} == key:
+            return int(saved["since_ms"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        pass
+    since = int(time.time() * 1000)
+    path.write_text(json.dumps({**key, "since_ms": since}))
+    return since
 
 
 def bot_state(folder: Path) -> BotState | None:
@@ -107,9 +145,15 @@ def start(request: DryRunRequest) -> BotState:
     if (running := bot_state(folder)) is not None:
         raise FreqaiSeqError(f"A dry-run bot already runs (pid {running.pid}, {running.api_url}): "
                              "`freqai-seq dryrun stop` first.")
+    folder.mkdir(parents=True, exist_ok=True)
+    market_datadir = request.datadir
+    if request.fast:
+        market_datadir = fast_replay.build(request.datadir, folder / "fast-data",
+                                           _replayed_pairs(request))
     market_file = folder / "market.json"
-    market_state, _ = market.start(request.datadir, DEFAULT_HOST, 0, market_file,
-                                   folder / "market.log", replay_start_ms=request.replay_start_ms)
+    market_state, _ = market.start(market_datadir, DEFAULT_HOST, 0, market_file,
+                                   folder / "market.log", replay_start_ms=request.replay_start,
+                                   replay_since_ms=replay_since(request, market_datadir))
     overlay = folder / "run.json"
     overlay.write_text(json.dumps(run_overlay(request, market_state), indent=2))
     local = local_config(folder, request.api_port)
@@ -117,8 +161,8 @@ def start(request: DryRunRequest) -> BotState:
     cmd = [sys.executable, "-m", "freqtrade", "trade", "--dry-run",
            *[a for c in request.configs for a in ("-c", str(c))], "-c", str(overlay),
            "-c", str(local), "--strategy", request.strategy, "--freqaimodel", request.model,
-           "--db-url", f"sqlite:///{(folder / 'trades.sqlite').resolve()}",
-           "--userdir", str(request.userdir), "--datadir", str(folder / "data")]
+           "--db-url", f"sqlite:///{(folder / f'trades-{request.session}.sqlite').resolve()}",
+           "--userdir", str(request.userdir), "--datadir", str(folder / "data" / request.session)]
     with log_file.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
@@ -129,6 +173,66 @@ def start(request: DryRunRequest) -> BotState:
     logger.info("Dry-run bot pid %d: REST API %s (user and password in %s), log %s",
                 proc.pid, state.api_url, local, log_file)
     return state
+
+
+def _replayed_pairs(request: DryRunRequest) -> list[str]:
+    """The traded pairs and FreqAI's correlated pairs."""
+    from freqtrade.configuration.load_config import load_from_files
+
+    config = load_from_files([str(c) for c in request.configs])
+    traded = list(request.pairs) or config["exchange"]["pair_whitelist"]
+    corr = config.get("freqai", {}).get("feature_parameters", {}).get("include_corr_pairlist", [])
+    return sorted({*traded, *corr})
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The newest analysed candle of a pair, as the bot's REST API shows it."""
+
+    pair: str
+    date: str
+    do_predict: int | None
+    values: dict[str, float | None]  # FreqAI's `&` outputs; None where the bot has none
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{k} {v:+.5f}" if v is not None else f"{k} -"
+                          for k, v in self.values.items())
+        return f"{self.pair:9} {self.date}  do_predict {self.do_predict}  {shown}"
+
+
+def api_call(folder: Path, path: str, payload: dict[str, Any] | None = None,
+             timeout_s: float = 10.0) -> Any:
+    """GET `path` (POST `payload` as JSON when given) on the running bot's REST API with the
+    local credentials."""
+    state = bot_state(folder)
+    if state is None:
+        raise FreqaiSeqError("No dry-run bot is running.")
+    server = json.loads((folder / "dryrun.local.json").read_text())["api_server"]
+    token = base64.b64encode(f"{server['username']}:{server['password']}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+    body = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(state.api_url + path, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return json.loads(response.read())
+    except OSError as exc:  # URLError and HTTPError are OSErrors
+        raise FreqaiSeqError(f"The bot's REST API {state.api_url} did not answer {path}: "
+                             f"{exc}") from exc
+
+
+def latest_predictions(folder: Path) -> list[Prediction]:
+    timeframe = api_call(folder, "/api/v1/show_config")["timeframe"]
+    out = []
+    for pair in api_call(folder, "/api/v1/whitelist")["whitelist"]:
+        query = urllib.parse.urlencode({"pair": pair, "timeframe": timeframe, "limit": 1})
+        candles = api_call(folder, f"/api/v1/pair_candles?{query}")
+        if not candles["data"]:
+            continue
+        row = dict(zip(candles["columns"], candles["data"][-1], strict=True))
+        values = {k: v for k, v in row.items() if k.startswith("&")
+                  and not k.endswith(("_mean", "_std"))}
+        out.append(Prediction(pair, str(row["date"]), row.get("do_predict"), values))
+    return out
 
 
 def stop(folder: Path, timeout_s: float = 60.0) -> bool:

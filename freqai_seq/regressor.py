@@ -6,6 +6,7 @@ Subclasses only name their network (`network = "lstm"`); see `freqai_models/`.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from time import time
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ from freqtrade.freqai.freqai_interface import IFreqaiModel
 from pandas import DataFrame
 
 from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.drawer import CrashSafeDataDrawer, set_aside_unreadable_state
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.model_inputs import dates_ns, model_inputs
 from freqai_seq.networks import NETWORKS
@@ -51,7 +53,13 @@ class SequenceRegressor(IFreqaiModel):
     fills_agreement: ClassVar[bool] = False
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(config=kwargs["config"])
+        config = kwargs["config"]
+        identifier = config.get("freqai", {}).get("identifier", "")
+        set_aside_unreadable_state(Path(config["user_data_dir"]) / "models" / identifier)
+        super().__init__(config=config)
+        # FreqAI builds its drawer in __init__ with no hook to choose the class; the subclass
+        # only overrides methods, so switching the instance's class is safe.
+        self.dd.__class__ = CrashSafeDataDrawer
         self.dd.model_type = "pytorch"  # FreqAI then calls model.save() and our loader
         try:
             self.seq_cfg: SequenceConfig = self.parse_params(dict(self.model_training_parameters))

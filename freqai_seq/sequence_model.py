@@ -10,7 +10,6 @@ anywhere. Files are written to a temporary name and renamed, so a crash never le
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from freqai_seq.atomic import atomic_writer
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.networks import NETWORKS, build_network
@@ -123,14 +123,9 @@ class SequenceModel:
         }
 
     def save(self, path: Path) -> None:
-        """Atomic write: temp file in the same folder, fsync, rename."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with tmp.open("wb") as fh:
+        """Atomic: a crash while saving never leaves a half-written model file."""
+        with atomic_writer(path) as fh:
             torch.save(self.checkpoint(), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any]) -> SequenceModel:

@@ -54,12 +54,12 @@ def test_spread_error_ic_ranks_spread_against_absolute_error() -> None:
 def test_bench_command_runs_and_writes_its_report(tmp_path: Path, datadir: Path) -> None:
     mc_model = f"{HYBRID}+multitask+mc{MC_PASSES}"
     result = run_cli("bench", "--models", "PyTorchLSTMRegressor", mc_model,
-                     "LSTMLightGBMEnsembleRegressor", "--pairs", "BTC/USD",
+                     "LSTMLightGBMEnsembleRegressor", "LightGBMRegressor", "--pairs", "BTC/USD",
                      "--timerange", "20190801-20190808", "--epochs", "1", "--out",
                      str(tmp_path / "bench"), "--userdir", str(tmp_path / "user_data"))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "bench" / "bench.json").read_text())
-    lstm, hybrid, ensemble = report["models"]
+    lstm, hybrid, ensemble, _ = report["models"]
     assert lstm["model"] == "PyTorchLSTMRegressor" and lstm["trainings"] == 1
     assert lstm["scored_rows"] > 100 and -1 <= lstm["spearman_ic"] <= 1
     assert lstm["spread_error_ic"] is None
@@ -80,6 +80,17 @@ def test_bench_command_runs_and_writes_its_report(tmp_path: Path, datadir: Path)
     assert set(report["inference_candles_per_s"]) == {
         "lstm_batched", "lstm_per_candle_loop", "gru_batched", "gru_per_candle_loop",
         "hybrid_batched", f"hybrid_batched_mc{MC_PASSES}", "transformer_per_candle_loop"}
+    # Live step per new candle, timed with each model's saved newest model (FreqAI's own
+    # LightGBMRegressor included) on the last 200 candles of the backtest, one at a time.
+    latency = report["live_latency"]
+    assert list(latency) == [m["model"] for m in report["models"]]
+    for name, figures in latency.items():
+        assert figures["calls"] == 200 and figures["pairs"] == 1, name
+        assert 0 < figures["median_ms"] <= figures["p95_ms"], name
+        assert figures["last_row_usable"] == 1.0, name  # real predictions were timed
+    assert latency["PyTorchLSTMRegressor"]["rows_per_call"] == 24  # the window: conv_width
+    assert latency["LightGBMRegressor"]["rows_per_call"] == 1
+    assert "| model | rows per call | median ms | p95 ms |" in result.stdout
     assert "| PyTorchLSTMRegressor |" in result.stdout
     assert f"MC dropout ({MC_PASSES} passes)" in result.stdout
     assert "lstm_training_over_bare_loop" in result.stdout

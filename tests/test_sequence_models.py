@@ -262,3 +262,24 @@ def test_augmentation_is_training_only_seeded_and_off_by_default(tmp_path: Path)
         regressor, dk = train(PyTorchLSTMRegressor, config, frame.iloc[:600])
         preds.append(predict(regressor, dk, frame.iloc[600:])[0])
     np.testing.assert_array_equal(preds[0], preds[1])  # same seed, same augmented training
+
+
+def test_nan_feature_at_the_newest_live_candle_gives_do_predict_0_and_no_entry(
+        trained, tmp_path: Path) -> None:
+    from freqtrade.resolvers import StrategyResolver
+
+    _, config, frame, regressor, dk = trained
+    live = frame.iloc[N_TRAIN + 40 - regressor.CONV_WIDTH:N_TRAIN + 40].reset_index(drop=True)
+    live.loc[len(live) - 1, "%-b"] = np.nan  # e.g. an indicator that failed on the new candle
+    pred, do_predict = predict(regressor, dk, live)
+    assert do_predict[-1] == 0 and np.isnan(pred[-1])
+
+    strategy = StrategyResolver.load_strategy({**config, "strategy": "FreqaiSeqStrategy",
+                                               "strategy_path": "strategies"})
+    candles = live[["date"]].assign(volume=1.0, entry_threshold=-1.0, exit_threshold=-2.0,
+                                    **{strategy.label: 1.0})  # far above the entry threshold
+    usable = strategy.populate_entry_trend(candles.assign(do_predict=1), {"pair": "BTC/USD"})
+    assert usable["enter_long"].iloc[-1] == 1  # a usable prediction like this one would enter
+    refused = strategy.populate_entry_trend(candles.assign(do_predict=do_predict),
+                                            {"pair": "BTC/USD"})
+    assert refused["enter_long"].iloc[-1] != 1  # the NaN candle never does

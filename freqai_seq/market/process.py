@@ -42,6 +42,7 @@ class MarketState:
     port: int
     datadir: str
     replay_start_ms: int | None = None  # a replay of history as a live market (dry-run)
+    replay_since_ms: int | None = None  # wall time the replay began; a restart keeps its clock
 
     @property
     def base_url(self) -> str:
@@ -89,16 +90,21 @@ def running_state(state_file: Path) -> MarketState | None:
 
 
 def serve(datadir: Path, host: str, port: int, state_file: Path,
-          data_format: str = "feather", replay_start_ms: int | None = None) -> None:
+          data_format: str = "feather", replay_start_ms: int | None = None,
+          replay_since_ms: int | None = None) -> None:
     """Serve in the foreground until SIGTERM or SIGINT; with `replay_start_ms`, replay the
-    history from that time as a live market."""
-    clock = HistoricalClock() if replay_start_ms is None else ReplayClock(replay_start_ms)
+    history from that time as a live market, as if it had begun at wall time `replay_since_ms`
+    (default now: a restarted market given the first start's time continues the same clock)."""
+    clock = (HistoricalClock() if replay_start_ms is None
+             else ReplayClock(replay_start_ms, replay_since_ms))
     store = CandleStore.from_datadir(datadir, clock, data_format)
-    asyncio.run(_serve(store, datadir, host, port, state_file, replay_start_ms))
+    asyncio.run(_serve(store, datadir, host, port, state_file, replay_start_ms,
+                       replay_since_ms))
 
 
 async def _serve(store: CandleStore, datadir: Path, host: str, port: int,
-                 state_file: Path, replay_start_ms: int | None) -> None:
+                 state_file: Path, replay_start_ms: int | None,
+                 replay_since_ms: int | None) -> None:
     runner = web.AppRunner(create_app(store), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -114,7 +120,7 @@ async def _serve(store: CandleStore, datadir: Path, host: str, port: int,
         raise FreqaiSeqError(f"Cannot listen on {host}:{port}: {exc}") from exc
     bound_port = runner.addresses[0][1]  # the real port when 0 was asked for
     _write_state(state_file, MarketState(os.getpid(), host, bound_port, str(datadir),
-                                         replay_start_ms))
+                                         replay_start_ms, replay_since_ms))
     logger.info("Offline market listening on http://%s:%d (state in %s)", host, bound_port,
                 state_file)
     stop = asyncio.Event()
@@ -132,13 +138,14 @@ async def _serve(store: CandleStore, datadir: Path, host: str, port: int,
 
 
 def start(datadir: Path, host: str, port: int, state_file: Path, log_file: Path,
-          data_format: str = "feather",
-          replay_start_ms: int | None = None) -> tuple[MarketState, bool]:
+          data_format: str = "feather", replay_start_ms: int | None = None,
+          replay_since_ms: int | None = None) -> tuple[MarketState, bool]:
     """Start a background market; returns (state, started). A running one is reused."""
     current = running_state(state_file)
     if current:
         if (Path(current.datadir).resolve() != datadir.resolve()
-                or current.replay_start_ms != replay_start_ms):
+                or current.replay_start_ms != replay_start_ms
+                or current.replay_since_ms != replay_since_ms):
             raise FreqaiSeqError(
                 f"An offline market already runs (pid {current.pid}, port {current.port}) for "
                 f"{current.datadir} (replay start {current.replay_start_ms}), not {datadir} "
@@ -155,6 +162,8 @@ def start(datadir: Path, host: str, port: int, state_file: Path, log_file: Path,
            "--data-format", data_format]
     if replay_start_ms is not None:
         cmd += ["--replay-start", str(replay_start_ms)]
+    if replay_since_ms is not None:
+        cmd += ["--replay-since", str(replay_since_ms)]
     with log_file.open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)

@@ -1,0 +1,94 @@
+"""FreqAI's data drawer made crash-safe for live trading.
+
+FreqAI writes `pair_dictionary.json` (which model each pair uses) and its other state files by
+truncating and rewriting them in place, so a kill during that write leaves a file that stops the
+bot at its next start. And a model file that cannot be loaded (corrupt, or from an incompatible
+version) raises on every candle while the drawer still calls the model fresh, so the pair never
+trades again. This drawer writes atomically and, in live mode, turns an unloadable model into a
+logged error plus a retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import rapidjson
+from freqtrade.freqai.data_drawer import FreqaiDataDrawer
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+from freqai_seq.atomic import atomic_writer
+
+logger = logging.getLogger(__name__)
+
+STATE_FILES = ("pair_dictionary.json", "global_metadata.json", "metric_tracker.json")
+
+
+def set_aside_unreadable_state(folder: Path) -> list[Path]:
+    """Move FreqAI state files that are not valid JSON out of the way (kept as `*.unreadable`), so
+    the drawer starts from scratch and retrains instead of failing at start-up."""
+    moved = []
+    for name in STATE_FILES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as exc:
+            target = path.with_name(f"{name}.unreadable")
+            path.replace(target)
+            moved.append(target)
+            logger.error("FreqAI state file %s is unreadable (%s): kept as %s; starting without "
+                         "it, so the pairs it listed are retrained.", path, exc, target.name)
+    return moved
+
+
+class CrashSafeDataDrawer(FreqaiDataDrawer):
+    """FreqaiDataDrawer with atomic state writes and recovery from unloadable live models."""
+
+    def _dump_json(self, path: Path, obj: Any) -> None:
+        with self.save_lock, atomic_writer(path) as fh:
+            fh.write(rapidjson.dumps(obj, default=self.np_encoder,
+                                     number_mode=rapidjson.NM_NATIVE).encode())
+
+    def save_drawer_to_disk(self) -> None:
+        self._dump_json(self.pair_dictionary_path, self.pair_dict)
+
+    def save_metric_tracker_to_disk(self) -> None:
+        self._dump_json(self.metric_tracker_path, self.metric_tracker)
+
+    def save_global_metadata_to_disk(self, metadata: dict[str, Any]) -> None:
+        self._dump_json(self.global_metadata_path, metadata)
+
+    def save_historic_predictions_to_disk(self) -> None:
+        with atomic_writer(self.historic_predictions_path) as fh:
+            cloudpickle.dump(self.historic_predictions, fh,
+                             protocol=cloudpickle.DEFAULT_PROTOCOL)
+        with atomic_writer(self.historic_predictions_bkp_path) as fh, \
+                self.historic_predictions_path.open("rb") as src:
+            shutil.copyfileobj(src, fh)
+
+    def load_data(self, coin: str, dk: FreqaiDataKitchen) -> Any:
+        """In live mode a model that cannot be loaded is reported and retrained: the pair gets
+        `do_predict = 0` until then. Backtests still fail loudly."""
+        try:
+            return super().load_data(coin, dk)
+        except Exception as exc:  # torch, pickle, zip, JSON and our format errors all land here
+            if not dk.live:
+                raise
+            with self.pair_dict_lock:
+                info = self.pair_dict.get(coin, {})
+                logger.error(
+                    "Cannot load the model of %s (%s in %s): %s: %s. It will be retrained; "
+                    "until then the pair gets no predictions.", coin, info.get("model_filename"),
+                    info.get("data_path"), type(exc).__name__, str(exc).rstrip("."))
+                if coin in self.pair_dict:
+                    self.pair_dict[coin]["trained_timestamp"] = 0
+                    self.pair_dict[coin]["model_filename"] = ""
+            self.model_dictionary.pop(coin, None)
+            self.meta_data_dictionary.pop(coin, None)
+            return None

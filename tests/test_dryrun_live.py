@@ -1,0 +1,197 @@
+"""The live path end to end with real processes: `freqai-seq dryrun start --fast` runs
+`freqtrade trade --dry-run` with FreqAI against the replay market, whose 30m candles are
+relabelled as 1m candles so a new one arrives every minute.
+
+The tests share one bot and run in file order: predictions per new candle and a restart with
+trades and model kept; a market outage; a corrupt model and a kill -9 during its retraining.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from freqai_seq import dryrun
+from freqai_seq.market import process as market
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+PAIR = "BTC/USD"
+IDENTIFIER = "dryrun-pytorchlstmregressor-fast"
+CANDLE_WAIT_S = 150  # a 1m candle, plus FreqAI's processing, on a busy 2-core machine
+
+
+@dataclass
+class Bot:
+    userdir: Path
+    start_args: tuple[str, ...]
+    log_offset: int = 0
+
+    @property
+    def folder(self) -> Path:
+        return self.userdir / "dryrun"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "bot.log"
+
+    def start(self) -> None:
+        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
+        started = run_cli("dryrun", "start", *self.start_args)
+        assert started.returncode == 0, started.stderr[-3000:]
+
+    def stop(self) -> None:
+        stopped = run_cli("dryrun", "stop", "--userdir", str(self.userdir))
+        assert stopped.returncode == 0, stopped.stderr[-2000:]
+
+    def recent_log(self) -> str:
+        """What the bot logged since its last start."""
+        with self.log.open("rb") as fh:
+            fh.seek(self.log_offset)
+            return fh.read().decode(errors="replace")
+
+    def wait_log(self, text: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if text in (recent := self.recent_log()):
+                return recent
+            assert dryrun.bot_state(self.folder) is not None, "bot died:\n" + recent[-3000:]
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not logged within {timeout_s}s:\n"
+                             + self.recent_log()[-3000:])
+
+    def wait_prediction(self, newer_than: str = "") -> dryrun.Prediction:
+        """The first usable prediction (do_predict 1) for a candle newer than `newer_than`,
+        read through the REST API."""
+        deadline = time.monotonic() + CANDLE_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                [latest] = dryrun.latest_predictions(self.folder)
+            except (dryrun.FreqaiSeqError, ValueError):
+                latest = None  # the API is not up yet
+            if latest and latest.date > newer_than and latest.do_predict == 1:
+                return latest
+            time.sleep(1)
+        raise AssertionError(f"no prediction after {newer_than} within {CANDLE_WAIT_S}s:\n"
+                             + self.recent_log()[-3000:])
+
+    def pair_info(self) -> dict:
+        drawer = self.userdir / "models" / IDENTIFIER / "pair_dictionary.json"
+        return json.loads(drawer.read_text())[PAIR]
+
+    def api(self, path: str, payload: dict | None = None):
+        return dryrun.api_call(self.folder, path, payload)
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory, datadir: Path) -> Iterator[Bot]:
+    root = tmp_path_factory.mktemp("live")
+    params = root / "params.json"
+    params.write_text(json.dumps({"window": 12, "hidden_size": 16, "epochs": 2}))
+    # Trades opened and closed through the API, as a user can, and left alone by the strategy.
+    extra = root / "force.json"
+    extra.write_text(json.dumps({"force_entry_enable": True, "use_exit_signal": False,
+                                 "minimal_roi": {"0": 10.0}, "stoploss": -0.99}))
+    userdir = root / "user_data"
+    bot = Bot(userdir, ("--fast", "--pairs", PAIR, "--training-params", str(params),
+                        "-c", "config.json", "-c", str(extra), "--userdir", str(userdir),
+                        "--datadir", str(datadir), "--api-port", "18783"))
+    bot.start()
+    try:
+        yield bot
+    finally:
+        bot.stop()
+
+
+def _last_close(bot: Bot) -> float:
+    timeframe = bot.api("/api/v1/show_config")["timeframe"]
+    candles = bot.api(f"/api/v1/pair_candles?pair={PAIR}&timeframe={timeframe}&limit=1")
+    return float(dict(zip(candles["columns"], candles["data"][-1], strict=True))["close"])
+
+
+def _force_trade(bot: Bot, side_price: float) -> int:
+    """A limit entry priced through the book, so the dry-run fills it at once."""
+    trade = bot.api("/api/v1/forceenter", {"pair": PAIR, "price": side_price})
+    return int(trade["trade_id"])
+
+
+def test_predicts_each_new_candle_and_a_restart_keeps_trades_and_model(bot: Bot) -> None:
+    bot.wait_log(f"Done training {PAIR}", 240)
+    first = bot.wait_prediction()
+    assert all(v is not None for v in first.values.values()), first
+    second = bot.wait_prediction(newer_than=first.date)  # the next released candle
+    assert second.values != first.values or second.date != first.date
+
+    closed = _force_trade(bot, _last_close(bot) * 1.01)
+    deadline = time.monotonic() + 60
+    while not bot.api("/api/v1/status")[0]["is_open"] or bot.api(
+            "/api/v1/status")[0]["has_open_orders"]:
+        assert time.monotonic() < deadline, bot.api("/api/v1/status")
+        time.sleep(1)
+    bot.api("/api/v1/forceexit", {"tradeid": str(closed), "price": _last_close(bot) * 0.99})
+    deadline = time.monotonic() + 60
+    while bot.api("/api/v1/status"):
+        assert time.monotonic() < deadline, bot.api("/api/v1/status")
+        time.sleep(1)
+    still_open = _force_trade(bot, _last_close(bot) * 1.01)
+    model_before = bot.pair_info()
+
+    bot.stop()  # SIGTERM
+    assert dryrun.bot_state(bot.folder) is None
+    bot.start()
+    third = bot.wait_prediction(newer_than=second.date)
+    recent = bot.recent_log()
+    assert "Starting training" not in recent, "retrained although the model had not expired"
+    assert bot.pair_info() == model_before  # the saved model was loaded from disk
+    history = {t["trade_id"]: t for t in bot.api("/api/v1/trades")["trades"]}  # closed ones
+    assert history[closed]["close_date"] and history[closed]["profit_abs"] is not None
+    assert [t["trade_id"] for t in bot.api("/api/v1/status")] == [still_open]
+    assert third.date > second.date
+
+
+def test_a_market_outage_is_logged_and_the_bot_recovers(bot: Bot) -> None:
+    before = bot.wait_prediction()
+    state = market.read_state(bot.folder / "market.json")
+    assert state is not None
+    market.stop(bot.folder / "market.json")
+    bot.log_offset = bot.log.stat().st_size
+    outage = bot.wait_log("Could not fetch historical candle", CANDLE_WAIT_S)
+    assert dryrun.bot_state(bot.folder) is not None, outage[-3000:]
+    market.start(Path(state.datadir), state.host, state.port, bot.folder / "market.json",
+                 bot.folder / "market.log", replay_start_ms=state.replay_start_ms,
+                 replay_since_ms=state.replay_since_ms)
+    after = bot.wait_prediction(newer_than=before.date)
+    assert after.date > before.date
+
+
+def test_a_corrupt_model_is_retrained_even_after_kill_9_during_training(bot: Bot) -> None:
+    info = bot.pair_info()
+    model_file = Path(info["data_path"]) / f"{info['model_filename']}_model.zip"
+    bot.stop()
+    model_file.write_bytes(b"not a model")
+    bot.start()
+    recent = bot.wait_log(f"Starting training {PAIR}", 120)
+    assert f"Cannot load the model of {PAIR}" in recent
+    os.kill(dryrun.bot_state(bot.folder).pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while dryrun.bot_state(bot.folder) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert "Done training" not in bot.recent_log()  # the kill came during the training
+
+    bot.start()  # the market still runs; the bot finds the same corrupt model
+    bot.wait_log(f"Done training {PAIR}", 240)
+    prediction = bot.wait_prediction()
+    recent = bot.recent_log()
+    assert f"Cannot load the model of {PAIR}" in recent
+    assert "Traceback" not in recent, recent[-3000:]
+    assert bot.pair_info()["model_filename"] != info["model_filename"]
+    assert prediction.do_predict == 1
