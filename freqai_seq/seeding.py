@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import numpy as np
 import torch
+
+logger = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int, deterministic: bool) -> torch.Generator:
@@ -31,3 +34,13 @@ def resolve_device(name: str) -> torch.device:
         raise FreqaiSeqError("model_training_parameters.device is 'cuda' but torch sees no CUDA "
                              "device; use 'auto' or 'cpu'.")
     return torch.device(name)
+
+
+def loading_device(name: str) -> torch.device:
+    """Where a saved model goes: as configured, except that a model trained with
+    `device: cuda` still loads (on the CPU) on a machine without a GPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        logger.warning("The model was trained with device 'cuda'; no CUDA device here, so it "
+                       "runs on the CPU.")
+        return torch.device("cpu")
+    return resolve_device(name)

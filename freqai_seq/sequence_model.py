@@ -22,7 +22,7 @@ from freqai_seq.atomic import atomic_writer
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.networks import NETWORKS, build_network
-from freqai_seq.seeding import resolve_device
+from freqai_seq.seeding import loading_device, resolve_device
 from freqai_seq.windowing import gather_windows, window_ends
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,8 @@ class SequenceModel:
         tail = HistoryTail(np.asarray(ckpt["tail_dates_ns"], dtype=np.int64),
                            pd.DataFrame(ckpt["tail_features"], columns=ckpt["tail_columns"]))
         model = cls(ckpt["kind"], cfg, list(ckpt["feature_names"]), list(ckpt["label_names"]),
-                    int(ckpt["timeframe_ns"]), tail, state_dict=ckpt["state_dict"])
+                    int(ckpt["timeframe_ns"]), tail, state_dict=ckpt["state_dict"],
+                    device=loading_device(cfg.device))
         model.restore_extra(ckpt)
         return model
 
