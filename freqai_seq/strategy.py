@@ -5,6 +5,11 @@ prediction (`do_predict == 1`) above the training labels' mean by `entry_k` stan
 the exit fires when the prediction falls below the mean by `exit_k` deviations. Thresholds are
 relative to FreqAI's per-model label statistics (`&-*_mean`, `&-*_std`), so they adapt to each
 retrained window and pair instead of being fixed return levels.
+
+Hyperoptable parameters are read only in `populate_entry_trend` (buy space) and
+`populate_exit_trend` (sell space): hyperopt runs `populate_indicators` (and with it FreqAI) once,
+then only the two signal methods for each epoch, so a threshold computed in
+`populate_indicators` would keep its default value in every epoch.
 """
 
 from __future__ import annotations
@@ -83,20 +88,27 @@ class SeqStrategyBase(IStrategy):
         return dataframe
 
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        dataframe = self.freqai.start(dataframe, metadata, self)
-        label = self.label
-        mean, std = dataframe[f"{label}_mean"], dataframe[f"{label}_std"]
-        dataframe["entry_threshold"] = mean + self.entry_k.value * std
-        dataframe["exit_threshold"] = mean - self.exit_k.value * std
-        return dataframe
+        return self.freqai.start(dataframe, metadata, self)
+
+    def set_entry_threshold(self, df: DataFrame) -> None:
+        """`entry_threshold` = label mean + entry_k label std (buy space)."""
+        df["entry_threshold"] = df[f"{self.label}_mean"] + self.entry_k.value * df[
+            f"{self.label}_std"]
+
+    def set_exit_threshold(self, df: DataFrame) -> None:
+        """`exit_threshold` = label mean - exit_k label std (sell space)."""
+        df["exit_threshold"] = df[f"{self.label}_mean"] - self.exit_k.value * df[
+            f"{self.label}_std"]
 
     def populate_entry_trend(self, df: DataFrame, metadata: dict) -> DataFrame:
+        self.set_entry_threshold(df)
         usable = (df["do_predict"] == 1) & (df["volume"] > 0)
         df.loc[usable & (df[self.label] > df["entry_threshold"]), ["enter_long", "enter_tag"]] = (
             1, "prediction_above_threshold")
         return df
 
     def populate_exit_trend(self, df: DataFrame, metadata: dict) -> DataFrame:
+        self.set_exit_threshold(df)
         usable = df["do_predict"] == 1
         df.loc[usable & (df[self.label] < df["exit_threshold"]), ["exit_long", "exit_tag"]] = (
             1, "prediction_below_threshold")
@@ -156,6 +168,7 @@ class MultiTaskStrategyBase(SeqStrategyBase):
         return dataframe
 
     def populate_entry_trend(self, df: DataFrame, metadata: dict) -> DataFrame:
+        self.set_entry_threshold(df)
         _, _, up = regime_labels(self.horizon)
         spread = df[uncertainty_label(self.label)]
         conditions = (
@@ -168,6 +181,7 @@ class MultiTaskStrategyBase(SeqStrategyBase):
         return df
 
     def populate_exit_trend(self, df: DataFrame, metadata: dict) -> DataFrame:
+        self.set_exit_threshold(df)
         down, _, _ = regime_labels(self.horizon)
         usable = df["do_predict"] == 1
         reversal = (df[self.short_label] < 0) & (df[self.label] < df["exit_threshold"])

@@ -51,7 +51,7 @@ def test_dryrun_starts_trains_serves_its_api_and_stops(tmp_path: Path, datadir: 
         text = log.read_text()
         assert "Done training BTC/USD" in text, text[-3000:]
         assert " - ERROR - " not in text
-        models = userdir / "models" / "dryrun-pytorchlstmregressor"
+        models = userdir / "models" / "dryrun-pytorchlstmregressor-replay-201908010000"
         assert list(models.glob("sub-train-BTC_*/*_model.zip"))  # FreqAI saved it
         api = "http://127.0.0.1:18781/api/v1/status"
         assert _status(api, (credentials["username"], credentials["password"])) == 200

@@ -276,8 +276,10 @@ def test_nan_feature_at_the_newest_live_candle_gives_do_predict_0_and_no_entry(
 
     strategy = StrategyResolver.load_strategy({**config, "strategy": "FreqaiSeqStrategy",
                                                "strategy_path": "strategies"})
-    candles = live[["date"]].assign(volume=1.0, entry_threshold=-1.0, exit_threshold=-2.0,
-                                    **{strategy.label: 1.0})  # far above the entry threshold
+    strategy.freqai_info = config["freqai"]  # what ft_bot_start sets
+    label = strategy.label
+    candles = live[["date"]].assign(volume=1.0, **{f"{label}_mean": -1.0, f"{label}_std": 0.0,
+                                                   label: 1.0})  # far above the entry threshold
     usable = strategy.populate_entry_trend(candles.assign(do_predict=1), {"pair": "BTC/USD"})
     assert usable["enter_long"].iloc[-1] == 1  # a usable prediction like this one would enter
     refused = strategy.populate_entry_trend(candles.assign(do_predict=do_predict),
