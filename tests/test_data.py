@@ -106,6 +106,22 @@ def test_second_run_skips_finished_work(datadir: Path) -> None:
     assert "up to date" in result.stderr
 
 
+def test_a_changed_candle_file_is_noticed_and_rebuilt(datadir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "binance"
+    shutil.copytree(datadir, copy)
+    original = (copy / "BTC_USD-1h.feather").read_bytes()
+    frame = get_datahandler(copy, "feather").ohlcv_load("BTC/USD", "1h", CandleType.SPOT)
+    later = frame.tail(3).assign(date=frame["date"].iloc[-1] + pd.to_timedelta([1, 2, 3], "D"))
+    get_datahandler(copy, "feather").ohlcv_store(  # what a freqtrade download would append
+        "BTC/USD", "1h", pd.concat([frame, later], ignore_index=True), CandleType.SPOT)
+    result = run_cli("data", "--datadir", str(copy), "--cache-dir", str(paths.CACHE_DIR))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "differ from what `freqai-seq data` wrote: BTC_USD-1h.feather" in result.stderr
+    assert (copy / "BTC_USD-1h.feather").read_bytes() == original
+
+
 def test_corrupt_cached_wheel_fails_the_checksum(tmp_path: Path) -> None:
     (tmp_path / WHEEL_NAME).write_bytes(b"not a wheel")
     with pytest.raises(FreqaiSeqError, match="Checksum mismatch"):

@@ -162,7 +162,16 @@ def _manifest_ok(datadir: Path) -> bool:
         return False
     if content.get("wheel_sha256") != WHEEL_SHA256 or content.get("converter") != CONVERTER_VERSION:
         return False
-    return all((datadir / name).exists() for name in content.get("files", []))
+    files = content.get("files", {})
+    if not isinstance(files, dict) or not files:
+        return False
+    changed = [name for name, digest in files.items()
+               if not (datadir / name).exists() or sha256_of(datadir / name) != digest]
+    if changed:
+        # e.g. a freqtrade command given this folder as --datadir appended candles to a file
+        logger.warning("Candle files in %s differ from what `freqai-seq data` wrote: %s; "
+                       "rebuilding them.", datadir, ", ".join(sorted(changed)))
+    return not changed
 
 
 def build(datadir: Path, cache_dir: Path, force: bool = False) -> list[BuildResult] | None:
@@ -196,6 +205,7 @@ def build(datadir: Path, cache_dir: Path, force: bool = False) -> list[BuildResu
             results.append(result)
     files = sorted(f"{pair_to_filename(r.pair)}-{r.timeframe}.feather" for r in results)
     manifest = {"source": f"{PACKAGE}=={VERSION}", "wheel_sha256": WHEEL_SHA256,
-                "converter": CONVERTER_VERSION, "files": files}
+                "converter": CONVERTER_VERSION,
+                "files": {name: sha256_of(datadir / name) for name in files}}
     (datadir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
     return results
