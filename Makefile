@@ -10,8 +10,10 @@ STRATEGY ?= FreqaiSeqStrategy
 FAST ?=
 TIMERANGE ?= 20190601-20190901
 PYTEST_ARGS ?=
+EPOCHS ?= 100
+HYPEROPT_TIMERANGE ?= 20190301-20190601
 
-.PHONY: setup data backtest lookahead dryrun stop test lint market-start market-stop clean
+.PHONY: setup data backtest lookahead hyperopt plot dryrun stop test lint market-start market-stop clean
 
 setup: $(STAMP)
 
@@ -29,6 +31,19 @@ data: $(STAMP)
 backtest: data
 	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
 		$(if $(PARAMS),--training-params $(PARAMS)) --validate
+
+# freqtrade hyperopt of the entry/exit thresholds, roi and stoploss on the three months before the
+# backtest's; FreqAI trains once under the identifier hyperopt-<model>-<strategy>.
+hyperopt: data
+	$(BIN)/freqai-seq hyperopt --model $(MODEL) --strategy $(STRATEGY) \
+		--timerange $(HYPEROPT_TIMERANGE) --epochs $(EPOCHS) $(if $(PARAMS),--training-params $(PARAMS))
+
+# plot-dataframe (predictions, thresholds, do_predict) and plot-profit of the backtest; the
+# backtest reuses its saved predictions, so only freqtrade's simulation runs again.
+plot: data
+	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
+		$(if $(PARAMS),--training-params $(PARAMS))
+	$(BIN)/freqai-seq plot --model $(MODEL) --strategy $(STRATEGY)
 
 # freqtrade lookahead-analysis under a throw-away identifier (about a minute; exits 1 on bias).
 lookahead: data

@@ -35,6 +35,9 @@ class BacktestRequest:
     training_params: Path | None = None
     extra: list[str] = field(default_factory=list)
     pairs: tuple[str, ...] = ()  # replaces the config's pair_whitelist when given
+    # user_data/runs/<identifier><suffix>.json: a run that reuses another run's identifier
+    # (plots of a backtest) keeps that run's recorded config intact
+    run_config_suffix: str = ""
 
     @property
     def run_identifier(self) -> str:
@@ -78,7 +81,7 @@ def write_run_config(request: BacktestRequest, market: MarketState) -> Path:
         merged["exchange"]["pair_whitelist"] = list(request.pairs)
     runs = request.userdir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    path = runs / f"{request.run_identifier}.json"
+    path = runs / f"{request.run_identifier}{request.run_config_suffix}.json"
     path.write_text(json.dumps(merged, indent=2))
     return path
 
@@ -103,11 +106,13 @@ def freqtrade_command(request: BacktestRequest, run_config: Path,
 
 def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
                 log_path: Path | None = None,
-                launcher: tuple[str, ...] = FREQTRADE) -> tuple[int, int, str]:
+                launcher: tuple[str, ...] = FREQTRADE,
+                columns: int | None = None) -> tuple[int, int, str]:
     """`freqtrade <subcommand>` with the request's run config against the offline market
     (started for the run unless one is running). Returns freqtrade's exit code, the number of
     failed FreqAI trainings and the last lines of freqtrade's output (all of it is echoed, and
-    written to `log_path` when given)."""
+    written to `log_path` when given). `columns`: the width of freqtrade's virtual terminal
+    (default: wide enough for one line per log record)."""
     if not any(request.datadir.glob("*.feather")):
         raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
                              "(or `make data`) first.")
@@ -118,7 +123,7 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
         logger.info("Running: %s", " ".join(cmd))
         logger.info("FreqAI identifier %s: models and predictions go to %s",
                     request.run_identifier, request.userdir / "models" / request.run_identifier)
-        return _run_and_count_failed_trainings(cmd, log_path)
+        return _run_and_count_failed_trainings(cmd, log_path, columns or WIDE_TERMINAL)
 
 
 def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
@@ -136,10 +141,11 @@ def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
 
 FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
 OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables
+WIDE_TERMINAL = 4000
 
 
-def _run_and_count_failed_trainings(cmd: list[str],
-                                    log_path: Path | None) -> tuple[int, int, str]:
+def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None,
+                                    columns: int = WIDE_TERMINAL) -> tuple[int, int, str]:
     """Run freqtrade, echoing its output; FreqAI logs a failed training and carries on, so the
     failures are counted here to keep them from looking like a successful backtest."""
     failed = 0
@@ -147,7 +153,7 @@ def _run_and_count_failed_trainings(cmd: list[str],
     log = log_path.open("w") if log_path else None
     # Without a terminal freqtrade's rich log handler wraps lines at 80 columns, which would
     # split the messages counted here; a wide virtual terminal keeps each record on one line.
-    env = {**os.environ, "COLUMNS": "4000"}
+    env = {**os.environ, "COLUMNS": str(columns)}
     try:
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               bufsize=1, env=env) as proc:

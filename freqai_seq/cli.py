@@ -1,4 +1,5 @@
-"""`freqai-seq` command line: data, market, backtest, lookahead, validate, bench, keys."""
+"""`freqai-seq` command line: data, market, backtest, lookahead, hyperopt, plot, validate, bench,
+keys."""
 
 from __future__ import annotations
 
@@ -103,6 +104,37 @@ def _cmd_lookahead(args: argparse.Namespace) -> int:
                          keep=args.keep)
 
 
+def _cmd_hyperopt(args: argparse.Namespace) -> int:
+    from freqai_seq.backtest import BacktestRequest
+    from freqai_seq.hyperopt import HyperoptRequest, run_hyperopt
+
+    backtest = BacktestRequest(
+        configs=args.config, strategy=args.strategy, model=args.model,
+        timerange=args.timerange, identifier=args.identifier, datadir=args.datadir,
+        userdir=args.userdir, host=args.host, port=args.port, state_file=args.state_file,
+        log_file=args.market_log, training_params=args.training_params,
+        extra=args.freqtrade_args, pairs=tuple(args.pairs or ()),
+    )
+    return run_hyperopt(HyperoptRequest(
+        backtest=backtest, epochs=args.epochs, spaces=tuple(args.spaces), loss=args.loss,
+        jobs=args.jobs, random_state=args.random_state, min_trades=args.min_trades,
+        export_params=args.export_params))
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from freqai_seq.backtest import BacktestRequest
+    from freqai_seq.plot import PlotRequest, run_plots
+
+    identifier = args.identifier or BacktestRequest(
+        configs=None, strategy=args.strategy, model=args.model, timerange="", identifier=None,
+        datadir=args.datadir, userdir=args.userdir, host=args.host, port=args.port,
+        state_file=args.state_file, log_file=args.market_log).run_identifier
+    return run_plots(PlotRequest(
+        identifier=identifier, userdir=args.userdir, datadir=args.datadir, host=args.host,
+        port=args.port, state_file=args.state_file, log_file=args.market_log,
+        pairs=tuple(args.pairs or ()), extra=args.freqtrade_args))
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from freqtrade.configuration.load_config import load_from_files
 
@@ -191,6 +223,28 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     print("| key | default | meaning |\n| --- | --- | --- |")
     for key, doc in docs.items():
         print(f"| `{key}` | `{json.dumps(defaults[key])}` | {doc} |")
+    return 0
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from freqai_seq.tune.settings import TuneSettings
+
+    settings = TuneSettings(
+        study=args.study, storage=args.storage, model=args.model, strategy=args.strategy,
+        configs=tuple(args.config or [Path("config.json")]),
+        training_params=args.training_params, space=args.space, pairs=tuple(args.pairs),
+        windows=args.windows, end=args.end, train_days=args.train_days,
+        predict_days=args.predict_days, epochs=args.epochs or None, n_trials=args.n_trials,
+        timeout=args.timeout, seed=args.seed, metric=args.metric, prune=not args.no_prune,
+        prune_startup_trials=args.prune_startup_trials,
+        prune_warmup_windows=args.prune_warmup_windows, threads=args.threads,
+        datadir=args.datadir, out_dir=args.out)
+    from freqai_seq.tune import study
+
+    if args.print_space:
+        print(json.dumps(study.print_space(settings, verbose=args.verbose), indent=2))
+        return 0
+    print(study.format_report(study.run(settings, verbose=args.verbose)))
     return 0
 
 
@@ -308,6 +362,71 @@ def build_parser() -> argparse.ArgumentParser:
                       help="extra freqtrade arguments, after --")
     look.set_defaults(func=_cmd_lookahead)
 
+    from freqai_seq import hyperopt
+
+    hyp = sub.add_parser(
+        "hyperopt", help="offline `freqtrade hyperopt` of a FreqAI strategy's entry/exit "
+                         "thresholds, roi and stoploss (models trained once)",
+        epilog="Arguments after -- go to freqtrade unchanged. FreqAI trains (or reuses the "
+               "identifier's predictions) once, before the first epoch; each epoch only "
+               "re-runs the strategy's entry and exit signals on those predictions.")
+    hyp.add_argument("-c", "--config", action="append", type=Path,
+                     help="freqtrade config(s); default: config.json")
+    hyp.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    hyp.add_argument("--model", default="PyTorchLSTMRegressor",
+                     help="FreqAI model class (default: %(default)s)")
+    hyp.add_argument("--training-params", type=Path, default=None,
+                     help="JSON file replacing freqai.model_training_parameters")
+    hyp.add_argument("--timerange", default=hyperopt.DEFAULT_TIMERANGE,
+                     help="default: %(default)s, the three months before the default backtest")
+    hyp.add_argument("--identifier", default=None,
+                     help="FreqAI identifier; default: hyperopt-<model>-<strategy>, whose "
+                          "predictions later hyperopts of the same timerange reuse (use a new "
+                          "one when the model or its parameters change)")
+    hyp.add_argument("--pairs", nargs="+", default=None, help="default: the config's pairs")
+    hyp.add_argument("--epochs", type=int, default=hyperopt.DEFAULT_EPOCHS,
+                     help="default: %(default)s")
+    hyp.add_argument("--spaces", nargs="+", default=list(hyperopt.DEFAULT_SPACES),
+                     metavar="SPACE", help="any of " + ", ".join(hyperopt.OPTIMISABLE_SPACES) +
+                     " (default: %(default)s)")
+    hyp.add_argument("--loss", default=hyperopt.DEFAULT_LOSS,
+                     help="freqtrade hyperopt loss class (default: %(default)s)")
+    hyp.add_argument("-j", "--jobs", type=int, default=-1,
+                     help="parallel epoch workers; -1: one per CPU core (default: %(default)s)")
+    hyp.add_argument("--random-state", type=int, default=hyperopt.DEFAULT_RANDOM_STATE,
+                     help="seed of the optimiser (default: %(default)s)")
+    hyp.add_argument("--min-trades", type=int, default=hyperopt.DEFAULT_MIN_TRADES,
+                     help="epochs with fewer trades get the worst loss (default: %(default)s)")
+    hyp.add_argument("--export-params", action="store_true",
+                     help="let freqtrade write the best parameters to "
+                          "strategies/<Strategy>.json, which every later run of the strategy "
+                          "loads")
+    hyp.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+                     help="freqtrade user_data directory (default: %(default)s)")
+    _market_options(hyp)
+    hyp.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
+                     help="extra freqtrade arguments, after --")
+    hyp.set_defaults(func=_cmd_hyperopt)
+
+    plot = sub.add_parser(
+        "plot", help="offline `freqtrade plot-dataframe` and `plot-profit` of a FreqAI "
+                     "backtest (its predictions and trades)",
+        epilog="Arguments after -- go to plot-dataframe unchanged. Plots the newest backtest "
+               "result of the identifier, with that backtest's config, timerange and pairs.")
+    plot.add_argument("--identifier", default=None,
+                      help="FreqAI identifier of the backtest; default: that of `freqai-seq "
+                           "backtest` for --model and --strategy")
+    plot.add_argument("--model", default="PyTorchLSTMRegressor", help="default: %(default)s")
+    plot.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    plot.add_argument("--pairs", nargs="+", default=None,
+                      help="default: the backtest's pairs")
+    plot.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+                      help="freqtrade user_data directory (default: %(default)s)")
+    _market_options(plot)
+    plot.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
+                      help="extra plot-dataframe arguments, after --")
+    plot.set_defaults(func=_cmd_plot)
+
     dry = sub.add_parser("dryrun", help="`freqtrade trade --dry-run` with FreqAI against the "
                                         "replay market")
     dry.add_argument("action", choices=["start", "stop", "status"])
@@ -377,6 +496,76 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p.add_argument("--userdir", type=Path, default=defaults.userdir,
                          help="freqtrade user_data directory for the runs' models")
     bench_p.set_defaults(func=_cmd_bench)
+
+    from freqai_seq.tune.settings import TuneSettings
+
+    tune_defaults = TuneSettings()
+    tune = sub.add_parser(
+        "tune", help="Optuna search of a sequence model's network and training "
+                     "hyperparameters, scored walk-forward (out-of-sample Spearman IC)",
+        epilog="Several workers (processes or machines) share one study by running with the same "
+               "--study and --storage; each runs --n-trials trials.")
+    tune.add_argument("--study", default=None,
+                      help="study name (default: <model>-<strategy>, lower case)")
+    tune.add_argument("--storage", default=None, metavar="URL",
+                      help="Optuna storage: a database URL shared by the workers, e.g. "
+                           "postgresql+psycopg://user:password@host/db (default: "
+                           "sqlite:///<out>/<study>.sqlite)")
+    tune.add_argument("--model", default=tune_defaults.model, help="default: %(default)s")
+    tune.add_argument("--strategy", default=tune_defaults.strategy, help="default: %(default)s")
+    tune.add_argument("-c", "--config", action="append", type=Path,
+                      help="freqtrade config(s); default: config.json")
+    tune.add_argument("--training-params", type=Path, default=None,
+                      help="JSON file replacing freqai.model_training_parameters as the base "
+                           "every trial starts from")
+    tune.add_argument("--space", type=Path, default=None,
+                      help="JSON file updating the default search space key by key (a "
+                           "distribution, a fixed value, or null to drop a key)")
+    tune.add_argument("--print-space", action="store_true",
+                      help="print the search space of --model (with --space applied) and exit")
+    tune.add_argument("--pairs", nargs="+", default=list(tune_defaults.pairs),
+                      help="default: %(default)s")
+    tune.add_argument("--windows", type=int, default=tune_defaults.windows,
+                      help="consecutive walk-forward windows (default: %(default)s)")
+    tune.add_argument("--end", default=tune_defaults.end,
+                      help="the last predicted window ends here (default: %(default)s, before "
+                           "the default backtest timerange)")
+    tune.add_argument("--train-days", type=int, default=None,
+                      help="training days per window (default: the config's "
+                           "train_period_days)")
+    tune.add_argument("--predict-days", type=int, default=None,
+                      help="predicted days per window (default: the config's "
+                           "backtest_period_days)")
+    tune.add_argument("--epochs", type=int, default=tune_defaults.epochs,
+                      help="epochs of every training (default: %(default)s; 0 keeps the "
+                           "config's)")
+    tune.add_argument("--n-trials", type=int, default=tune_defaults.n_trials,
+                      help="trials this worker runs (default: %(default)s)")
+    tune.add_argument("--timeout", type=float, default=None,
+                      help="stop this worker after this many seconds")
+    tune.add_argument("--seed", type=int, default=tune_defaults.seed,
+                      help="sampler seed of the worker that creates the study (default: "
+                           "%(default)s)")
+    tune.add_argument("--metric", choices=["ic", "mse_ratio"], default=tune_defaults.metric,
+                      help="ic: pooled Spearman IC, maximised (default); mse_ratio: MSE over "
+                           "the zero forecast's, minimised")
+    tune.add_argument("--no-prune", action="store_true",
+                      help="never stop a trial early")
+    tune.add_argument("--prune-startup-trials", type=int,
+                      default=tune_defaults.prune_startup_trials,
+                      help="complete trials before pruning starts (default: %(default)s)")
+    tune.add_argument("--prune-warmup-windows", type=int,
+                      default=tune_defaults.prune_warmup_windows,
+                      help="windows a trial always runs before it may be pruned (default: "
+                           "%(default)s)")
+    tune.add_argument("--threads", type=int, default=0,
+                      help="torch CPU threads of this worker (default: torch's)")
+    tune.add_argument("--datadir", type=Path, default=tune_defaults.datadir,
+                      help="default: %(default)s")
+    tune.add_argument("--out", type=Path, default=tune_defaults.out_dir,
+                      help="where the SQLite study and <study>.best.json go (default: "
+                           "%(default)s)")
+    tune.set_defaults(func=_cmd_tune)
 
     keys = sub.add_parser("keys", help="print the sequence models' model_training_parameters "
                                        "as a Markdown table")

@@ -27,6 +27,7 @@ from freqai_seq.networks import NETWORKS
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
 from freqai_seq.tasks import TaskLayout, parse_labels
+from freqai_seq.tracking import log_training, mlflow_settings
 from freqai_seq.training import TaskLoss, WindowedData, train_network
 from freqai_seq.windowing import window_ends
 
@@ -64,6 +65,7 @@ class SequenceRegressor(IFreqaiModel):
         try:
             self.seq_cfg: SequenceConfig = self.parse_params(dict(self.model_training_parameters))
             self.device = resolve_device(self.seq_cfg.device)
+            self.mlflow = mlflow_settings(self.freqai_info, Path(config["user_data_dir"]))
         except FreqaiSeqError as err:
             raise OperationalException(str(err)) from err
         feature_params = self.freqai_info.get("feature_parameters", {})
@@ -143,6 +145,8 @@ class SequenceRegressor(IFreqaiModel):
                     len(row_dates))
         model = self.fit(dd, dk, row_dates=row_dates, tail=tail, has_test=has_test,
                          layout=layout, classes=classes)
+        if self.mlflow is not None:
+            log_training(self.mlflow, self, model, pair, dk, row_dates, time() - start_time)
         logger.info("-------------------- Done training %s (%.2f secs) --------------------",
                     pair, time() - start_time)
         return model
