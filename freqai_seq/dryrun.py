@@ -197,7 +197,8 @@ class Prediction:
     def describe(self) -> str:
         shown = ", ".join(f"{k} {v:+.5f}" if v is not None else f"{k} -"
                           for k, v in self.values.items())
-        return f"{self.pair:9} {self.date}  do_predict {self.do_predict}  {shown}"
+        flag = "-" if self.do_predict is None else int(self.do_predict)  # JSON gives 1.0
+        return f"{self.pair:9} {self.date}  do_predict {flag}  {shown}"
 
 
 def api_call(folder: Path, path: str, payload: dict[str, Any] | None = None,
