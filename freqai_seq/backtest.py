@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.json_files import read_json_object
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import MarketState, market_running
 
@@ -46,16 +47,6 @@ class BacktestRequest:
         return re.sub(r"[^a-z0-9]+", "-", f"{self.model}-{self.strategy}".lower())
 
 
-def _training_params(path: Path) -> dict:
-    try:
-        params = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FreqaiSeqError(f"Cannot read --training-params {path}: {exc}") from exc
-    if not isinstance(params, dict):
-        raise FreqaiSeqError(f"{path} must hold a JSON object.")
-    return params
-
-
 def write_run_config(request: BacktestRequest, market: MarketState) -> Path:
     """One self-contained config for this run: the user's configs, the offline URLs of the
     running market, the run's identifier and, when given, its training parameters."""
@@ -76,7 +67,8 @@ def write_run_config(request: BacktestRequest, market: MarketState) -> Path:
                   timerange=request.timerange)
     if request.training_params is not None:
         # Config files merge dicts key by key; another model needs its own keys only.
-        merged["freqai"]["model_training_parameters"] = _training_params(request.training_params)
+        merged["freqai"]["model_training_parameters"] = read_json_object(
+            request.training_params, "--training-params")
     if request.pairs:
         merged["exchange"]["pair_whitelist"] = list(request.pairs)
     runs = request.userdir / "runs"

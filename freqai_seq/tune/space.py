@@ -13,11 +13,11 @@ prints spaces without loading torch or optuna.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.json_files import read_json_object
 
 RECURRENT_SPACE: dict[str, Any] = {
     "window": {"type": "int", "low": 8, "high": 48, "step": 8},
@@ -74,12 +74,7 @@ def load_space(network: str, override: Path | None = None) -> dict[str, Any]:
     """The default space of a network, updated key by key from an override JSON file."""
     space = dict(DEFAULT_SPACES[network])
     if override is not None:
-        try:
-            data = json.loads(override.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise FreqaiSeqError(f"Cannot read the search space {override}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise FreqaiSeqError(f"{override} must hold a JSON object of key -> distribution.")
+        data = read_json_object(override, "the search space (key -> distribution)")
         for key, spec in data.items():
             if spec is None:
                 space.pop(key, None)

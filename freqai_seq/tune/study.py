@@ -29,6 +29,7 @@ import pandas as pd
 
 from freqai_seq.atomic import atomic_writer
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.json_files import read_json_object
 from freqai_seq.tune.objective import METRICS, WalkForward, WalkForwardScore, load_regressor
 from freqai_seq.tune.settings import TuneSettings
 from freqai_seq.tune.space import load_space, lowest, suggest
@@ -79,16 +80,6 @@ def shown_url(url: str) -> str:
         return url
 
 
-def _training_params(path: Path) -> dict[str, Any]:
-    try:
-        params = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FreqaiSeqError(f"Cannot read --training-params {path}: {exc}") from exc
-    if not isinstance(params, dict):
-        raise FreqaiSeqError(f"{path} must hold a JSON object.")
-    return params
-
-
 def load_config(settings: TuneSettings, userdir: Path) -> dict[str, Any]:
     """The merged freqtrade config of the tuning runs: the user's configs with freqtrade's
     schema defaults, the strategy, model, pairs, windows and a throw-away user_data folder."""
@@ -105,8 +96,8 @@ def load_config(settings: TuneSettings, userdir: Path) -> dict[str, Any]:
                             "user_data_dir": str(userdir)}, RunMode.OTHER).get_config()
     validate_config_schema(config)  # fills freqtrade's defaults, as a real command does
     freqai = config["freqai"]
-    params = (_training_params(settings.training_params) if settings.training_params
-              else dict(freqai.get("model_training_parameters", {})))
+    params = (read_json_object(settings.training_params, "--training-params")
+              if settings.training_params else dict(freqai.get("model_training_parameters", {})))
     if settings.epochs is not None:
         params["epochs"] = settings.epochs
     train_days = settings.train_days or int(freqai["train_period_days"])
