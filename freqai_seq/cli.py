@@ -274,6 +274,23 @@ def _market_options(parser: argparse.ArgumentParser) -> None:
                         help="log of a background market (default: %(default)s)")
 
 
+def _freqtrade_run_options(parser: argparse.ArgumentParser) -> None:
+    """What every command that runs freqtrade with FreqAI against the offline market takes."""
+    parser.add_argument("-c", "--config", action="append", type=Path,
+                        help="freqtrade config(s); default: config.json")
+    parser.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    parser.add_argument("--model", default="PyTorchLSTMRegressor",
+                        help="FreqAI model class (default: %(default)s)")
+    parser.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+                        help="freqtrade user_data directory (default: %(default)s)")
+    _market_options(parser)
+
+
+def _freqtrade_passthrough(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
+                        help="extra freqtrade arguments, after --")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="freqai-seq", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -303,26 +320,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     bt = sub.add_parser("backtest", help="offline `freqtrade backtesting` with FreqAI",
                         epilog="Arguments after -- go to freqtrade unchanged.")
-    bt.add_argument("-c", "--config", action="append", type=Path,
-                    help="freqtrade config(s); default: config.json")
-    bt.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    _freqtrade_run_options(bt)
     bt.add_argument("--training-params", type=Path, default=None,
                     help="JSON file replacing freqai.model_training_parameters (config files "
                          "merge key by key, so another model's keys would leak in)")
-    bt.add_argument("--model", default="PyTorchLSTMRegressor",
-                    help="FreqAI model class (default: %(default)s)")
     bt.add_argument("--timerange", default="20190601-20190901", help="default: %(default)s")
     bt.add_argument("--identifier", default=None,
                     help="FreqAI identifier; default: derived from model and strategy, so "
                          "predictions of one model are never reused for another")
-    bt.add_argument("--userdir", type=Path, default=paths.USER_DATA,
-                    help="freqtrade user_data directory (default: %(default)s)")
     bt.add_argument("--validate", action="store_true",
                     help="after a successful backtest, run `freqai-seq validate` on its export "
                          "(report in <userdir>/validation/<identifier>)")
-    _market_options(bt)
-    bt.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
-                    help="extra freqtrade arguments, after --")
+    _freqtrade_passthrough(bt)
     bt.set_defaults(func=_cmd_backtest)
 
     from freqai_seq import lookahead
@@ -334,11 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                "entry or exit that changes, or any value that changes when later candles are "
                "removed, apart from the cut's last candle that FreqAI leaves unpredicted and "
                "float32 rounding of the predictions.")
-    look.add_argument("-c", "--config", action="append", type=Path,
-                      help="freqtrade config(s); default: config.json")
-    look.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
-    look.add_argument("--model", default="PyTorchLSTMRegressor",
-                      help="FreqAI model class (default: %(default)s)")
+    _freqtrade_run_options(look)
     look.add_argument("--training-params", type=Path, default=lookahead.DEFAULT_TRAINING_PARAMS,
                       help="JSON file replacing freqai.model_training_parameters (default: "
                            "%(default)s, a small sequence network; LightGBM needs its own, "
@@ -355,11 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     look.add_argument("--keep", action="store_true",
                       help="keep the throw-away models folder, run config and record of "
                            "differences (user_data/runs/<identifier>.differences.jsonl)")
-    look.add_argument("--userdir", type=Path, default=paths.USER_DATA,
-                      help="freqtrade user_data directory (default: %(default)s)")
-    _market_options(look)
-    look.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
-                      help="extra freqtrade arguments, after --")
+    _freqtrade_passthrough(look)
     look.set_defaults(func=_cmd_lookahead)
 
     from freqai_seq import hyperopt
@@ -370,11 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Arguments after -- go to freqtrade unchanged. FreqAI trains (or reuses the "
                "identifier's predictions) once, before the first epoch; each epoch only "
                "re-runs the strategy's entry and exit signals on those predictions.")
-    hyp.add_argument("-c", "--config", action="append", type=Path,
-                     help="freqtrade config(s); default: config.json")
-    hyp.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
-    hyp.add_argument("--model", default="PyTorchLSTMRegressor",
-                     help="FreqAI model class (default: %(default)s)")
+    _freqtrade_run_options(hyp)
     hyp.add_argument("--training-params", type=Path, default=None,
                      help="JSON file replacing freqai.model_training_parameters")
     hyp.add_argument("--timerange", default=hyperopt.DEFAULT_TIMERANGE,
@@ -401,11 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="let freqtrade write the best parameters to "
                           "strategies/<Strategy>.json, which every later run of the strategy "
                           "loads")
-    hyp.add_argument("--userdir", type=Path, default=paths.USER_DATA,
-                     help="freqtrade user_data directory (default: %(default)s)")
-    _market_options(hyp)
-    hyp.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
-                     help="extra freqtrade arguments, after --")
+    _freqtrade_passthrough(hyp)
     hyp.set_defaults(func=_cmd_hyperopt)
 
     plot = sub.add_parser(
