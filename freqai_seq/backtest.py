@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -13,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.json_files import read_json_object
 from freqai_seq.market.overlay import offline_overlay
-from freqai_seq.market.process import MarketState, market_running
+from freqai_seq.market.process import market_running
+from freqai_seq.run_config import RunRecord, check_run_inputs, write_overlay
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ class BacktestRequest:
     datadir: Path
     userdir: Path
     host: str
-    port: int
+    port: int | None  # None: the market started for the run takes a free port
     state_file: Path
     log_file: Path
     training_params: Path | None = None
@@ -47,44 +46,13 @@ class BacktestRequest:
         return re.sub(r"[^a-z0-9]+", "-", f"{self.model}-{self.strategy}".lower())
 
 
-def write_run_config(request: BacktestRequest, market: MarketState) -> Path:
-    """One self-contained config for this run: the user's configs, the offline URLs of the
-    running market, the run's identifier and, when given, its training parameters."""
-    from freqtrade.configuration.load_config import load_from_files
-    from freqtrade.misc import deep_merge_dicts
-
-    configs = request.configs or [Path("config.json")]
-    for config in configs:
-        if not config.exists():
-            raise FreqaiSeqError(f"Config file {config} not found (run from the repository root "
-                                 "or pass -c).")
-    merged = load_from_files([str(c) for c in configs])
-    merged.pop("config_files", None)
-    merged = deep_merge_dicts(offline_overlay(market.host, market.port), merged)
-    merged["freqai"]["identifier"] = request.run_identifier
-    # Recorded so `freqai-seq validate` can rebuild the run's features from this file alone.
-    merged.update(strategy=request.strategy, freqaimodel=request.model,
-                  timerange=request.timerange)
-    if request.training_params is not None:
-        # Config files merge dicts key by key; another model needs its own keys only.
-        merged["freqai"]["model_training_parameters"] = read_json_object(
-            request.training_params, "--training-params")
-    if request.pairs:
-        merged["exchange"]["pair_whitelist"] = list(request.pairs)
-    runs = request.userdir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    path = runs / f"{request.run_identifier}{request.run_config_suffix}.json"
-    path.write_text(json.dumps(merged, indent=2))
-    return path
-
-
 FREQTRADE = ("-m", "freqtrade")  # how the interpreter starts freqtrade's command line
 
 
-def freqtrade_command(request: BacktestRequest, run_config: Path,
+def freqtrade_command(request: BacktestRequest, configs: list[Path],
                       subcommand: str = "backtesting",
                       launcher: tuple[str, ...] = FREQTRADE) -> list[str]:
-    cmd = [sys.executable, *launcher, subcommand, "-c", str(run_config),
+    cmd = [sys.executable, *launcher, subcommand, *[a for c in configs for a in ("-c", str(c))],
            "--strategy", request.strategy, "--freqaimodel", request.model,
            "--timerange", request.timerange, "--userdir", str(request.userdir),
            "--datadir", str(request.datadir)]
@@ -100,29 +68,46 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
                 log_path: Path | None = None,
                 launcher: tuple[str, ...] = FREQTRADE,
                 columns: int | None = None) -> tuple[int, int, str]:
-    """`freqtrade <subcommand>` with the request's run config against the offline market
-    (started for the run unless one is running). Returns freqtrade's exit code, the number of
-    failed FreqAI trainings and the last lines of freqtrade's output (all of it is echoed, and
-    written to `log_path` when given). `columns`: the width of freqtrade's virtual terminal
-    (default: wide enough for one line per log record)."""
+    """`freqtrade <subcommand>` against the offline market (the one `market start` runs, else
+    one started for this run alone). Input is checked first (FreqaiSeqError: exit 2). Returns 0
+    or 1 (freqtrade failed or rejected its input; 130 when interrupted), the number of failed
+    FreqAI trainings and the last lines of freqtrade's output (all of it is echoed, and written
+    to `log_path` when given). `columns`: the width of freqtrade's virtual terminal (default:
+    wide enough for one line per log record)."""
     if not any(request.datadir.glob("*.feather")):
         raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
                              "(or `make data`) first.")
+    inputs = check_run_inputs(request.configs, request.run_identifier, request.training_params,
+                              request.pairs, request.timerange, subcommand, request.datadir)
+    runs = request.userdir / "runs"
+    name = f"{request.run_identifier}{request.run_config_suffix}"
     with market_running(request.datadir, request.host, request.port, request.state_file,
                         request.log_file) as market:
-        cmd = freqtrade_command(request, write_run_config(request, market), subcommand,
-                                launcher)
+        overlay = {**inputs.overlay, "exchange": {**inputs.overlay.get("exchange", {}),
+                                                  **offline_overlay(market.host,
+                                                                    market.port)["exchange"]}}
+        overlay_path = write_overlay(overlay, runs / f".{name}.overlay-{os.getpid()}.json")
+        record = RunRecord.begin(runs / f"{name}.json", {
+            **inputs.merged, "strategy": request.strategy, "freqaimodel": request.model,
+            "timerange": request.timerange})
+        cmd = freqtrade_command(request, [*inputs.configs, overlay_path], subcommand, launcher)
         logger.info("Running: %s", " ".join(cmd))
         logger.info("FreqAI identifier %s: models and predictions go to %s",
                     request.run_identifier, request.userdir / "models" / request.run_identifier)
-        return _run_and_count_failed_trainings(cmd, log_path, columns or WIDE_TERMINAL)
+        code = 130
+        try:
+            code, failed, tail = _run_and_count_failed_trainings(cmd, subcommand, log_path,
+                                                                 columns or WIDE_TERMINAL)
+        finally:
+            overlay_path.unlink(missing_ok=True)
+            record.finish(code == 0, request.userdir / "models" / request.run_identifier)
+        return code, failed, tail
 
 
 def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
     """Run the backtest; its output also goes to `log_path` when given."""
     code, failed, _ = run_offline(request, "backtesting", log_path)
     if code != 0:
-        logger.error("freqtrade backtesting failed with exit code %d", code)
         return code
     if failed:
         logger.error("%d FreqAI trainings failed and were skipped (their windows got no "
@@ -132,15 +117,20 @@ def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
 
 
 FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
+# freqtrade's main() logs a ConfigurationError and then exits 0.
+REJECTED_CONFIG = re.compile(r" - freqtrade - ERROR - Configuration error: ")
 OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables
 WIDE_TERMINAL = 4000
 
 
-def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None,
+def _run_and_count_failed_trainings(cmd: list[str], subcommand: str, log_path: Path | None,
                                     columns: int = WIDE_TERMINAL) -> tuple[int, int, str]:
-    """Run freqtrade, echoing its output; FreqAI logs a failed training and carries on, so the
-    failures are counted here to keep them from looking like a successful backtest."""
+    """Run freqtrade, echoing its output; returns 0 or 1 (freqtrade failed, or rejected its
+    config and exited 0 anyway), the failed trainings (FreqAI logs a failed training and
+    carries on, so they are counted here to keep them from looking like a successful run) and
+    the output's tail."""
     failed = 0
+    rejected = False
     tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
     log = log_path.open("w") if log_path else None
     # Without a terminal freqtrade's rich log handler wraps lines at 80 columns, which would
@@ -156,8 +146,8 @@ def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None,
                     tail.append(line)
                     if log:
                         log.write(line)
-                    if FAILED_TRAINING.search(line):
-                        failed += 1
+                    failed += bool(FAILED_TRAINING.search(line))
+                    rejected = rejected or bool(REJECTED_CONFIG.search(line))
             except BaseException:  # interrupted: freqtrade must not outlive us
                 proc.terminate()
                 raise
@@ -165,4 +155,12 @@ def _run_and_count_failed_trainings(cmd: list[str], log_path: Path | None,
     finally:
         if log:
             log.close()
-    return proc.returncode, failed, "".join(tail)
+    if proc.returncode == 130:
+        raise KeyboardInterrupt
+    if proc.returncode != 0 or rejected:
+        logger.error("freqtrade %s %s; its reason is above%s.", subcommand,
+                     "rejected its input" if rejected else
+                     f"failed with exit code {proc.returncode}",
+                     f" and in {log_path}" if log_path else "")
+        return 1, failed, "".join(tail)
+    return 0, failed, "".join(tail)

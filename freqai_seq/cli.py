@@ -37,13 +37,18 @@ def _cmd_market(args: argparse.Namespace) -> int:
     from freqai_seq.market import process
 
     if args.action == "serve":
+        from freqai_seq.processes import recorded
+
+        if (args.owner_pid is None) != (args.owner_create_time is None):
+            raise FreqaiSeqError("--owner-pid and --owner-create-time go together.")
+        owner = recorded(args.owner_pid, args.owner_create_time)
         process.serve(args.datadir, args.host, args.port, args.state_file, args.data_format,
-                      args.replay_start, args.replay_since)
+                      args.replay_start, args.replay_since, owner, args.allow_remote)
         return 0
     if args.action == "start":
         state, started = process.start(args.datadir, args.host, args.port, args.state_file,
                                        args.market_log, args.data_format, args.replay_start,
-                                       args.replay_since)
+                                       args.replay_since, allow_remote=args.allow_remote)
         verb = "Started" if started else "Already running:"
         print(f"{verb} offline market on {state.base_url} (pid {state.pid}, data {state.datadir})")
         return 0
@@ -190,7 +195,11 @@ def _cmd_dryrun(args: argparse.Namespace) -> int:
             pairs=tuple(args.pairs or ()), configs=tuple(args.config or [Path("config.json")]),
             training_params=args.training_params, datadir=args.datadir, userdir=args.userdir,
             api_port=args.api_port, fast=args.fast)
-        state = dryrun.start(request)
+        try:
+            state = dryrun.start(request)
+        except dryrun.BotFailed as err:
+            logger.error("%s", err)
+            return 1
         print(f"Dry-run bot started (pid {state.pid}, FreqAI identifier {request.identifier}): "
               f"REST API {state.api_url}, credentials in {folder / 'dryrun.local.json'}, log "
               f"{state.log_file}. `freqai-seq dryrun status` shows its newest predictions.")
@@ -199,9 +208,12 @@ def _cmd_dryrun(args: argparse.Namespace) -> int:
         print("Stopped the dry-run bot and its market." if dryrun.stop(folder)
               else "No dry-run bot was running.")
         return 0
+    stale = dryrun.clear_stale(folder)
     state = dryrun.bot_state(folder)
     if state is None:
-        print("Dry-run bot: not running")
+        print("Dry-run bot: not running" if stale is None else
+              f"Dry-run bot: not running; it (pid {stale.pid}) died without `freqai-seq dryrun "
+              f"stop` (killed or crashed): see its log {stale.log_file}")
         return 1
     print(f"Dry-run bot running (pid {state.pid}, {state.api_url}); newest analysed candles:")
     for prediction in dryrun.latest_predictions(folder):
@@ -260,15 +272,28 @@ def _time_ms(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a time: {text!r}") from exc
 
 
-def _market_options(parser: argparse.ArgumentParser) -> None:
+def _tcp_port(text: str) -> int:
+    """A port a server can listen on (1..65535)."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1..65535): {text!r}")
+    return int(text)
+
+
+def _market_options(parser: argparse.ArgumentParser, own_market: bool = False) -> None:
+    """`own_market`: the command runs against the market of `market start` when one runs at
+    --state-file, else starts one for itself (on a free port unless --port is given)."""
     parser.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
                         help="freqtrade data directory to serve (default: %(default)s)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help="default: %(default)s; 0 picks a free port")
+    if own_market:
+        parser.add_argument("--port", type=int, default=None,
+                            help="port of the market this command starts when none runs at "
+                                 "--state-file (default: a free port)")
+    else:
+        parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                            help="default: %(default)s; 0 picks a free port")
     parser.add_argument("--state-file", type=Path, default=paths.MARKET_STATE_FILE,
-                        help="where the running market records pid and port "
-                             "(default: %(default)s)")
+                        help="state file of the `market start` market (default: %(default)s)")
     parser.add_argument("--log-file", "--market-log", dest="market_log", type=Path,
                         default=paths.MARKET_STATE_FILE.with_name("market.log"),
                         help="log of a background market (default: %(default)s)")
@@ -283,7 +308,7 @@ def _freqtrade_run_options(parser: argparse.ArgumentParser) -> None:
                         help="FreqAI model class (default: %(default)s)")
     parser.add_argument("--userdir", type=Path, default=paths.USER_DATA,
                         help="freqtrade user_data directory (default: %(default)s)")
-    _market_options(parser)
+    _market_options(parser, own_market=True)
 
 
 def _freqtrade_passthrough(parser: argparse.ArgumentParser) -> None:
@@ -316,14 +341,21 @@ def build_parser() -> argparse.ArgumentParser:
     market.add_argument("--replay-since", type=_time_ms, default=None, metavar="TIME",
                         help="wall-clock time the replay began (default: now); give the first "
                              "start's time to a restarted replay so its clock continues")
+    market.add_argument("--allow-remote", action="store_true",
+                        help="allow a --host other than loopback (127.0.0.0/8, ::1, localhost): "
+                             "the market has no authentication")
+    # A market a command starts for itself exits once that process (pid and start time) is gone.
+    market.add_argument("--owner-pid", type=int, default=None, help=argparse.SUPPRESS)
+    market.add_argument("--owner-create-time", type=float, default=None, help=argparse.SUPPRESS)
     market.set_defaults(func=_cmd_market)
 
     bt = sub.add_parser("backtest", help="offline `freqtrade backtesting` with FreqAI",
                         epilog="Arguments after -- go to freqtrade unchanged.")
     _freqtrade_run_options(bt)
     bt.add_argument("--training-params", type=Path, default=None,
-                    help="JSON file replacing freqai.model_training_parameters (config files "
-                         "merge key by key, so another model's keys would leak in)")
+                    help="JSON file replacing freqai.model_training_parameters: the config's "
+                         "keys it does not set are passed as null (the model's default), so "
+                         "another model's keys never leak in")
     bt.add_argument("--timerange", default="20190601-20190901", help="default: %(default)s")
     bt.add_argument("--identifier", default=None,
                     help="FreqAI identifier; default: derived from model and strategy, so "
@@ -415,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="default: the backtest's pairs")
     plot.add_argument("--userdir", type=Path, default=paths.USER_DATA,
                       help="freqtrade user_data directory (default: %(default)s)")
-    _market_options(plot)
+    _market_options(plot, own_market=True)
     plot.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                       help="extra plot-dataframe arguments, after --")
     plot.set_defaults(func=_cmd_plot)
@@ -435,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("--fast", action="store_true",
                      help="replay the 30m candles as 1m candles: a new candle (and prediction) "
                           "every minute; time-of-day features lose their meaning")
-    dry.add_argument("--api-port", type=int, default=18780, help="REST API port on 127.0.0.1")
+    dry.add_argument("--api-port", type=_tcp_port, default=18780,
+                     help="REST API port on 127.0.0.1 (default: %(default)s)")
     dry.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
                      help="candles the market replays (default: %(default)s)")
     dry.add_argument("--userdir", type=Path, default=paths.USER_DATA,

@@ -3,6 +3,10 @@
 Everything it writes stays in user_data/dryrun/ (git-ignored): the local config with the REST API
 credentials (generated once, never printed in full), the bot's state file, log and database, and
 the replay's start, so a restarted bot finds the market's clock where it left it.
+
+The bot's state file records its pid and start time: a bot that died without `dryrun stop` leaves
+a stale file, which is cleared (with the replay market its start started) and never acted on, and
+the credentials go only to a port on which the recorded bot itself listens.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import logging
 import os
 import secrets
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from freqai_seq import paths
+from freqai_seq import paths, processes
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, fast_replay
 from freqai_seq.market import process as market
@@ -31,6 +35,15 @@ from freqai_seq.market.overlay import offline_overlay
 logger = logging.getLogger(__name__)
 
 API_PORT = 18780
+# freqtrade imports torch and loads the strategy, FreqAI and the markets before its API answers.
+START_TIMEOUT_S = 300.0
+PROGRESS_EVERY_S = 15.0
+STOP_TIMEOUT_S = 60.0
+
+
+class BotFailed(Exception):
+    """The bot exited, or never answered, during `dryrun start`: the job failed (exit 1), as
+    opposed to a FreqaiSeqError about the input, found before anything starts (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,15 @@ class BotState:
     api_url: str
     market_state_file: str
     log_file: str
+    create_time: float | None = None  # None: written by an older version, so never verifiable
+
+    @property
+    def process(self) -> processes.ProcessRecord | None:
+        return processes.recorded(self.pid, self.create_time)
+
+    @property
+    def api_port(self) -> int:
+        return urllib.parse.urlsplit(self.api_url).port or 0
 
 
 def local_config(folder: Path, api_port: int) -> Path:
@@ -128,32 +150,67 @@ def replay_since(request: DryRunRequest, market_datadir: Path) -> int:
     return since
 
 
-def bot_state(folder: Path) -> BotState | None:
+def _recorded(folder: Path) -> BotState | None:
     try:
-        state = BotState(**json.loads((folder / "bot.json").read_text()))
+        return BotState(**json.loads((folder / "bot.json").read_text()))
     except (FileNotFoundError, json.JSONDecodeError, TypeError):
         return None
-    try:
-        os.kill(state.pid, 0)
-    except ProcessLookupError:
+
+
+def bot_state(folder: Path) -> BotState | None:
+    """The recorded bot if that very process still runs (not another one that got its pid)."""
+    state = _recorded(folder)
+    return state if state is not None and processes.is_running(state.process) else None
+
+
+def clear_stale(folder: Path) -> BotState | None:
+    """The state of a bot that is gone without `dryrun stop` (killed, crashed), or whose pid now
+    names another process: its file is removed and the replay market its start started is
+    stopped (if that market is still verifiably ours). None when there was no such state."""
+    state = _recorded(folder)
+    if state is None or processes.is_running(state.process):
         return None
+    logger.warning("Removing stale %s: the dry-run bot pid %d is gone (or the pid now belongs to "
+                   "another process)", folder / "bot.json", state.pid)
+    (folder / "bot.json").unlink(missing_ok=True)
+    if (stopped := market.stop(Path(state.market_state_file))) is not None:
+        logger.info("Stopped the replay market pid %d that the bot's start had started",
+                    stopped.pid)
     return state
 
 
+def _check_api_port(port: int) -> None:
+    """Fail before anything starts when the bot could not listen on its REST API port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the bot's server does
+        try:
+            sock.bind((DEFAULT_HOST, port))
+        except OSError as exc:
+            raise FreqaiSeqError(
+                f"The REST API port {port} on {DEFAULT_HOST} cannot be used ({exc.strerror}): "
+                f"something else listens there. Pass --api-port with a free port.") from exc
+
+
 def start(request: DryRunRequest) -> BotState:
+    """Start the replay market and the bot; return once the bot answers on its REST API with
+    our credentials. BotFailed (after stopping what this start started) when it exits or does
+    not answer within START_TIMEOUT_S."""
     folder = request.folder
+    clear_stale(folder)
     if (running := bot_state(folder)) is not None:
         raise FreqaiSeqError(f"A dry-run bot already runs (pid {running.pid}, {running.api_url}): "
                              "`freqai-seq dryrun stop` first.")
+    _check_api_port(request.api_port)
     folder.mkdir(parents=True, exist_ok=True)
     market_datadir = request.datadir
     if request.fast:
         market_datadir = fast_replay.build(request.datadir, folder / "fast-data",
                                            _replayed_pairs(request))
     market_file = folder / "market.json"
-    market_state, _ = market.start(market_datadir, DEFAULT_HOST, 0, market_file,
-                                   folder / "market.log", replay_start_ms=request.replay_start,
-                                   replay_since_ms=replay_since(request, market_datadir))
+    market_state, market_started = market.start(
+        market_datadir, DEFAULT_HOST, 0, market_file, folder / "market.log",
+        replay_start_ms=request.replay_start,
+        replay_since_ms=replay_since(request, market_datadir))
     overlay = folder / "run.json"
     overlay.write_text(json.dumps(run_overlay(request, market_state), indent=2))
     local = local_config(folder, request.api_port)
@@ -167,12 +224,47 @@ def start(request: DryRunRequest) -> BotState:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, "COLUMNS": "4000"})
-    state = BotState(proc.pid, f"http://127.0.0.1:{request.api_port}", str(market_file),
-                     str(log_file))
+    state = BotState(proc.pid, f"http://{DEFAULT_HOST}:{request.api_port}", str(market_file),
+                     str(log_file), processes.ProcessRecord.of(proc.pid).create_time)
     (folder / "bot.json").write_text(json.dumps(asdict(state)))
     logger.info("Dry-run bot pid %d: REST API %s (user and password in %s), log %s",
                 proc.pid, state.api_url, local, log_file)
+    try:
+        _wait_until_ready(proc, state, folder)
+    except BaseException:  # BotFailed, or interrupted: leave nothing half-started behind
+        processes.stop(state.process, STOP_TIMEOUT_S)
+        (folder / "bot.json").unlink(missing_ok=True)
+        if market_started:
+            market.stop(market_file)
+        raise
     return state
+
+
+def _wait_until_ready(proc: subprocess.Popen[bytes], state: BotState, folder: Path) -> None:
+    began = time.monotonic()
+    report_at = began + PROGRESS_EVERY_S
+    while True:
+        if (code := proc.poll()) is not None:
+            lines = Path(state.log_file).read_text(errors="replace").strip().splitlines()
+            tail = "\n".join(lines[-10:])
+            raise BotFailed(f"The dry-run bot exited with code {code} during start-up. Last lines "
+                            f"of its log:\n{tail}\nFull log: {state.log_file}")
+        if processes.listens_on(state.process, state.api_port):
+            try:
+                _authorised_call(state, folder, "/api/v1/show_config", timeout_s=5.0)
+                logger.info("The dry-run bot answers on %s after %.0fs", state.api_url,
+                            time.monotonic() - began)
+                return
+            except FreqaiSeqError:
+                pass  # listening, not answering yet
+        if time.monotonic() - began > START_TIMEOUT_S:
+            raise BotFailed(f"The dry-run bot did not answer on {state.api_url} within "
+                            f"{START_TIMEOUT_S:.0f}s; stopped it. See its log {state.log_file}.")
+        if time.monotonic() >= report_at:
+            logger.info("Waiting for the dry-run bot to answer on %s (%.0fs; log %s)",
+                        state.api_url, time.monotonic() - began, state.log_file)
+            report_at += PROGRESS_EVERY_S
+        time.sleep(1.0)
 
 
 def _replayed_pairs(request: DryRunRequest) -> list[str]:
@@ -208,8 +300,25 @@ def api_call(folder: Path, path: str, payload: dict[str, Any] | None = None,
     state = bot_state(folder)
     if state is None:
         raise FreqaiSeqError("No dry-run bot is running.")
-    server = json.loads((folder / "dryrun.local.json").read_text())["api_server"]
-    token = base64.b64encode(f"{server['username']}:{server['password']}".encode()).decode()
+    return _authorised_call(state, folder, path, payload, timeout_s)
+
+
+def _authorised_call(state: BotState, folder: Path, path: str,
+                     payload: dict[str, Any] | None = None, timeout_s: float = 10.0) -> Any:
+    """The REST call with the credentials, sent only when the process listening on the API port
+    is our bot: never to whatever else may have taken the port."""
+    if not processes.listens_on(state.process, state.api_port):
+        raise FreqaiSeqError(
+            f"Refusing to send the REST API credentials to port {state.api_port}: the dry-run "
+            f"bot (pid {state.pid}) does not listen there (it is still starting, or another "
+            f"process holds the port).")
+    try:
+        server = json.loads((folder / "dryrun.local.json").read_text())["api_server"]
+        user, password = server["username"], server["password"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise FreqaiSeqError(f"Cannot read the REST API credentials in "
+                             f"{folder / 'dryrun.local.json'}: {exc}") from exc
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
     headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
     body = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(state.api_url + path, data=body, headers=headers)
@@ -236,19 +345,13 @@ def latest_predictions(folder: Path) -> list[Prediction]:
     return out
 
 
-def stop(folder: Path, timeout_s: float = 60.0) -> bool:
-    """Stop the bot (SIGTERM, then SIGKILL) and the replay market it started."""
+def stop(folder: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+    """Stop the bot (SIGTERM, then SIGKILL) and the replay market it started; False when no
+    bot was running. Only processes verifiably ours are signalled."""
+    clear_stale(folder)
     state = bot_state(folder)
-    stopped = False
     if state is not None:
-        os.kill(state.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while bot_state(folder) is not None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if bot_state(folder) is not None:
-            logger.warning("Bot pid %d ignored SIGTERM; killing it", state.pid)
-            os.kill(state.pid, signal.SIGKILL)
-        stopped = True
+        processes.stop(state.process, timeout_s)
     (folder / "bot.json").unlink(missing_ok=True)
-    market.stop(folder / "market.json")
-    return stopped
+    market.stop(Path(state.market_state_file) if state else folder / "market.json")
+    return state is not None

@@ -187,7 +187,6 @@ def run_hyperopt(request: HyperoptRequest) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     code, failed, tail = run_offline(backtest, "hyperopt", log_path, columns=COLUMNS)
     if code != 0:
-        logger.error("freqtrade hyperopt failed with exit code %d (log: %s)", code, log_path)
         return code
     if failed:
         logger.error("%d FreqAI trainings failed and were skipped: the epochs traded on "

@@ -295,7 +295,6 @@ def run_lookahead(request: BacktestRequest, minimum_trades: int, targeted_trades
             run_config.unlink(missing_ok=True)
             record.unlink(missing_ok=True)
     if code != 0:
-        logger.error("freqtrade lookahead-analysis failed with exit code %d", code)
         return code
     if failed:
         logger.error("%d FreqAI trainings failed and were skipped: the compared backtests lack "

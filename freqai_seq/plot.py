@@ -86,7 +86,7 @@ class PlotRequest:
     userdir: Path
     datadir: Path
     host: str
-    port: int
+    port: int | None
     state_file: Path
     log_file: Path
     pairs: tuple[str, ...] = ()  # default: the backtest's pairs
@@ -134,7 +134,6 @@ def run_plots(request: PlotRequest) -> int:
             log_path = request.userdir / "runs" / f"{request.identifier}.{subcommand}.log"
             code, failed, _ = run_offline(replace(base, extra=args), subcommand, log_path)
             if code != 0:
-                logger.error("freqtrade %s failed with exit code %d", subcommand, code)
                 return code
             trained = len(DONE_TRAINING.findall(log_path.read_text()))
             if trained or failed:

@@ -63,7 +63,9 @@ class SequenceRegressor(IFreqaiModel):
         self.dd.__class__ = CrashSafeDataDrawer
         self.dd.model_type = "pytorch"  # FreqAI then calls model.save() and our loader
         try:
-            self.seq_cfg: SequenceConfig = self.parse_params(dict(self.model_training_parameters))
+            # null means "the default": how `--training-params` replaces the config's keys
+            self.seq_cfg: SequenceConfig = self.parse_params(
+                {k: v for k, v in self.model_training_parameters.items() if v is not None})
             self.device = resolve_device(self.seq_cfg.device)
             self.mlflow = mlflow_settings(self.freqai_info, Path(config["user_data_dir"]))
         except FreqaiSeqError as err:

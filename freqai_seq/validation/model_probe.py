@@ -141,6 +141,40 @@ def _load_pickle(path: Path) -> Any:
         return cloudpickle.load(fh)
 
 
+class NotSequenceModel(FreqaiSeqError):
+    """A saved model that is not a freqai-seq sequence model: there is nothing to re-run."""
+
+
+def load_sequence_model(model_file: Path) -> SequenceModel:
+    """The saved model; NotSequenceModel for another kind, FreqaiSeqError for a damaged file."""
+    if model_file.suffix != ".zip":
+        raise NotSequenceModel(f"not a freqai-seq sequence model ({model_file.name})")
+    try:
+        model = SequenceModel.load(model_file)
+    except Exception as exc:  # torch and unpickling raise many types for a damaged file
+        raise FreqaiSeqError(f"the model file cannot be loaded ({type(exc).__name__})") from exc
+    if not isinstance(model, SequenceModel):  # FreqAI's own PyTorch models save .zip too
+        raise NotSequenceModel(f"not a freqai-seq sequence model ({type(model).__name__})")
+    return model
+
+
+def not_applicable(run: ExportedRun, model_class: str | None) -> str | None:
+    """Why model analysis does not apply to the run at all, else None: every model of a run is
+    of its one FreqAI model class, so the first saved model tells (FreqAI's own LightGBM and
+    PyTorch models have no windows, attention or saved history to analyse)."""
+    first = next((s.model_file for subs in run.sub_trains.values() for s in subs
+                  if s.model_file is not None), None)
+    if first is None:
+        return None
+    try:
+        load_sequence_model(first)
+    except NotSequenceModel:
+        return f"{model_class or first.name} is not a freqai-seq sequence model"
+    except FreqaiSeqError:
+        pass  # a damaged file: the analysis reports it with the other models
+    return None
+
+
 def probe_sub_train(sub: SubTrain, exported: pd.DataFrame, features: pd.DataFrame,
                     results: ProbeResults) -> None:
     """Analyse one saved model on the rows it predicted; raises FreqaiSeqError with the reason
@@ -149,14 +183,7 @@ def probe_sub_train(sub: SubTrain, exported: pd.DataFrame, features: pd.DataFram
     if model_file is None:
         raise FreqaiSeqError("no saved model (the backtest ran with save_backtest_models false, "
                              "or this training failed)")
-    if model_file.suffix != ".zip":
-        raise FreqaiSeqError(f"not a freqai-seq sequence model ({model_file.name})")
-    try:
-        model = SequenceModel.load(model_file)
-    except Exception as exc:  # any other model file: not ours to re-run
-        raise FreqaiSeqError(f"not a freqai-seq sequence model ({type(exc).__name__})") from exc
-    if not isinstance(model, SequenceModel):  # FreqAI's own PyTorch models save .zip too
-        raise FreqaiSeqError(f"not a freqai-seq sequence model ({type(model).__name__})")
+    model = load_sequence_model(model_file)
     if getattr(getattr(model, "ensemble", None), "ensemble_dynamic_candles", 0):
         raise FreqaiSeqError("an ensemble with dynamic weights: its forecasts also depend on the "
                              "outcomes known when it predicted, which a re-run cannot replay")

@@ -88,7 +88,7 @@ def to_json(v: Validation) -> dict[str, Any]:
         "attention": analysis.get("attention") or {
             "applicable": False,
             "reason": ("no analysed model exposes attention" if analysis
-                       else "no model was analysed")},
+                       else v.model_analysis.get("reason", "no model was analysed"))},
         "temporal_consistency": consistency_summary(v),
         "long_term_dependency": {
             "profile_by_lag": analysis.get("dependency_profile_by_lag"),
@@ -105,6 +105,14 @@ def _fmt(cell: dict[str, float | None] | None, digits: int = 4) -> str:
     if cell.get("ci_low") is not None:
         text += f" [{cell['ci_low']:.{digits}f}, {cell['ci_high']:.{digits}f}]"
     return text
+
+
+def not_applicable_note(report: dict[str, Any]) -> str | None:
+    """The model analysis of a run whose models it does not apply to: a note, not a problem."""
+    analysis = report["model_analysis"]
+    if analysis.get("applicable", True):
+        return None
+    return f"Model analysis: not applicable: {analysis['reason']}"
 
 
 def console_summary(report: dict[str, Any], out: Path) -> str:
@@ -131,6 +139,9 @@ def console_summary(report: dict[str, Any], out: Path) -> str:
     dependency = report["long_term_dependency"]["share_beyond_lag"] or {}
     analysis = report["model_analysis"].get("pooled") or {}
     lines.append("")
+    note = not_applicable_note(report)
+    if note:
+        lines.append(note)
     if analysis:
         lines.append(f"Models re-run: {analysis['models']} ({', '.join(analysis['networks'])}), "
                      f"{analysis['windows']} windows, largest deviation from the export "
@@ -250,6 +261,8 @@ def write_outputs(v: Validation) -> tuple[dict[str, Any], str]:
     problems = "".join(f"<li>{html.escape(p)}</li>" for p in report["problems"]) or "<li>none</li>"
     formulas = "".join(f"<li><b>{k}</b>: {html.escape(t)}</li>" for k, t in FORMULAS.items())
     consistency = html.escape(json.dumps(report["temporal_consistency"]))
+    note = not_applicable_note(report)
+    note_html = f"<p>{html.escape(note)}</p>" if note else ""
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>Validation of {html.escape(v.run.identifier)}</title><style>"
@@ -258,7 +271,7 @@ def write_outputs(v: Validation) -> tuple[dict[str, Any], str]:
         f"<h1>Validation of {html.escape(v.run.identifier)}</h1>"
         f"<p>Generated {report['generated_at']}; timeframe {v.timeframe}; pairs "
         f"{', '.join(report['pairs'])}; schema {SCHEMA} v{SCHEMA_VERSION}.</p>"
-        f"<h2>Problems</h2><ul>{problems}</ul>{tables}"
+        f"<h2>Problems</h2><ul>{problems}</ul>{note_html}{tables}"
         f"<h2>Temporal consistency</h2><pre>{consistency}</pre>"
         + "".join(parts)
         + f"<h2>Formulas</h2><ul>{formulas}</ul></body></html>")

@@ -13,6 +13,7 @@ import pandas as pd
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.metrics import realized_forward_return
+from freqai_seq.run_config import check_label_period, load_user_configs
 from freqai_seq.validation import probe_metrics as pm
 from freqai_seq.validation.exports import ExportedRun, load_export
 from freqai_seq.validation.horizons import (
@@ -23,7 +24,7 @@ from freqai_seq.validation.horizons import (
     return_labels,
     smoothness,
 )
-from freqai_seq.validation.model_probe import StrategyFeatures, probe_run
+from freqai_seq.validation.model_probe import StrategyFeatures, not_applicable, probe_run
 from freqai_seq.validation.truth import load_candles
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,6 @@ def _load_config(path: Path, strategy: str | None, datadir: Path) -> dict[str, A
     from freqtrade.configuration import Configuration
     from freqtrade.enums import RunMode
 
-    if not path.exists():
-        raise FreqaiSeqError(f"Config {path} not found.")
     config = Configuration.from_files([str(path)])
     if strategy:
         config["strategy"] = strategy
@@ -163,24 +162,36 @@ def _timerange_bounds(config: dict[str, Any] | None) -> tuple[int | None, int | 
     return timerange.startts or None, timerange.stopts or None
 
 
+def _feature_parameters(settings: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The FreqAI feature parameters of a config or run_params.json, refused when their
+    horizon is no candle count (truth, baselines and the strategy's labels shift by it)."""
+    params = settings.get("freqai", {}).get("feature_parameters", {})
+    check_label_period(params, str(source))
+    return params
+
+
 def validate(options: ValidateOptions) -> Validation:
     run = load_export(options.models, list(options.pairs) or None)
     config_path = options.config or default_config(options.models)
     config: dict[str, Any] | None = None
-    config_error = None
-    try:
-        config = _load_config(config_path, options.strategy, options.datadir)
-    except Exception as exc:  # freqtrade raises several types for a bad config
-        config_error = f"config {config_path}: {exc}"
+    config_error = f"config {config_path} not found"
+    if config_path.exists():
+        load_user_configs([config_path])  # a file that is not JSON is bad input, not a part
+        try:
+            config = _load_config(config_path, options.strategy, options.datadir)
+        except Exception as exc:  # freqtrade raises several types for a bad config
+            config_error = f"config {config_path}: {exc}"
+    if config is None:
         logger.warning("%s", config_error)
     timeframe = run.run_params.get("timeframe") or (config or {}).get("timeframe")
     if not timeframe:
         raise FreqaiSeqError(f"No timeframe: {options.models}/run_params.json is missing and the "
                              f"config {config_path} could not be read.")
-    feature_params = (run.run_params.get("freqai") or (config or {}).get("freqai", {})).get(
-        "feature_parameters", {})
+    config_params = _feature_parameters(config or {}, config_path)
+    feature_params = (_feature_parameters(run.run_params, options.models / "run_params.json")
+                      if run.run_params.get("freqai") else config_params)
     v = Validation(options, run, timeframe, feature_params.get("label_period_candles"),
-                   config_path=config_path)
+                   problems=list(run.problems), config_path=config_path)
     dropped = run.keep_windows(*_timerange_bounds(config))
     if dropped:
         logger.warning("Ignored %d prediction files outside the run's timerange %s (left by "
@@ -191,7 +202,11 @@ def validate(options: ValidateOptions) -> Validation:
     if run.live:
         _forecast_source(v, "live", run.live)
     if options.analyse_models and run.windows:
-        if not run.sub_trains:
+        reason = not_applicable(run, (config or {}).get("freqaimodel"))
+        if reason:
+            v.model_analysis = {"applicable": False, "reason": reason}
+            logger.info("Model analysis not applicable: %s", reason)
+        elif not run.sub_trains:
             v.problems.append("model analysis: no sub-train folders with metadata")
         elif config is None:
             v.problems.append(f"model analysis needs the run's config: {config_error}")

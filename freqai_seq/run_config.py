@@ -1,0 +1,272 @@
+"""What a run hands freqtrade, checked before freqtrade starts, and the record it leaves.
+
+freqtrade gets the user's `-c` files unchanged plus an overlay of our own (market URLs,
+identifier, training parameters, pairs) that holds no secret. Everything a command can check
+before freqtrade starts is checked here with freqtrade's own parser and validators, so bad input
+exits 2 with one sentence instead of a freqtrade run that fails (or, for a configuration error,
+exits 0). The run's record (`user_data/runs/<identifier>.json`, read by `validate`, `plot` and
+`bench`) is the merged config through freqtrade's sanitizing plus a sweep for any other
+credential, and it replaces an earlier record only once the new run has started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.json_files import read_json_object
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path("config.json")
+REDACTED = "REDACTED"
+# Keys whose string value is a credential wherever they appear (ccxt_config included).
+SECRET_KEY = re.compile(r"secret|password|passphrase|token|credential|api_?key|private_?key"
+                        r"|^key$|^uid$", re.IGNORECASE)
+URL_PASSWORD = re.compile(r"^(?P<head>[a-z][a-z0-9+.-]*://[^/@:]*:)(?P<password>[^/@]*)@",
+                          re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """A run's inputs, checked: the user's config files (handed to freqtrade unchanged), our
+    overlay without the market's URLs, and the merged config freqtrade will see."""
+
+    configs: tuple[Path, ...]
+    overlay: dict[str, Any]
+    merged: dict[str, Any]
+
+    @property
+    def pairs(self) -> list[str]:
+        return list(self.merged["exchange"]["pair_whitelist"])
+
+    @property
+    def corr_pairs(self) -> list[str]:
+        return list(self.merged.get("freqai", {}).get("feature_parameters", {})
+                    .get("include_corr_pairlist", []))
+
+    @property
+    def timeframes(self) -> list[str]:
+        timeframe = self.merged.get("timeframe")
+        included = (self.merged.get("freqai", {}).get("feature_parameters", {})
+                    .get("include_timeframes", []))
+        return sorted({*([timeframe] if timeframe else []), *included})
+
+
+def load_user_configs(configs: list[Path] | tuple[Path, ...] | None) -> tuple[
+        tuple[Path, ...], dict[str, Any]]:
+    """The user's config files and their merge, as freqtrade loads them; a missing or broken
+    file is a FreqaiSeqError naming it."""
+    from freqtrade.configuration.load_config import load_config_file, load_from_files
+    from freqtrade.exceptions import FreqtradeException
+
+    files = tuple(configs or [DEFAULT_CONFIG])
+    for config in files:
+        if not config.is_file():
+            raise FreqaiSeqError(f"Config file {config} not found (run from the repository root "
+                                 "or pass -c).")
+        try:
+            with _quiet_freqtrade():
+                load_config_file(str(config))
+        except FreqtradeException as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise FreqaiSeqError(f"Config file {config} is not valid JSON: {first}") from exc
+    try:
+        with _quiet_freqtrade():
+            merged = load_from_files([str(c) for c in files])
+    except FreqtradeException as exc:  # e.g. a file named by add_config_files
+        raise FreqaiSeqError(f"Cannot load the config {' + '.join(map(str, files))}: "
+                             f"{str(exc).strip().splitlines()[0]}") from exc
+    merged.pop("config_files", None)
+    return files, merged
+
+
+def run_overlay(merged: dict[str, Any], identifier: str, training_params: Path | None,
+                pairs: tuple[str, ...]) -> dict[str, Any]:
+    """Our part of the run's config, merged over the user's files by freqtrade itself."""
+    freqai: dict[str, Any] = {"identifier": identifier}
+    overlay: dict[str, Any] = {"freqai": freqai}
+    if training_params is not None:
+        params = read_json_object(training_params, "--training-params")
+        # freqtrade merges config dicts key by key; the file replaces the config's keys, so the
+        # keys it does not set are nulled, which the models read as "use the default".
+        inherited = merged.get("freqai", {}).get("model_training_parameters") or {}
+        freqai["model_training_parameters"] = {**dict.fromkeys(inherited), **params}
+    if pairs:
+        overlay["exchange"] = {"pair_whitelist": list(pairs)}
+    return overlay
+
+
+RUNMODES = {"backtesting": "backtest", "hyperopt": "hyperopt", "lookahead-analysis": "backtest",
+            "plot-dataframe": "plot", "plot-profit": "plot"}
+
+
+def check_run_inputs(configs: list[Path] | None, identifier: str, training_params: Path | None,
+                     pairs: tuple[str, ...], timerange: str, subcommand: str,
+                     datadir: Path) -> RunInputs:
+    """Load and check everything freqtrade would reject, before it starts."""
+    from freqtrade.configuration.timerange import TimeRange
+    from freqtrade.exceptions import FreqtradeException
+    from freqtrade.misc import deep_merge_dicts
+
+    try:
+        TimeRange.parse_timerange(timerange)
+    except FreqtradeException as exc:
+        raise FreqaiSeqError(f"--timerange {timerange!r}: {exc} (expected YYYYMMDD-YYYYMMDD, "
+                             "start before stop).") from exc
+    files, user = load_user_configs(configs)
+    overlay = run_overlay(user, identifier, training_params, pairs)
+    merged = deep_merge_dicts(copy.deepcopy(overlay), copy.deepcopy(user))
+    _check_schema({**merged, "timerange": timerange}, RUNMODES.get(subcommand, "other"))
+    _check_freqai(merged)
+    inputs = RunInputs(files, overlay, merged)
+    _check_pairs(inputs, datadir)
+    return inputs
+
+
+def _check_schema(merged: dict[str, Any], runmode: str) -> None:
+    """freqtrade's schema and consistency checks, as it runs them before loading a strategy."""
+    from freqtrade.config_schema.config_schema import CONF_SCHEMA
+    from freqtrade.configuration.config_validation import (
+        FreqtradeValidator,
+        validate_config_consistency,
+    )
+    from freqtrade.enums import RunMode
+    from freqtrade.exceptions import FreqtradeException
+    from jsonschema.exceptions import best_match
+
+    conf = copy.deepcopy(merged)
+    conf["runmode"] = RunMode(runmode)
+    try:
+        with _quiet_freqtrade():
+            validate_config_consistency(conf, preliminary=True)
+    except FreqtradeException as exc:
+        error = best_match(FreqtradeValidator(CONF_SCHEMA).iter_errors(copy.deepcopy(merged)))
+        where = ".".join(map(str, error.absolute_path)) if error is not None else ""
+        reason = f"{where}: {error.message}" if where else str(exc).strip().splitlines()[0]
+        raise FreqaiSeqError(f"Invalid configuration: {reason.rstrip('.')}.") from exc
+
+
+def _check_freqai(merged: dict[str, Any]) -> None:
+    """FreqAI settings whose bad values would otherwise surface as a traceback mid-run."""
+    freqai = merged.get("freqai", {})
+    if not freqai.get("enabled"):
+        raise FreqaiSeqError("freqai.enabled is not true in the config: these commands run "
+                             "FreqAI models.")
+    check_label_period(freqai.get("feature_parameters", {}), "the config")
+
+
+def check_label_period(feature_parameters: dict[str, Any], where: str) -> None:
+    """`label_period_candles` is the horizon truth, baselines and labels shift by: a whole
+    number of candles, at least 1."""
+    label = feature_parameters.get("label_period_candles")
+    if label is not None and (isinstance(label, bool) or not isinstance(label, int)
+                              or label < 1):
+        raise FreqaiSeqError(f"freqai.feature_parameters.label_period_candles in {where} must "
+                             f"be a whole number of candles, at least 1 (got {label!r}).")
+
+
+def _check_pairs(inputs: RunInputs, datadir: Path) -> None:
+    """Every traded and correlated pair has candles for every timeframe FreqAI reads, and the
+    candles themselves are sound."""
+    from freqai_seq.data.candle_checks import available_candles, raise_on_bad_candles
+
+    available = available_candles(datadir)
+    wanted = sorted({*inputs.pairs, *inputs.corr_pairs})
+    bad_names = [p for p in wanted if not re.fullmatch(r"[A-Za-z0-9.-]+/[A-Za-z0-9.-]+", p)]
+    if bad_names:
+        raise FreqaiSeqError(f"Not a pair: {', '.join(bad_names)} (freqtrade pairs look like "
+                             "BTC/USD; wildcards are not served by the offline market).")
+    missing = [f"{p} {tf}" for p in wanted for tf in inputs.timeframes
+               if (p, tf) not in available]
+    if missing:
+        have = sorted({p for p, _ in available})
+        raise FreqaiSeqError(f"No candles in {datadir} for {', '.join(missing)} (pairs there: "
+                             f"{', '.join(have) or 'none'}); run `freqai-seq data`, or change "
+                             "the config's pair_whitelist or include_corr_pairlist.")
+    raise_on_bad_candles(datadir, wanted, inputs.timeframes)
+
+
+def redacted(config: dict[str, Any]) -> dict[str, Any]:
+    """The config through freqtrade's own sanitizing, then every other credential-looking value
+    (JWT keys, websocket tokens, ccxt credentials, a password in a database URL) replaced."""
+    from freqtrade.configuration.config_secrets import sanitize_config
+
+    def sweep(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: sweep(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [sweep(v, key) for v in value]
+        if isinstance(value, str) and value:
+            if SECRET_KEY.search(key):
+                return REDACTED
+            return URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", value)
+        return value
+
+    return sweep(sanitize_config(config))
+
+
+def write_overlay(overlay: dict[str, Any], path: Path) -> Path:
+    """Our overlay, holding no secret, for freqtrade's `-c`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(overlay, indent=2))
+    return path
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """`user_data/runs/<name>.json`: written aside first, and put in place of an earlier record
+    only once freqtrade has started the run it describes."""
+
+    path: Path
+    started_at: float
+
+    @classmethod
+    def begin(cls, path: Path, config: dict[str, Any]) -> RunRecord:
+        record = cls(path, time.time())
+        record.pending.parent.mkdir(parents=True, exist_ok=True)
+        record.pending.write_text(json.dumps(redacted(config), indent=2))
+        return record
+
+    @property
+    def pending(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.pending-{os.getpid()}")
+
+    def finish(self, succeeded: bool, models: Path) -> None:
+        """Keep the new record when the run succeeded or began writing its models folder
+        (which then describes this run); otherwise the earlier record stays."""
+        if succeeded or _written_since(models, self.started_at):
+            self.pending.replace(self.path)
+        else:
+            if self.path.exists():
+                logger.info("Kept the record of the earlier run in %s: this run did not start.",
+                            self.path)
+            self.pending.unlink(missing_ok=True)
+
+
+def _written_since(folder: Path, since: float) -> bool:
+    if not folder.is_dir():
+        return False
+    return any(p.stat().st_mtime >= since for p in [folder, *folder.iterdir()])
+
+
+@contextlib.contextmanager
+def _quiet_freqtrade() -> Iterator[None]:
+    """freqtrade's loaders log each file and dump whole schema errors; the caller reports."""
+    log = logging.getLogger("freqtrade")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        log.setLevel(level)

@@ -1,0 +1,123 @@
+"""A run that fails never looks like success, and its inputs never leak a secret: input the
+wrapper checks exits 2 before freqtrade or a market starts, anything freqtrade rejects exits 1
+(freqtrade itself exits 0 on a configuration error), the run's record holds no credential and
+replaces an earlier run's record only once the new run has started."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from freqai_seq.backtest import _run_and_count_failed_trainings
+from freqai_seq.run_config import REDACTED, redacted, run_overlay
+from tests.backtest_runs import lstm_run
+from tests.conftest import FIXTURE_SECRETS, ROOT, BacktestRun, run_cli
+
+
+def _write(path: Path, content: object) -> Path:
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+BAD_INPUTS = {
+    "timerange-syntax": ([], ["--timerange", "foo"], "Incorrect syntax for timerange"),
+    "timerange-reversed": ([], ["--timerange", "20190815-20190801"], "Start date is after stop"),
+    "schema": ([{"max_open_trades": "five"}], [], "max_open_trades: 'five' is not of type"),
+    "not-json": (["{nope"], [], "is not valid JSON"),
+    "label-period": ([{"freqai": {"feature_parameters": {"label_period_candles": -5}}}], [],
+                     "label_period_candles in the config must be a whole number"),
+    "unknown-pair": ([{"exchange": {"pair_whitelist": ["DOGE/USD"]}}], [],
+                     "No candles in"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_input_checked_before_freqtrade_exits_2(case: str, datadir: Path,
+                                                tmp_path: Path) -> None:
+    overlays, args, message = BAD_INPUTS[case]
+    configs = [a for i, o in enumerate(overlays)
+               for a in ("-c", str(_write(tmp_path / f"overlay{i}.json", o)))]
+    userdir = tmp_path / "user_data"
+    result = run_cli("backtest", "-c", "config.json", *configs, *args, "--identifier", "bad",
+                     "--userdir", str(userdir), "--state-file", str(tmp_path / "market.json"),
+                     timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if " - ERROR - " in line]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "Running:" not in result.stderr  # freqtrade never started
+    assert not (tmp_path / "market.json").exists()
+    assert not list(userdir.rglob("*.json"))
+
+
+def test_freqtrade_configuration_error_is_a_failure(tmp_path: Path) -> None:
+    """freqtrade's main() logs a ConfigurationError and exits 0: the runner's verdict is 1."""
+    five = _write(tmp_path / "five.json", {"max_open_trades": "five"})
+    (tmp_path / "user_data").mkdir()
+    cmd = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(ROOT / "config.json"),
+           "-c", str(five), "--strategy", "FreqaiSeqStrategy", "--freqaimodel",
+           "PyTorchLSTMRegressor", "--timerange", "20190801-20190815",
+           "--userdir", str(tmp_path / "user_data")]
+    code, failed, tail = _run_and_count_failed_trainings(cmd, "backtesting", None)
+    assert "Configuration error" in tail
+    assert (code, failed) == (1, 0)
+
+
+def test_redacted_removes_every_credential() -> None:
+    config = {
+        "exchange": {"name": "binance", "key": "K1", "secret": "S1", "password": "P1",
+                     "ccxt_config": {"apiKey": "A1", "headers": {"X-Token": "T1"}}},
+        "api_server": {"username": "bot", "password": "P2", "jwt_secret_key": "J1",
+                       "ws_token": ["W1"]},
+        "telegram": {"enabled": False, "token": "T2", "chat_id": "C1"},
+        "db_url": "postgresql+psycopg://bot:P3@127.0.0.1:5432/trades",
+        "freqai": {"identifier": "run", "model_training_parameters": {"window": 24}},
+    }
+    text = json.dumps(redacted(config))
+    for secret in ("K1", "S1", "P1", "A1", "T1", "P2", "J1", "W1", "T2", "P3"):
+        assert f'"{secret}"' not in text and f":{secret}@" not in text, secret
+    kept = json.loads(text)
+    assert kept["exchange"]["key"] == REDACTED
+    assert kept["db_url"] == f"postgresql+psycopg://bot:{REDACTED}@127.0.0.1:5432/trades"
+    assert kept["api_server"]["username"] == "bot"
+    assert kept["freqai"] == config["freqai"]
+
+
+def test_training_params_replace_the_configs_keys(tmp_path: Path) -> None:
+    """freqtrade merges config dicts key by key; the overlay nulls the keys the file omits."""
+    params = _write(tmp_path / "params.json", {"n_estimators": 5})
+    merged = {"freqai": {"model_training_parameters": {"window": 24, "n_estimators": 300}}}
+    overlay = run_overlay(merged, "run", params, ("BTC/USD",))
+    assert overlay["freqai"]["model_training_parameters"] == {"window": None, "n_estimators": 5}
+    assert overlay["exchange"] == {"pair_whitelist": ["BTC/USD"]}
+
+
+@pytest.mark.integration
+def test_backtest_writes_no_secret_and_a_rejected_rerun_keeps_the_record(
+        backtest: Callable[..., BacktestRun]) -> None:
+    run = lstm_run(backtest)
+    assert run.result.returncode == 0, run.result.stdout[-3000:] + run.result.stderr[-3000:]
+    for path in run.userdir.rglob("*"):
+        if path.is_file() and path.suffix in {".json", ".log", ".jsonl", ".txt", ".pkl", ""}:
+            content = path.read_bytes()
+            for secret in FIXTURE_SECRETS:
+                assert secret.encode() not in content, f"{secret} copied into {path}"
+    record_path = run.userdir / "runs" / f"{run.identifier}.json"
+    record = json.loads(record_path.read_text())
+    assert record["exchange"]["secret"] == REDACTED
+    assert record["api_server"]["password"] == REDACTED
+    before = record_path.read_bytes()
+
+    # freqtrade itself rejects this rerun (no such strategy) after our checks passed.
+    rerun = run_cli("backtest", "-c", "config.json", "--strategy", "NoSuchStrategy",
+                    "--identifier", run.identifier, "--userdir", str(run.userdir),
+                    "--datadir", str(ROOT / "user_data" / "data" / "binance"),
+                    "--timerange", "20190801-20190815", timeout=300)
+    assert rerun.returncode == 1, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert "freqtrade backtesting failed with exit code" in rerun.stderr
+    assert record_path.read_bytes() == before
+    assert not list((run.userdir / "runs").glob(".*"))  # no pending record or overlay left
