@@ -14,6 +14,7 @@ from pathlib import Path
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
+from freqai_seq.processes import die_with_parent
 from freqai_seq.run_config import RunRecord, check_run_inputs, write_overlay
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def _run_and_count_failed_trainings(cmd: list[str], subcommand: str, log_path: P
     env = {**os.environ, "COLUMNS": str(columns)}
     try:
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              bufsize=1, env=env) as proc:
+                              bufsize=1, env=env, preexec_fn=die_with_parent) as proc:
             assert proc.stdout is not None
             try:
                 for line in proc.stdout:

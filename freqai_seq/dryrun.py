@@ -111,8 +111,12 @@ def local_config(folder: Path, api_port: int) -> Path:
             "password": secrets.token_urlsafe(18), "jwt_secret_key": secrets.token_hex(32),
             "ws_token": secrets.token_urlsafe(24)}}
     folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2))
-    path.chmod(0o600)
+    # Created 0600 (never readable by others, not even between a write and a chmod), and an
+    # older file with wider permissions is narrowed before it is rewritten.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(config, indent=2))
     return path
 
 

@@ -9,8 +9,11 @@ and every signal this package sends goes through here.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
+import signal
+import sys
 import time
 from dataclasses import dataclass
 
@@ -24,6 +27,7 @@ logger = logging.getLogger(__name__)
 CREATE_TIME_TOLERANCE_S = 1.0
 KILL_WAIT_S = 5.0
 POLL_S = 0.05
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a child gets when its parent dies
 
 
 @dataclass(frozen=True)
@@ -109,3 +113,11 @@ def listens_on(record: ProcessRecord | None, port: int) -> bool:
                        for conn in member.net_connections(kind="inet")):
                     return True
     return False
+
+
+def die_with_parent() -> None:
+    """For `subprocess.Popen(preexec_fn=...)`: the child gets SIGTERM when the process that
+    started it dies, even by kill -9, so a killed command leaves no freqtrade run behind
+    (Linux's PR_SET_PDEATHSIG; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -348,3 +348,22 @@ def test_a_non_loopback_host_needs_allow_remote(datadir: Path, tmp_path: Path,
         market.stop(state_file)
     assert "can be reached from other machines" in caplog.text
     assert "can be reached from other machines" in (tmp_path / "market.log").read_text()
+
+
+def test_child_started_with_die_with_parent_dies_with_a_killed_parent() -> None:
+    """A quiet child (no output, so no broken pipe to end it) goes with its parent's kill -9."""
+    import psutil
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time\n"
+         "from freqai_seq.processes import die_with_parent\n"
+         "child = subprocess.Popen(['sleep', '120'], preexec_fn=die_with_parent)\n"
+         "print(child.pid, flush=True)\n"
+         "time.sleep(120)\n"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = psutil.Process(int(parent.stdout.readline()))
+    parent.kill()
+    parent.wait()
+    assert not psutil.wait_procs([child], timeout=5)[1], "the child outlived its killed parent"

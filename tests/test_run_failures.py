@@ -121,3 +121,46 @@ def test_backtest_writes_no_secret_and_a_rejected_rerun_keeps_the_record(
     assert "freqtrade backtesting failed with exit code" in rerun.stderr
     assert record_path.read_bytes() == before
     assert not list((run.userdir / "runs").glob(".*"))  # no pending record or overlay left
+
+
+def test_dryrun_credentials_file_is_private(tmp_path: Path) -> None:
+    """The API credentials file is created 0600, and an older, wider one is narrowed."""
+    from freqai_seq.dryrun import local_config
+
+    path = local_config(tmp_path, 18781)
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    password = json.loads(path.read_text())["api_server"]["password"]
+    assert local_config(tmp_path, 18782).stat().st_mode & 0o777 == 0o600
+    assert json.loads(path.read_text())["api_server"]["password"] == password
+
+
+@pytest.mark.integration
+def test_kill_9_of_a_backtest_leaves_nothing_running(datadir: Path, tmp_path: Path) -> None:
+    """freqtrade dies with the wrapper (parent-death signal) and the market the run started
+    for itself exits once its owner is gone, removing its state file."""
+    import subprocess
+    import time
+
+    import psutil
+
+    userdir = tmp_path / "user_data"
+    wrapper = subprocess.Popen(
+        [sys.executable, "-m", "freqai_seq.cli", "backtest", "--identifier", "killed",
+         "--timerange", "20190801-20190815", "--userdir", str(userdir), "--datadir",
+         str(datadir), "--state-file", str(tmp_path / "market.json")],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[psutil.Process] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and wrapper.poll() is None:
+        children = psutil.Process(wrapper.pid).children(recursive=True)
+        if any("freqtrade" in " ".join(c.cmdline()) for c in children if c.is_running()):
+            break
+        time.sleep(0.2)
+    names = [" ".join(c.cmdline()) for c in children]
+    assert any("freqtrade" in n for n in names) and any("market serve" in n for n in names), names
+    wrapper.kill()
+    wrapper.wait()
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive, [" ".join(p.cmdline()) for p in alive]
+    assert not list(tmp_path.glob("run-*.json"))
