@@ -15,7 +15,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
 from freqai_seq.processes import die_with_parent
-from freqai_seq.run_config import RunRecord, check_run_inputs, write_overlay
+from freqai_seq.run_config import RunRecord, RunSpec, check_run_inputs, write_overlay
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,9 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
     if not any(request.datadir.glob("*.feather")):
         raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
                              "(or `make data`) first.")
-    inputs = check_run_inputs(request.configs, request.run_identifier, request.training_params,
-                              request.pairs, request.timerange, subcommand, request.datadir)
+    inputs = check_run_inputs(request.configs, RunSpec(
+        request.strategy, request.model, request.timerange, request.run_identifier,
+        request.training_params, request.pairs), subcommand, request.datadir)
     runs = request.userdir / "runs"
     name = f"{request.run_identifier}{request.run_config_suffix}"
     with market_running(request.datadir, request.host, request.port, request.state_file,
@@ -88,9 +89,7 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
                                                   **offline_overlay(market.host,
                                                                     market.port)["exchange"]}}
         overlay_path = write_overlay(overlay, runs / f".{name}.overlay-{os.getpid()}.json")
-        record = RunRecord.begin(runs / f"{name}.json", {
-            **inputs.merged, "strategy": request.strategy, "freqaimodel": request.model,
-            "timerange": request.timerange})
+        record = RunRecord.begin(runs / f"{name}.json", inputs.merged)
         cmd = freqtrade_command(request, [*inputs.configs, overlay_path], subcommand, launcher)
         logger.info("Running: %s", " ".join(cmd))
         logger.info("FreqAI identifier %s: models and predictions go to %s",

@@ -91,11 +91,26 @@ def load_user_configs(configs: list[Path] | tuple[Path, ...] | None) -> tuple[
     return files, merged
 
 
-def run_overlay(merged: dict[str, Any], identifier: str, training_params: Path | None,
-                pairs: tuple[str, ...]) -> dict[str, Any]:
-    """Our part of the run's config, merged over the user's files by freqtrade itself."""
-    freqai: dict[str, Any] = {"identifier": identifier}
-    overlay: dict[str, Any] = {"freqai": freqai}
+@dataclass(frozen=True)
+class RunSpec:
+    """What the command line says about a run, beyond the user's config files."""
+
+    strategy: str
+    model: str
+    timerange: str
+    identifier: str
+    training_params: Path | None = None
+    pairs: tuple[str, ...] = ()  # replaces the config's pair_whitelist when given
+
+
+def run_overlay(merged: dict[str, Any], spec: RunSpec) -> dict[str, Any]:
+    """Our part of the run's config, merged over the user's files by freqtrade itself. Strategy,
+    model and timerange are in it too, so the config freqtrade stores with a backtest's result
+    (and our record) says which run it was (`plot` finds a backtest by them)."""
+    freqai: dict[str, Any] = {"identifier": spec.identifier}
+    overlay: dict[str, Any] = {"freqai": freqai, "strategy": spec.strategy,
+                               "freqaimodel": spec.model, "timerange": spec.timerange}
+    training_params, pairs = spec.training_params, spec.pairs
     if training_params is not None:
         params = read_json_object(training_params, "--training-params")
         # freqtrade merges config dicts key by key; the file replaces the config's keys, so the
@@ -111,8 +126,7 @@ RUNMODES = {"backtesting": "backtest", "hyperopt": "hyperopt", "lookahead-analys
             "plot-dataframe": "plot", "plot-profit": "plot"}
 
 
-def check_run_inputs(configs: list[Path] | None, identifier: str, training_params: Path | None,
-                     pairs: tuple[str, ...], timerange: str, subcommand: str,
+def check_run_inputs(configs: list[Path] | None, spec: RunSpec, subcommand: str,
                      datadir: Path) -> RunInputs:
     """Load and check everything freqtrade would reject, before it starts."""
     from freqtrade.configuration.timerange import TimeRange
@@ -120,14 +134,14 @@ def check_run_inputs(configs: list[Path] | None, identifier: str, training_param
     from freqtrade.misc import deep_merge_dicts
 
     try:
-        TimeRange.parse_timerange(timerange)
+        TimeRange.parse_timerange(spec.timerange)
     except FreqtradeException as exc:
-        raise FreqaiSeqError(f"--timerange {timerange!r}: {exc} (expected YYYYMMDD-YYYYMMDD, "
-                             "start before stop).") from exc
+        raise FreqaiSeqError(f"--timerange {spec.timerange!r}: {exc} (expected "
+                             "YYYYMMDD-YYYYMMDD, start before stop).") from exc
     files, user = load_user_configs(configs)
-    overlay = run_overlay(user, identifier, training_params, pairs)
+    overlay = run_overlay(user, spec)
     merged = deep_merge_dicts(copy.deepcopy(overlay), copy.deepcopy(user))
-    _check_schema({**merged, "timerange": timerange}, RUNMODES.get(subcommand, "other"))
+    _check_schema(merged, RUNMODES.get(subcommand, "other"))
     _check_freqai(merged)
     inputs = RunInputs(files, overlay, merged)
     _check_pairs(inputs, datadir)

@@ -105,17 +105,18 @@ def test_sigterm_stops_freqtrade_and_the_market_it_started(tmp_path: Path, datad
            str(tmp_path / "user_data"), "--port", "0", "--state-file", str(state_file),
            "--identifier", "it-sigterm", "--datadir", str(datadir)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    own_state = state_file.with_name(f"run-{proc.pid}.json")  # the run's own market
     deadline = time.monotonic() + 120
-    while not state_file.exists() and time.monotonic() < deadline:
+    while not own_state.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    market_pid = json.loads(state_file.read_text())["pid"]
+    market_pid = json.loads(own_state.read_text())["pid"]
     time.sleep(3)  # freqtrade is running by now
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) != 0
     time.sleep(1)
     assert not _alive(market_pid)
-    assert not state_file.exists()
-    assert not _processes_mentioning("it-sigterm.json")  # the freqtrade child is gone too
+    assert not own_state.exists() and not state_file.exists()
+    assert not _processes_mentioning("it-sigterm.overlay")  # the freqtrade child is gone too
 
 
 def _processes_mentioning(text: str) -> list[str]:

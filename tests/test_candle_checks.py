@@ -84,6 +84,9 @@ def test_a_bad_price_in_the_newest_candle_stops_the_market_loading(tmp_path: Pat
 def test_market_start_fails_with_the_bad_candle_named(tmp_path: Path) -> None:
     frame = _candles()
     frame.loc[len(frame) - 1, "close"] = np.nan
+    frame.loc[20, "volume"] = -1.0
+    frame.loc[30, "high"] = frame.loc[30, "low"] / 2
+    frame = pd.concat([frame, frame.iloc[[40]]]).sort_values("date", kind="stable")
     datadir = _store(tmp_path / "data", frame)
     state_file = tmp_path / "m.json"
     result = run_cli("market", "start", "--datadir", str(datadir), "--port", "0",
@@ -94,6 +97,8 @@ def test_market_start_fails_with_the_bad_candle_named(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "BTC/USD in BTC_USD-1h.feather: 1 candle(s) with a NaN" in result.stderr
     assert "2019-01-09 07:00" in result.stderr and "Traceback" not in result.stderr
+    # every problem reaches the user, not only the last lines of the market's log
+    assert "Bad candles in" in result.stderr and "(4 problem(s)" in result.stderr
     assert not state_file.exists()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from freqai_seq.backtest import _run_and_count_failed_trainings
-from freqai_seq.run_config import REDACTED, redacted, run_overlay
+from freqai_seq.run_config import REDACTED, RunSpec, redacted, run_overlay
 from tests.backtest_runs import lstm_run
 from tests.conftest import FIXTURE_SECRETS, ROOT, BacktestRun, run_cli
 
@@ -91,7 +91,8 @@ def test_training_params_replace_the_configs_keys(tmp_path: Path) -> None:
     """freqtrade merges config dicts key by key; the overlay nulls the keys the file omits."""
     params = _write(tmp_path / "params.json", {"n_estimators": 5})
     merged = {"freqai": {"model_training_parameters": {"window": 24, "n_estimators": 300}}}
-    overlay = run_overlay(merged, "run", params, ("BTC/USD",))
+    overlay = run_overlay(merged, RunSpec("FreqaiSeqStrategy", "LightGBMRegressor",
+                                          "20190801-20190815", "run", params, ("BTC/USD",)))
     assert overlay["freqai"]["model_training_parameters"] == {"window": None, "n_estimators": 5}
     assert overlay["exchange"] == {"pair_whitelist": ["BTC/USD"]}
 

@@ -234,13 +234,14 @@ def start(datadir: Path, host: str, port: int, state_file: Path, log_file: Path,
     if allow_remote:
         cmd.append("--allow-remote")
     with log_file.open("ab") as log:
+        logged_before = log.tell()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
-            raise FreqaiSeqError("The offline market failed to start: " + " | ".join(tail))
+            raise FreqaiSeqError("The offline market failed to start: "
+                                 f"{_start_error(log_file, logged_before)} (log: {log_file})")
         state = read_state(state_file)
         if state and state.pid == proc.pid and ping(state.host, state.port, timeout=1.0):
             return state, True
@@ -248,6 +249,18 @@ def start(datadir: Path, host: str, port: int, state_file: Path, log_file: Path,
     processes.stop(processes.ProcessRecord.of(proc.pid), STOP_TIMEOUT_S)
     raise FreqaiSeqError(f"The offline market did not answer within {START_TIMEOUT_S:.0f}s; "
                          f"see {log_file}.")
+
+
+def _start_error(log_file: Path, offset: int) -> str:
+    """What the serving process logged as its error (all its lines: a candle check lists one
+    problem per line), else the last lines it wrote."""
+    with log_file.open("rb") as log:
+        log.seek(offset)
+        lines = log.read().decode(errors="replace").strip().splitlines()
+    first = next((i for i, line in enumerate(lines) if " - ERROR - " in line), None)
+    if first is None:
+        return " | ".join(lines[-3:])
+    return "\n".join([lines[first].split(" - ERROR - ", 1)[1], *lines[first + 1:]])
 
 
 def stop(state_file: Path) -> MarketState | None:
