@@ -191,20 +191,24 @@ def check_label_period(feature_parameters: dict[str, Any], where: str) -> None:
 
 
 def _check_pairs(inputs: RunInputs, datadir: Path) -> None:
-    """Every traded and correlated pair has candles for every timeframe FreqAI reads, and the
-    candles themselves are sound."""
+    """Every traded pair (or wildcard, expanded by freqtrade's own helper) and correlated pair
+    has candles for every timeframe FreqAI reads, and the candles themselves are sound."""
+    from freqtrade.plugins.pairlist.pairlist_helpers import expand_pairlist
+
     from freqai_seq.data.candle_checks import available_candles, raise_on_bad_candles
 
     available = available_candles(datadir)
-    wanted = sorted({*inputs.pairs, *inputs.corr_pairs})
-    bad_names = [p for p in wanted if not re.fullmatch(r"[A-Za-z0-9.-]+/[A-Za-z0-9.-]+", p)]
-    if bad_names:
-        raise FreqaiSeqError(f"Not a pair: {', '.join(bad_names)} (freqtrade pairs look like "
-                             "BTC/USD; wildcards are not served by the offline market).")
-    missing = [f"{p} {tf}" for p in wanted for tf in inputs.timeframes
-               if (p, tf) not in available]
+    have = sorted({p for p, _ in available})
+    try:
+        expanded = {entry: expand_pairlist([entry], have)
+                    for entry in sorted({*inputs.pairs, *inputs.corr_pairs})}
+    except ValueError as exc:  # an invalid wildcard
+        raise FreqaiSeqError(f"pair_whitelist: {exc}.") from exc
+    wanted = sorted({p for pairs in expanded.values() for p in pairs})
+    missing = [e for e, pairs in expanded.items() if not pairs]
+    missing += [f"{p} {tf}" for p in wanted for tf in inputs.timeframes
+                if (p, tf) not in available]
     if missing:
-        have = sorted({p for p, _ in available})
         raise FreqaiSeqError(f"No candles in {datadir} for {', '.join(missing)} (pairs there: "
                              f"{', '.join(have) or 'none'}); run `freqai-seq data`, or change "
                              "the config's pair_whitelist or include_corr_pairlist.")
