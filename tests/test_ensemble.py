@@ -36,6 +36,21 @@ def test_a_pure_noise_base_gets_no_weight() -> None:
     assert (anti[:2] >= 0).all()
 
 
+def test_shrinkage_and_cap_keep_an_amplified_base_in_check() -> None:
+    """A base whose forecasts are a fifth of the target gets a weight near 5 from plain least
+    squares; the cap bounds it, and growing shrinkage moves both weights to 1/2."""
+    rng = np.random.default_rng(1)
+    target = rng.normal(size=130)
+    damped = target / 5 + rng.normal(0, 0.05, 130)
+    other = rng.normal(0, 0.2, 130)
+    bases = np.column_stack([damped, other])
+    assert fit_stack(bases, target)[0] > 4
+    assert fit_stack(bases, target, max_weight=1.0)[0] == pytest.approx(1.0)
+    weights = [fit_stack(bases, target, shrinkage=s)[:2] for s in (0.1, 1.0, 1000.0)]
+    assert weights[0][0] > weights[1][0] > weights[2][0]
+    np.testing.assert_allclose(weights[2], [0.5, 0.5], atol=0.02)
+
+
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory: pytest.TempPathFactory):
     frame = synthetic_frame(1400)

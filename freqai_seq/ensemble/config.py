@@ -26,6 +26,10 @@ ENSEMBLE_KEY_DOCS: dict[str, str] = {
     "ensemble_dynamic_candles": "weight the bases by the inverse of their squared error over "
                                 "the last N candles whose outcome is known and that came after "
                                 "the model's training (0 = the fixed stacking weights)",
+    "ensemble_stack_shrinkage": "pull the stacking weights towards equal weights, as if this "
+                                "share of extra held-out rows said so (0 = plain non-negative "
+                                "least squares, whose weights can far exceed 1)",
+    "ensemble_stack_max_weight": "cap on each stacking weight (0 = no cap)",
 }
 LIGHTGBM_DEFAULTS: dict[str, Any] = {"n_estimators": 300, "learning_rate": 0.05,
                                      "num_leaves": 15, "min_child_samples": 20,
@@ -42,6 +46,8 @@ class EnsembleConfig:
     ensemble_embedding: bool = False
     ensemble_disagreement_do_predict: bool = False
     ensemble_dynamic_candles: int = 0
+    ensemble_stack_shrinkage: float = 0.0
+    ensemble_stack_max_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
@@ -53,6 +59,9 @@ class EnsembleConfig:
         if self.ensemble_dynamic_candles < 0:
             raise FreqaiSeqError("model_training_parameters.ensemble_dynamic_candles must not be "
                                  "negative.")
+        if self.ensemble_stack_shrinkage < 0 or self.ensemble_stack_max_weight < 0:
+            raise FreqaiSeqError("model_training_parameters.ensemble_stack_shrinkage and "
+                                 "ensemble_stack_max_weight must not be negative.")
         if self.lightgbm_early_stopping_rounds < 0:
             raise FreqaiSeqError("model_training_parameters.lightgbm_early_stopping_rounds must "
                                  "not be negative.")
@@ -71,11 +80,14 @@ def split_params(params: dict[str, Any]) -> tuple[EnsembleConfig, dict[str, Any]
     types = {"network": str, "lightgbm": dict, "lightgbm_early_stopping_rounds": int,
              "ensemble_validation_fraction": (int, float), "ensemble_window_summaries": bool,
              "ensemble_embedding": bool, "ensemble_disagreement_do_predict": bool,
-             "ensemble_dynamic_candles": int}
+             "ensemble_dynamic_candles": int, "ensemble_stack_shrinkage": (int, float),
+             "ensemble_stack_max_weight": (int, float)}
     for key, value in own.items():
         if not isinstance(value, types[key]) or (types[key] is int and isinstance(value, bool)):
             raise FreqaiSeqError(f"model_training_parameters.{key} has the wrong type: "
                                  f"{value!r}.")
-    if "ensemble_validation_fraction" in own:
-        own["ensemble_validation_fraction"] = float(own["ensemble_validation_fraction"])
+    for key in ("ensemble_validation_fraction", "ensemble_stack_shrinkage",
+                "ensemble_stack_max_weight"):
+        if key in own:
+            own[key] = float(own[key])
     return EnsembleConfig(**own), params

@@ -106,7 +106,9 @@ class EnsembleRegressor(SequenceRegressor):
             model.boosters[j] = booster
             boosted = booster.predict(inputs["stack"])
             model.stack[j] = fit_stack(np.column_stack([net_stack[:, j], boosted]),
-                                       data.targets[stack_ends, j])
+                                       data.targets[stack_ends, j],
+                                       self.ens_cfg.ensemble_stack_shrinkage,
+                                       self.ens_cfg.ensemble_stack_max_weight)
             logger.info("%s %s: stacking weights network %.3f, LightGBM %.3f, intercept %.4f "
                         "(%d held-out windows)", dk.pair, dk.label_list[j], *model.stack[j],
                         len(stack_ends))

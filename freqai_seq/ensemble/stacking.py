@@ -19,13 +19,25 @@ def flat_features(windows: torch.Tensor, summaries: bool,
     return torch.cat(parts, dim=1).detach().cpu().numpy().astype(np.float64)
 
 
-def fit_stack(base_predictions: np.ndarray, target: np.ndarray) -> np.ndarray:
+def fit_stack(base_predictions: np.ndarray, target: np.ndarray, shrinkage: float = 0.0,
+              max_weight: float = 0.0) -> np.ndarray:
     """Non-negative weights of the bases plus a free intercept, least squares:
-    (n, bases) predictions, (n,) target -> (bases + 1,) with the intercept last."""
-    design = np.column_stack([base_predictions, np.ones(len(target))])
-    n_bases = base_predictions.shape[1]
-    bounds = ([0.0] * n_bases + [-np.inf], [np.inf] * (n_bases + 1))
-    return lsq_linear(design, target, bounds=bounds).x
+    (n, bases) predictions, (n,) target -> (bases + 1,) with the intercept last.
+
+    Fit on ~100 held-out rows, unconstrained weights can reach several times 1: an amplified
+    forecast, not a blend. `shrinkage` s pulls every weight towards 1 / bases as if s * n extra
+    rows said so (each base's penalty scaled by its spread, so s has no unit); `max_weight`
+    caps each weight (0: no cap)."""
+    n, n_bases = base_predictions.shape
+    design = np.column_stack([base_predictions, np.ones(n)])
+    rhs = target
+    if shrinkage > 0:
+        scale = np.sqrt(shrinkage * n) * base_predictions.std(axis=0)
+        design = np.vstack([design, np.column_stack([np.diag(scale), np.zeros(n_bases)])])
+        rhs = np.concatenate([target, scale / n_bases])
+    upper = max_weight if max_weight > 0 else np.inf
+    bounds = ([0.0] * n_bases + [-np.inf], [upper] * n_bases + [np.inf])
+    return lsq_linear(design, rhs, bounds=bounds).x
 
 
 def combine(base_predictions: np.ndarray, stack: np.ndarray) -> np.ndarray:
