@@ -49,6 +49,10 @@ def test_shrinkage_and_cap_keep_an_amplified_base_in_check() -> None:
     weights = [fit_stack(bases, target, shrinkage=s)[:2] for s in (0.1, 1.0, 1000.0)]
     assert weights[0][0] > weights[1][0] > weights[2][0]
     np.testing.assert_allclose(weights[2], [0.5, 0.5], atol=0.02)
+    # a base that is constant on the stacking rows (a LightGBM with a single leaf) is
+    # collinear with the intercept: shrinkage holds it at 1/2 instead of letting both explode
+    flat = np.column_stack([damped, 0.3 + 1e-17 * rng.normal(size=130)])
+    assert fit_stack(flat, target, shrinkage=0.1)[1] == pytest.approx(0.5)
 
 
 @pytest.fixture(scope="module")

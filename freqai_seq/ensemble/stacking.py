@@ -25,16 +25,19 @@ def fit_stack(base_predictions: np.ndarray, target: np.ndarray, shrinkage: float
     (n, bases) predictions, (n,) target -> (bases + 1,) with the intercept last.
 
     Fit on ~100 held-out rows, unconstrained weights can reach several times 1: an amplified
-    forecast, not a blend. `shrinkage` s pulls every weight towards 1 / bases as if s * n extra
-    rows said so (each base's penalty scaled by its spread, so s has no unit); `max_weight`
-    caps each weight (0: no cap)."""
+    forecast, not a blend. `shrinkage` s adds s * n * var(target) * (w - 1 / bases)^2 per
+    weight to the squared error: a weight is dimensionless, so the target's spread makes s a
+    share of the rows, and a base that is (nearly) constant on these rows, which the intercept
+    could otherwise trade against without bound, is held at 1 / bases. `max_weight` caps each
+    weight (0: no cap)."""
     n, n_bases = base_predictions.shape
     design = np.column_stack([base_predictions, np.ones(n)])
     rhs = target
     if shrinkage > 0:
-        scale = np.sqrt(shrinkage * n) * base_predictions.std(axis=0)
-        design = np.vstack([design, np.column_stack([np.diag(scale), np.zeros(n_bases)])])
-        rhs = np.concatenate([target, scale / n_bases])
+        scale = np.sqrt(shrinkage * n) * target.std()
+        penalty = np.column_stack([scale * np.eye(n_bases), np.zeros(n_bases)])
+        design = np.vstack([design, penalty])
+        rhs = np.concatenate([target, np.full(n_bases, scale / n_bases)])
     upper = max_weight if max_weight > 0 else np.inf
     bounds = ([0.0] * n_bases + [-np.inf], [upper] * n_bases + [np.inf])
     return lsq_linear(design, rhs, bounds=bounds).x

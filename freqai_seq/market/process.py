@@ -238,17 +238,26 @@ def start(datadir: Path, host: str, port: int, state_file: Path, log_file: Path,
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise FreqaiSeqError("The offline market failed to start: "
-                                 f"{_start_error(log_file, logged_before)} (log: {log_file})")
-        state = read_state(state_file)
-        if state and state.pid == proc.pid and ping(state.host, state.port, timeout=1.0):
-            return state, True
-        time.sleep(0.1)
-    processes.stop(processes.ProcessRecord.of(proc.pid), STOP_TIMEOUT_S)
-    raise FreqaiSeqError(f"The offline market did not answer within {START_TIMEOUT_S:.0f}s; "
-                         f"see {log_file}.")
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise FreqaiSeqError("The offline market failed to start: "
+                                     f"{_start_error(log_file, logged_before)} (log: {log_file})")
+            state = read_state(state_file)
+            if state and state.pid == proc.pid and ping(state.host, state.port, timeout=1.0):
+                return state, True
+            time.sleep(0.1)
+        raise FreqaiSeqError(f"The offline market did not answer within {START_TIMEOUT_S:.0f}s; "
+                             f"see {log_file}.")
+    except BaseException:  # failed, timed out or interrupted: no half-started market stays
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise
 
 
 def _start_error(log_file: Path, offset: int) -> str:
