@@ -31,6 +31,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, fast_replay
 from freqai_seq.market import process as market
 from freqai_seq.market.overlay import offline_overlay
+from freqai_seq.run_config import load_user_configs, replacing_training_params
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,10 @@ def local_config(folder: Path, api_port: int) -> Path:
     return path
 
 
-def run_overlay(request: DryRunRequest, market_state: market.MarketState) -> dict[str, Any]:
+def run_overlay(request: DryRunRequest, market_state: market.MarketState,
+                training_params: dict[str, Any] | None) -> dict[str, Any]:
+    """Our part of the bot's config (no secret), after the user's files and before the local
+    credentials file; `training_params` replace the config's model_training_parameters."""
     from freqtrade.misc import deep_merge_dicts
 
     overlay = offline_overlay(market_state.host, market_state.port)
@@ -133,8 +137,8 @@ def run_overlay(request: DryRunRequest, market_state: market.MarketState) -> dic
     freqai.update(identifier=request.identifier, live_retrain_hours=1)
     if request.pairs:
         overlay["exchange"]["pair_whitelist"] = list(request.pairs)
-    if request.training_params:
-        freqai["model_training_parameters"] = json.loads(request.training_params.read_text())
+    if training_params is not None:
+        freqai["model_training_parameters"] = training_params
     return overlay
 
 
@@ -205,18 +209,22 @@ def start(request: DryRunRequest) -> BotState:
         raise FreqaiSeqError(f"A dry-run bot already runs (pid {running.pid}, {running.api_url}): "
                              "`freqai-seq dryrun stop` first.")
     _check_api_port(request.api_port)
+    _, user_config = load_user_configs(request.configs)  # a missing or broken file: exit 2
+    training_params = (replacing_training_params(user_config, request.training_params)
+                       if request.training_params else None)
     folder.mkdir(parents=True, exist_ok=True)
     market_datadir = request.datadir
     if request.fast:
         market_datadir = fast_replay.build(request.datadir, folder / "fast-data",
-                                           _replayed_pairs(request))
+                                           _replayed_pairs(request, user_config))
     market_file = folder / "market.json"
     market_state, market_started = market.start(
         market_datadir, DEFAULT_HOST, 0, market_file, folder / "market.log",
         replay_start_ms=request.replay_start,
         replay_since_ms=replay_since(request, market_datadir))
     overlay = folder / "run.json"
-    overlay.write_text(json.dumps(run_overlay(request, market_state), indent=2))
+    overlay.write_text(json.dumps(run_overlay(request, market_state, training_params),
+                                  indent=2))
     local = local_config(folder, request.api_port)
     log_file = folder / "bot.log"
     cmd = [sys.executable, "-m", "freqtrade", "trade", "--dry-run",
@@ -271,11 +279,8 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], state: BotState, folder: Pa
         time.sleep(1.0)
 
 
-def _replayed_pairs(request: DryRunRequest) -> list[str]:
+def _replayed_pairs(request: DryRunRequest, config: dict[str, Any]) -> list[str]:
     """The traded pairs and FreqAI's correlated pairs."""
-    from freqtrade.configuration.load_config import load_from_files
-
-    config = load_from_files([str(c) for c in request.configs])
     traded = list(request.pairs) or config["exchange"]["pair_whitelist"]
     corr = config.get("freqai", {}).get("feature_parameters", {}).get("include_corr_pairlist", [])
     return sorted({*traded, *corr})

@@ -110,16 +110,21 @@ def run_overlay(merged: dict[str, Any], spec: RunSpec) -> dict[str, Any]:
     freqai: dict[str, Any] = {"identifier": spec.identifier}
     overlay: dict[str, Any] = {"freqai": freqai, "strategy": spec.strategy,
                                "freqaimodel": spec.model, "timerange": spec.timerange}
-    training_params, pairs = spec.training_params, spec.pairs
-    if training_params is not None:
-        params = read_json_object(training_params, "--training-params")
-        # freqtrade merges config dicts key by key; the file replaces the config's keys, so the
-        # keys it does not set are nulled, which the models read as "use the default".
-        inherited = merged.get("freqai", {}).get("model_training_parameters") or {}
-        freqai["model_training_parameters"] = {**dict.fromkeys(inherited), **params}
-    if pairs:
-        overlay["exchange"] = {"pair_whitelist": list(pairs)}
+    if spec.training_params is not None:
+        freqai["model_training_parameters"] = replacing_training_params(merged,
+                                                                        spec.training_params)
+    if spec.pairs:
+        overlay["exchange"] = {"pair_whitelist": list(spec.pairs)}
     return overlay
+
+
+def replacing_training_params(merged: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The overlay's `model_training_parameters` for a `--training-params` file. freqtrade
+    merges config dicts key by key; the file replaces the config's keys, so the keys it does not
+    set are nulled, which the models read as "use the default"."""
+    params = read_json_object(path, "--training-params")
+    inherited = merged.get("freqai", {}).get("model_training_parameters") or {}
+    return {**dict.fromkeys(inherited), **params}
 
 
 RUNMODES = {"backtesting": "backtest", "hyperopt": "hyperopt", "lookahead-analysis": "backtest",

@@ -165,3 +165,18 @@ def test_kill_9_of_a_backtest_leaves_nothing_running(datadir: Path, tmp_path: Pa
     _, alive = psutil.wait_procs(children, timeout=20)
     assert not alive, [" ".join(p.cmdline()) for p in alive]
     assert not list(tmp_path.glob("run-*.json"))
+
+
+@pytest.mark.parametrize("case", ["not-json-config", "missing-training-params"])
+def test_dryrun_start_checks_its_files_before_starting_anything(case: str,
+                                                                tmp_path: Path) -> None:
+    args = (["-c", "config.json", "-c", str(_write(tmp_path / "bad.json", "{nope"))]
+            if case == "not-json-config" else ["--training-params", str(tmp_path / "none.json")])
+    userdir = tmp_path / "user_data"
+    result = run_cli("dryrun", "start", "--userdir", str(userdir), "--api-port", "18791", *args,
+                     timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert ("is not valid JSON" if case == "not-json-config"
+            else "Cannot read --training-params") in result.stderr
+    assert not userdir.exists()  # no market, no bot, no file
