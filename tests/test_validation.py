@@ -16,6 +16,7 @@ import pytest
 
 from freqai_seq.validation import probe_metrics as pm
 from freqai_seq.validation.forecast_metrics import (
+    block_length,
     date_block_counts,
     point_scores,
     resampled_scores,
@@ -68,6 +69,20 @@ def test_bootstrap_draws_blocks_of_dates_shared_by_all_pairs() -> None:
     per_date = counts[:, :100]
     assert (per_date.sum(axis=1) == 100).all()  # as many dates as the data has
     np.testing.assert_array_equal(counts[:, 100:], per_date[:, 40:])  # same date, same count
+
+
+def test_bootstrap_blocks_are_at_least_one_retrain_window_long() -> None:
+    """Predictions of one walk-forward window come from one model: a block never splits it."""
+    codes = np.arange(1000)
+    assert block_length(1000, 12) == 12 and block_length(1000, 12, min_block=168) == 168
+    counts = date_block_counts(codes, horizon=12, resamples=20, rng=np.random.default_rng(1),
+                               min_block=168)
+    assert (counts.sum(axis=1) == 1000).all()
+    # every drawn date is followed by the next 167 dates of its block, unless a block ends at
+    # the series' end or the resample's length cut it: runs of drawn dates are mostly >= 168
+    runs = [np.diff(np.flatnonzero(np.diff(np.r_[0, (c > 0).astype(int), 0]))) [::2]
+            for c in counts]
+    assert np.median(np.concatenate(runs)) >= 168
 
 
 def test_resampled_scores_equal_the_scores_of_the_expanded_sample() -> None:
@@ -170,6 +185,7 @@ def test_backtest_with_validate_writes_the_full_report(
     assert scored["scored"] and "single trained horizon" in scored["source"]
     pooled = scored["pooled"]
     assert pooled["rows"] > 400 and set(scored["per_pair"]) == {"BTC/USD", "ETH/USD"}
+    assert pooled["block_length"] == 7 * 24  # one retrain window (backtest_period_days 7, 1h)
     for name in ("model", "zero", "persistence", "rolling_mean"):
         rmse = pooled[name]["rmse"]
         assert rmse["ci_low"] <= rmse["value"] <= rmse["ci_high"]

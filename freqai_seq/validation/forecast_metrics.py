@@ -1,9 +1,11 @@
 """Forecast scores with moving-block bootstrap confidence intervals.
 
 Every score is computed on the same rows for the model and its baselines. The bootstrap
-resamples candle dates, not rows: overlapping h-candle returns are autocorrelated up to lag h-1
-and pairs move together, so it draws blocks of `max(h, ceil(D^(1/3)))` consecutive dates (D dates
-in all) and every pair's row of a drawn date comes with it. A resample is a count per row, so the
+resamples candle dates, not rows: overlapping h-candle returns are autocorrelated up to lag h-1,
+pairs move together, and every prediction of one walk-forward window comes from one model, so it
+draws blocks of `max(h, ceil(D^(1/3)), window)` consecutive dates (D dates in all; `window` the
+candles of one retrain window, `backtest_period_days`) and every pair's row of a drawn date comes
+with it. A resample is a count per row, so the
 scores are count-weighted and need no copies of the data.
 """
 
@@ -72,17 +74,18 @@ def resampled_scores(pred: np.ndarray, truth: np.ndarray,
             "direction_accuracy": direction, "spearman_ic": ic}
 
 
-def block_length(n_dates: int, horizon: int) -> int:
-    return max(1, min(n_dates, max(horizon, math.ceil(n_dates ** (1 / 3)))))
+def block_length(n_dates: int, horizon: int, min_block: int = 0) -> int:
+    """`min_block`: the candles of one retrain window (0 when unknown)."""
+    return max(1, min(n_dates, max(horizon, min_block, math.ceil(n_dates ** (1 / 3)))))
 
 
 def date_block_counts(date_codes: np.ndarray, horizon: int, resamples: int,
-                      rng: np.random.Generator) -> np.ndarray:
+                      rng: np.random.Generator, min_block: int = 0) -> np.ndarray:
     """(resamples, rows): how often each row is drawn when blocks of consecutive dates are
     resampled to the original number of dates. `date_codes` numbers the rows' dates 0..D-1
     in time order; rows of the same date always share their count."""
     n_dates = int(date_codes.max()) + 1
-    length = block_length(n_dates, horizon)
+    length = block_length(n_dates, horizon, min_block)
     blocks = math.ceil(n_dates / length)
     starts = rng.integers(0, n_dates - length + 1, size=(resamples, blocks))
     drawn = (starts[:, :, None] + np.arange(length)).reshape(resamples, -1)[:, :n_dates]
@@ -106,20 +109,21 @@ class ScoredForecast:
 
 
 def score_with_ci(forecasts: dict[str, np.ndarray], truth: np.ndarray, dates: np.ndarray,
-                  horizon: int, resamples: int, seed: int,
-                  level: float = 0.95) -> dict[str, ScoredForecast]:
+                  horizon: int, resamples: int, seed: int, level: float = 0.95,
+                  min_block: int = 0) -> dict[str, ScoredForecast]:
     """Scores of several forecasts of the same truth, resampled with the same date blocks so
     their intervals are comparable. Intervals are NaN when there are fewer than two blocks of
     dates: a bootstrap of one block only repeats the data."""
     codes = np.unique(dates, return_inverse=True)[1].ravel()
     n_dates = int(codes.max()) + 1 if len(codes) else 0
-    enough = n_dates >= 2 * block_length(max(n_dates, 1), horizon)
+    enough = n_dates >= 2 * block_length(max(n_dates, 1), horizon, min_block)
     rng = np.random.default_rng(seed)
     samples: dict[str, dict[str, list[np.ndarray]]] = {n: {m: [] for m in METRICS}
                                                        for n in forecasts}
     done = 0
     while enough and done < resamples:
-        counts = date_block_counts(codes, horizon, min(CHUNK, resamples - done), rng)
+        counts = date_block_counts(codes, horizon, min(CHUNK, resamples - done), rng,
+                                   min_block)
         done += len(counts)
         for name, pred in forecasts.items():
             for metric, values in resampled_scores(pred, truth, counts).items():

@@ -63,7 +63,9 @@ def aligned_rows(predictions: pd.DataFrame, candles: pd.DataFrame, horizon: int,
 
 
 def evaluate_horizon(source: HorizonSource, rows_by_pair: dict[str, pd.DataFrame],
-                     resamples: int, seed: int) -> dict[str, Any]:
+                     resamples: int, seed: int, min_block: int = 0) -> dict[str, Any]:
+    """Pooled and per-pair scores; `min_block`: candles of one retrain window, the shortest
+    bootstrap block (predictions of one window share a model)."""
     result: dict[str, Any] = {"horizon": source.horizon, "label": source.label,
                               "source": source.source, "scored": False}
     pairs = {p: r for p, r in rows_by_pair.items() if len(r) >= 3}
@@ -76,10 +78,10 @@ def evaluate_horizon(source: HorizonSource, rows_by_pair: dict[str, pd.DataFrame
         forecasts = {n: rows[n].to_numpy() for n in names}
         dates = rows["date"].to_numpy()
         scores = score_with_ci(forecasts, rows["realized"].to_numpy(), dates, source.horizon,
-                               resamples, seed)
+                               resamples, seed, min_block=min_block)
         n_dates = len(np.unique(dates))
         return {"rows": len(rows), "dates": n_dates,
-                "block_length": block_length(n_dates, source.horizon),
+                "block_length": block_length(n_dates, source.horizon, min_block),
                 **{n: s.as_dict() for n, s in scores.items()}}
 
     result["scored"] = True

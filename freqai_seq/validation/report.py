@@ -133,7 +133,8 @@ def console_summary(report: dict[str, Any], out: Path) -> str:
                 + " ".join(f"{p[b]['rmse']['value']:>9.4f}" for b in BASELINES)
                 + f"  {_fmt(p['model']['spearman_ic'], 3):<26} "
                 f"{_fmt(p['model']['direction_accuracy'], 3):<24}")
-            lines.append(f"{'':>11}source: {h['source']}")
+            lines.append(f"{'':>11}source: {h['source']}; bootstrap blocks of "
+                         f"{p['block_length']} candles")
     attention = report["attention"]
     consistency = report["temporal_consistency"]
     dependency = report["long_term_dependency"]["share_beyond_lag"] or {}

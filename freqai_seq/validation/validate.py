@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,8 @@ def _forecast_source(v: Validation, source: str, frames: dict[str, pd.DataFrame]
             by_pair = {p: aligned_rows(frames[p], candles[p], plan.horizon, plan.label,
                                        v.timeframe)
                        for p in candles if plan.label in frames[p]}
-        horizons.append(evaluate_horizon(plan, by_pair, v.options.resamples, v.options.seed))
+        horizons.append(evaluate_horizon(plan, by_pair, v.options.resamples, v.options.seed,
+                                         retrain_window_candles(v)))
         rows[plan.horizon] = by_pair
     labels = return_labels(columns)
     primary = labels.get(v.primary_horizon) or next(iter(labels.values()), None)
@@ -150,6 +152,16 @@ def walk_forward_returns(v: Validation, pair: str) -> pd.DataFrame:
     out["next_candle_return"] = next_return.reindex(out["date"]).to_numpy()
     out["strategy_return"] = out["position"] * out["next_candle_return"]
     return out
+
+
+def retrain_window_candles(v: Validation) -> int:
+    """Candles one model predicts in the walk-forward (`backtest_period_days`), 0 if unknown."""
+    from freqtrade.exchange import timeframe_to_seconds
+
+    days = (v.run.run_params.get("freqai") or {}).get("backtest_period_days")
+    if not isinstance(days, int | float) or days <= 0:
+        return 0
+    return math.ceil(days * 86400 / timeframe_to_seconds(v.timeframe))
 
 
 def _timerange_bounds(config: dict[str, Any] | None) -> tuple[int | None, int | None]:
