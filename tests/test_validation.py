@@ -85,6 +85,33 @@ def test_bootstrap_blocks_are_at_least_one_retrain_window_long() -> None:
     assert np.median(np.concatenate(runs)) >= 168
 
 
+def test_pair_aware_ics_on_hand_computed_values() -> None:
+    """Mean per-pair IC = the mean of each pair's own Spearman IC; cross-sectional IC = the mean
+    over dates (with at least 3 pairs) of the Spearman correlation across pairs."""
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(5)
+    n_dates, n_pairs = 60, 4
+    dates = np.repeat(np.arange(n_dates), n_pairs)
+    groups = np.tile(np.arange(n_pairs), n_dates)
+    keep = ~((dates < 10) & (groups >= 2))  # 10 dates with only 2 pairs: no cross-section
+    dates, groups = dates[keep], groups[keep]
+    truth = rng.normal(size=len(dates))
+    pred = 0.5 * truth + rng.normal(size=len(dates))
+    (scored,) = score_with_ci({"m": pred}, truth, dates, horizon=1, resamples=20, seed=0,
+                              groups=groups).values()
+    per_pair = [spearmanr(pred[groups == g], truth[groups == g])[0] for g in range(n_pairs)]
+    per_date = [spearmanr(pred[dates == d], truth[dates == d])[0] for d in range(10, n_dates)]
+    assert scored.value["mean_pair_ic"] == pytest.approx(np.mean(per_pair))
+    assert scored.value["cross_sectional_ic"] == pytest.approx(np.mean(per_date))
+    assert scored.ci_low["mean_pair_ic"] < scored.value["mean_pair_ic"]
+    # without the pair of each row, all rows are one group; the cross-section needs dates only
+    (alone,) = score_with_ci({"m": pred}, truth, dates, horizon=1, resamples=20,
+                             seed=0).values()
+    assert alone.value["mean_pair_ic"] == pytest.approx(alone.value["spearman_ic"])
+    assert alone.value["cross_sectional_ic"] == pytest.approx(np.mean(per_date))
+
+
 def test_resampled_scores_equal_the_scores_of_the_expanded_sample() -> None:
     rng = np.random.default_rng(3)
     pred, truth = rng.normal(size=30), rng.normal(size=30)

@@ -11,13 +11,20 @@ scores are count-weighted and need no copies of the data.
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
 
-METRICS = ("mse", "mae", "rmse", "direction_accuracy", "spearman_ic")
+ROW_METRICS = ("mse", "mae", "rmse", "direction_accuracy", "spearman_ic")
+# Pair-aware ICs: the mean of each pair's own time-series IC, and the mean over dates of the
+# rank correlation across pairs (dates with at least MIN_CROSS_SECTION pairs).
+GROUP_METRICS = ("mean_pair_ic", "cross_sectional_ic")
+METRICS = ROW_METRICS + GROUP_METRICS
+MIN_CROSS_SECTION = 3
 CHUNK = 200  # resamples scored at once, to bound memory
 
 
@@ -74,6 +81,47 @@ def resampled_scores(pred: np.ndarray, truth: np.ndarray,
             "direction_accuracy": direction, "spearman_ic": ic}
 
 
+def _date_ics(pred: np.ndarray, truth: np.ndarray, date_codes: np.ndarray) -> np.ndarray:
+    """(dates,) Spearman IC across the rows (pairs) of each date; NaN where fewer than
+    MIN_CROSS_SECTION rows or a constant side."""
+    order = np.argsort(date_codes, kind="stable")
+    n_dates = int(date_codes.max()) + 1 if len(date_codes) else 0
+    bounds = np.searchsorted(date_codes[order], np.arange(n_dates + 1))  # codes are 0..D-1
+    out = np.full(n_dates, np.nan)
+    for lo, hi in itertools.pairwise(bounds):
+        rows = order[lo:hi]
+        p, t = pred[rows], truth[rows]
+        if len(rows) >= MIN_CROSS_SECTION and np.ptp(p) > 0 and np.ptp(t) > 0:
+            out[date_codes[rows[0]]] = np.corrcoef(rankdata(p), rankdata(t))[0, 1]
+    return out
+
+
+def group_scores(pred: np.ndarray, truth: np.ndarray, groups: np.ndarray,
+                 date_codes: np.ndarray, date_ic: np.ndarray,
+                 counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean per-pair IC and cross-sectional IC of every resample (`counts`: (resamples, rows);
+    one row of ones gives the point values; `date_ic`: `_date_ics` of the same forecast). Rows
+    of a date share their count."""
+    pair_ics = []
+    for g in np.unique(groups):
+        rows = groups == g
+        if np.ptp(pred[rows]) == 0 or np.ptp(truth[rows]) == 0:
+            continue
+        c = counts[:, rows]
+        pair_ics.append(_weighted_pearson(_weighted_ranks(pred[rows], c),
+                                          _weighted_ranks(truth[rows], c), c))
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample without a pair's rows
+        mean_pair = (np.nanmean(np.vstack(pair_ics), axis=0) if pair_ics
+                     else np.full(len(counts), np.nan))
+        first_row = np.unique(date_codes, return_index=True)[1]  # a date's count, once
+        per_date = counts[:, first_row]
+        usable = np.isfinite(date_ic)
+        cross = ((per_date[:, usable] * date_ic[usable]).sum(axis=1)
+                 / per_date[:, usable].sum(axis=1))
+    return {"mean_pair_ic": mean_pair, "cross_sectional_ic": cross}
+
+
 def block_length(n_dates: int, horizon: int, min_block: int = 0) -> int:
     """`min_block`: the candles of one retrain window (0 when unknown)."""
     return max(1, min(n_dates, max(horizon, min_block, math.ceil(n_dates ** (1 / 3)))))
@@ -110,11 +158,16 @@ class ScoredForecast:
 
 def score_with_ci(forecasts: dict[str, np.ndarray], truth: np.ndarray, dates: np.ndarray,
                   horizon: int, resamples: int, seed: int, level: float = 0.95,
-                  min_block: int = 0) -> dict[str, ScoredForecast]:
+                  min_block: int = 0,
+                  groups: np.ndarray | None = None) -> dict[str, ScoredForecast]:
     """Scores of several forecasts of the same truth, resampled with the same date blocks so
     their intervals are comparable. Intervals are NaN when there are fewer than two blocks of
-    dates: a bootstrap of one block only repeats the data."""
+    dates: a bootstrap of one block only repeats the data. `groups` (the pair of each row)
+    defines the mean per-pair IC (without it all rows are one group); the cross-sectional IC
+    ranks the rows of each date."""
     codes = np.unique(dates, return_inverse=True)[1].ravel()
+    groups = np.zeros(len(truth), dtype=np.int64) if groups is None else groups
+    date_ics = {n: _date_ics(p, truth, codes) for n, p in forecasts.items()}
     n_dates = int(codes.max()) + 1 if len(codes) else 0
     enough = n_dates >= 2 * block_length(max(n_dates, 1), horizon, min_block)
     rng = np.random.default_rng(seed)
@@ -126,7 +179,9 @@ def score_with_ci(forecasts: dict[str, np.ndarray], truth: np.ndarray, dates: np
                                    min_block)
         done += len(counts)
         for name, pred in forecasts.items():
-            for metric, values in resampled_scores(pred, truth, counts).items():
+            scores = {**resampled_scores(pred, truth, counts),
+                      **group_scores(pred, truth, groups, codes, date_ics[name], counts)}
+            for metric, values in scores.items():
                 samples[name][metric].append(values)
     tail = (1 - level) / 2 * 100
     out: dict[str, ScoredForecast] = {}
@@ -137,5 +192,8 @@ def score_with_ci(forecasts: dict[str, np.ndarray], truth: np.ndarray, dates: np
             values = values[np.isfinite(values)]
             low[metric] = float(np.percentile(values, tail)) if len(values) else math.nan
             high[metric] = float(np.percentile(values, 100 - tail)) if len(values) else math.nan
-        out[name] = ScoredForecast(point_scores(pred, truth), low, high)
+        point = {**point_scores(pred, truth), **{
+            m: float(v[0]) for m, v in group_scores(
+                pred, truth, groups, codes, date_ics[name], np.ones((1, len(truth)))).items()}}
+        out[name] = ScoredForecast(point, low, high)
     return out

@@ -77,8 +77,9 @@ def evaluate_horizon(source: HorizonSource, rows_by_pair: dict[str, pd.DataFrame
         rows = pd.concat(frames, ignore_index=True)
         forecasts = {n: rows[n].to_numpy() for n in names}
         dates = rows["date"].to_numpy()
+        pair_of_row = np.concatenate([np.full(len(f), i) for i, f in enumerate(frames)])
         scores = score_with_ci(forecasts, rows["realized"].to_numpy(), dates, source.horizon,
-                               resamples, seed, min_block=min_block)
+                               resamples, seed, min_block=min_block, groups=pair_of_row)
         n_dates = len(np.unique(dates))
         return {"rows": len(rows), "dates": n_dates,
                 "block_length": block_length(n_dates, source.horizon, min_block),

@@ -30,9 +30,15 @@ FORMULAS = {
                  f"one-candle return of the last {ROLLING_LOOKBACK} candles",
     "direction_accuracy": "share of rows where sign(forecast) == sign(realized), over rows "
                           "where neither is 0",
-    "spearman_ic": "Spearman rank correlation of forecast and realized return",
-    "confidence_intervals": "95 % percentile intervals of a moving-block bootstrap: blocks of "
-                            "max(h, ceil(n^(1/3))) consecutive rows drawn within each pair",
+    "spearman_ic": "Spearman rank correlation of forecast and realized return, all rows "
+                   "pooled",
+    "mean_pair_ic": "the mean over pairs of each pair's own Spearman IC (time series)",
+    "cross_sectional_ic": "the mean over dates with at least 3 pairs of the Spearman "
+                          "correlation across pairs of forecast and realized return",
+    "confidence_intervals": "95 % percentile intervals of a moving-block bootstrap over candle "
+                            "dates: blocks of max(h, ceil(D^(1/3)), W) consecutive dates (W "
+                            "the candles of one retrain window), every pair's row of a drawn "
+                            "date with it",
     "attention_entropy": "H = -sum_j a_ij log a_ij per attention row, averaged over windows, "
                          "heads and query steps; normalised: H / log(W)",
     "attention_consistency": "1 - JS(p, q) / log 2 between the newest step's attention of "
@@ -133,6 +139,8 @@ def console_summary(report: dict[str, Any], out: Path) -> str:
                 + " ".join(f"{p[b]['rmse']['value']:>9.4f}" for b in BASELINES)
                 + f"  {_fmt(p['model']['spearman_ic'], 3):<26} "
                 f"{_fmt(p['model']['direction_accuracy'], 3):<24}")
+            lines.append(f"{'':>11}mean per-pair IC {_fmt(p['model']['mean_pair_ic'], 3)}, "
+                         f"cross-sectional IC {_fmt(p['model']['cross_sectional_ic'], 3)}")
             lines.append(f"{'':>11}source: {h['source']}; bootstrap blocks of "
                          f"{p['block_length']} candles")
     attention = report["attention"]
