@@ -49,6 +49,14 @@ KEY_DOCS: dict[str, str] = {
                            "neighbour up to this many steps away (the newest step stays)",
     "augment_scale": "training only: each window is multiplied by 1 + U(-s, s)",
     "num_threads": "torch CPU threads (0 keeps torch's default)",
+    "cross_pair": "train one network per window on the windows of every whitelisted pair "
+                  "(each scaled by its own FreqAI pipelines) and give every pair that network "
+                  "(README, Cross-pair training)",
+    "pair_embedding_dim": "cross_pair only: size of a learned pair embedding appended to every "
+                          "candle of a window (0 = the network does not know the pair)",
+    "unseen_pair_share": "cross_pair with an embedding: share of training windows whose pair id "
+                         "is replaced by the \"unseen pair\" slot, which a pair absent from "
+                         "the training gets",
 }
 
 
@@ -86,6 +94,9 @@ class SequenceConfig:
     augment_time_jitter: int = 0
     augment_scale: float = 0.0
     num_threads: int = 0
+    cross_pair: bool = False
+    pair_embedding_dim: int = 0
+    unseen_pair_share: float = 0.1
 
     def __post_init__(self) -> None:
         positive = ("window", "hidden_size", "num_layers", "head_hidden", "epochs", "batch_size",
@@ -104,12 +115,15 @@ class SequenceConfig:
         for name in ("weight_decay", "grad_clip", "min_delta", "early_stopping_patience",
                      "plateau_patience", "num_threads", "loss_weight_return",
                      "loss_weight_volatility", "loss_weight_regime", "mc_dropout_passes",
-                     "augment_noise", "augment_time_jitter", "augment_scale"):
+                     "augment_noise", "augment_time_jitter", "augment_scale",
+                     "pair_embedding_dim"):
             if getattr(self, name) < 0:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must not be negative.")
         if self.mc_dropout_passes and self.dropout == 0:
             raise FreqaiSeqError("model_training_parameters.mc_dropout_passes needs dropout > 0: "
                                  "without dropout every pass gives the same output.")
+        if not 0.0 <= self.unseen_pair_share < 1.0:
+            raise FreqaiSeqError("model_training_parameters.unseen_pair_share must be in [0, 1).")
         if not 0.0 <= self.warmup_fraction < 1.0:
             raise FreqaiSeqError("model_training_parameters.warmup_fraction must be in [0, 1).")
         if self.scheduler not in ("cosine", "plateau"):

@@ -22,6 +22,7 @@ from freqtrade.freqai.data_drawer import FreqaiDataDrawer
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from freqai_seq.atomic import atomic_writer
+from freqai_seq.cross_pair.store import SharedNetworks
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,13 @@ class CrashSafeDataDrawer(FreqaiDataDrawer):
         with atomic_writer(self.historic_predictions_bkp_path) as fh, \
                 self.historic_predictions_path.open("rb") as src:
             shutil.copyfileobj(src, fh)
+
+    def purge_old_models(self) -> None:
+        """FreqAI's purge, plus the cross-pair networks beyond the same count per key."""
+        super().purge_old_models()
+        keep = self.freqai_info.get("purge_old_models", 0)
+        if keep:
+            SharedNetworks(Path(self.full_path)).purge(2 if isinstance(keep, bool) else keep)
 
     def load_data(self, coin: str, dk: FreqaiDataKitchen) -> Any:
         """In live mode a model that cannot be loaded is reported and retrained: the pair gets

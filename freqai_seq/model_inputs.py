@@ -47,5 +47,5 @@ def model_inputs(model: SequenceModel, frame: pd.DataFrame, raw_features: list[s
     finite = raw.notna().all(axis=1).to_numpy()
     transformed, outliers, _ = feature_pipeline.transform(raw.fillna(0), outlier_check=True)
     di_values = np.asarray(feature_pipeline["di"].di_values) if with_di else None
-    return ModelInputs(transformed.to_numpy(np.float32), row_dates, finite,
+    return ModelInputs(model.input_matrix(transformed), row_dates, finite,
                        np.asarray(outliers) == 1, prepended, di_values)

@@ -6,6 +6,7 @@ Subclasses only name their network (`network = "lstm"`); see `freqai_models/`.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from time import time
 from typing import Any, ClassVar
@@ -13,13 +14,16 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import torch
+from freqtrade.configuration import TimeRange
 from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.freqai_interface import IFreqaiModel
+from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
 from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.cross_pair.trainer import CrossPairTrainer
 from freqai_seq.drawer import CrashSafeDataDrawer, set_aside_unreadable_state
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.model_inputs import dates_ns, model_inputs
@@ -36,6 +40,25 @@ logger = logging.getLogger(__name__)
 # Options that drop or reorder training rows without saying which: windows need the real order.
 ROW_BREAKING_OPTIONS = ("use_SVM_to_remove_outliers", "use_DBSCAN_to_remove_outliers",
                         "shuffle_after_split", "reverse_train_test_order")
+
+
+@dataclass
+class PreparedPair:
+    """One pair's training rows after its FreqAI pipelines, and what `fit` needs with them."""
+
+    pair: str
+    data: dict[str, Any]  # FreqAI's data dictionary, scaled
+    row_dates: np.ndarray
+    tail: HistoryTail
+    layout: TaskLayout
+    classes: np.ndarray
+    has_test: bool
+    raw_features: list[str]
+    labels: list[str]
+
+    def fit_kwargs(self) -> dict[str, Any]:
+        return {"row_dates": self.row_dates, "tail": self.tail, "has_test": self.has_test,
+                "layout": self.layout, "classes": self.classes}
 
 
 def regime_classes(layout: TaskLayout, label_parts: list[DataFrame | None]) -> np.ndarray:
@@ -85,6 +108,7 @@ class SequenceRegressor(IFreqaiModel):
         # Live mode hands predict() the last CONV_WIDTH rows: exactly one full window.
         self.CONV_WIDTH = self.seq_cfg.window
         self.timeframe_ns = timeframe_to_seconds(self.config["timeframe"]) * 1_000_000_000
+        self.populated_frames: dict[str, DataFrame] = {}  # cross-pair backtest: per pair, per run
         if self.seq_cfg.num_threads:
             torch.set_num_threads(self.seq_cfg.num_threads)
 
@@ -93,10 +117,41 @@ class SequenceRegressor(IFreqaiModel):
         return NETWORKS[self.network].config_class.from_params(params)
 
     # ---------------------------------------------------------------- training
+    def start(self, dataframe: DataFrame, metadata: dict, strategy: IStrategy) -> DataFrame:
+        self.strategy = strategy  # cross-pair training builds the other pairs' rows with it
+        return super().start(dataframe, metadata, strategy)
+
+    def extract_data_and_train_model(self, new_trained_timerange: TimeRange, pair: str,
+                                     strategy: IStrategy, dk: FreqaiDataKitchen,
+                                     data_load_timerange: TimeRange) -> None:
+        # Live: what a backtest sets in start_backtesting (FreqAI buffers the object in place).
+        self.training_timerange = new_trained_timerange
+        self.data_load_timerange = data_load_timerange
+        super().extract_data_and_train_model(new_trained_timerange, pair, strategy, dk,
+                                             data_load_timerange)
+
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen,
               **kwargs: Any) -> SequenceModel:
         logger.info("-------------------- Starting training %s --------------------", pair)
         start_time = time()
+        prepared = self.prepare(unfiltered_df, pair, dk)
+        if self.seq_cfg.cross_pair:
+            model = self.shared_network(prepared, dk).for_pair(pair, prepared.tail)
+        else:
+            logger.info("Training model on %d features and %d rows",
+                        prepared.data["train_features"].shape[1], len(prepared.row_dates))
+            model = self.fit(prepared.data, dk, **prepared.fit_kwargs())
+        if self.mlflow is not None:
+            log_training(self.mlflow, self, model, pair, dk, prepared.row_dates,
+                         time() - start_time)
+        logger.info("-------------------- Done training %s (%.2f secs) --------------------",
+                    pair, time() - start_time)
+        return model
+
+    def prepare(self, unfiltered_df: DataFrame, pair: str,
+                dk: FreqaiDataKitchen) -> PreparedPair:
+        """One pair's training rows: FreqAI's split, its pipelines fitted on the train part
+        (saved with the pair's model in FreqAI's layout), labels and regime classes."""
         window = self.seq_cfg.window
         features, labels = dk.filter_features(unfiltered_df, dk.training_features_list,
                                               dk.label_list, training_filter=True)
@@ -143,15 +198,13 @@ class SequenceRegressor(IFreqaiModel):
         tail_rows = unfiltered_df.tail(window - 1)
         tail = HistoryTail(dates_ns(tail_rows["date"]),
                            tail_rows[dk.training_features_list].reset_index(drop=True))
-        logger.info("Training model on %d features and %d rows", dd["train_features"].shape[1],
-                    len(row_dates))
-        model = self.fit(dd, dk, row_dates=row_dates, tail=tail, has_test=has_test,
-                         layout=layout, classes=classes)
-        if self.mlflow is not None:
-            log_training(self.mlflow, self, model, pair, dk, row_dates, time() - start_time)
-        logger.info("-------------------- Done training %s (%.2f secs) --------------------",
-                    pair, time() - start_time)
-        return model
+        return PreparedPair(pair, dd, row_dates, tail, layout, classes, has_test,
+                            list(dk.training_features_list), list(dk.label_list))
+
+    def shared_network(self, prepared: PreparedPair, dk: FreqaiDataKitchen) -> SequenceModel:
+        """The window's cross-pair network: trained by the first pair that needs it, reused
+        by the others (see freqai_seq.cross_pair)."""
+        return CrossPairTrainer(self, prepared, dk).network()
 
     def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen,
             **kwargs: Any) -> SequenceModel:
@@ -168,6 +221,8 @@ class SequenceRegressor(IFreqaiModel):
         """Train and test rows end to end on the device, and the window ends of each part."""
         window = self.seq_cfg.window
         self.generator = seed_everything(self.seq_cfg.seed, self.seq_cfg.deterministic)
+        if "pooled" in kwargs:  # cross-pair: every pair's rows, already windowed
+            return kwargs["pooled"]
         parts = ["train", "test"] if kwargs["has_test"] else ["train"]
         features = np.concatenate([data_dictionary[f"{p}_features"].to_numpy(np.float32)
                                    for p in parts])
@@ -192,11 +247,15 @@ class SequenceRegressor(IFreqaiModel):
                   dk: FreqaiDataKitchen, kwargs: dict[str, Any]) -> Any:
         """An untrained model, holding the previous model's weights when FreqAI asks for
         continual learning and the features are the same."""
-        model = model_class(self.network, self.seq_cfg,
-                            list(data_dictionary["train_features"].columns), list(dk.label_list),
-                            self.timeframe_ns, kwargs["tail"], device=self.device)
+        names = kwargs.get("feature_names") or list(data_dictionary["train_features"].columns)
+        model = model_class(self.network, self.seq_cfg, names, list(dk.label_list),
+                            self.timeframe_ns, kwargs["tail"], device=self.device,
+                            cross=kwargs.get("cross"))
         init = self.get_init_model(dk.pair)
-        if isinstance(init, SequenceModel) and init.feature_names == model.feature_names:
+        same_pairs = (getattr(init, "cross", None) and init.cross.pairs) == (
+            model.cross and model.cross.pairs)
+        if isinstance(init, SequenceModel) and init.feature_names == model.feature_names \
+                and same_pairs:
             model.net.load_state_dict(init.net.state_dict())
             logger.info("%s: continual learning from the previous model's weights", dk.pair)
         return model

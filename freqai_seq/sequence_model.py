@@ -10,7 +10,7 @@ anywhere. Files are written to a temporary name and renamed, so a crash never le
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import torch
 
 from freqai_seq.atomic import atomic_writer
 from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.cross_pair.columns import align_scaled
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.networks import NETWORKS, build_network
 from freqai_seq.seeding import loading_device, resolve_device
@@ -50,6 +51,31 @@ class HistoryTail:
         return len(self.dates_ns) > 0 and int(self.dates_ns[-1]) + timeframe_ns == first_date_ns
 
 
+PAIR_ID_COLUMN = "<pair-id>"
+
+
+@dataclass(frozen=True)
+class CrossPair:
+    """What binds a window's shared (cross-pair) network to one pair."""
+
+    pairs: tuple[str, ...]  # pairs whose windows trained the network, in pair-id order
+    columns: tuple[str, ...]  # pair-neutral feature order of the network's input
+    corr_pairs: tuple[str, ...]  # FreqAI's include_corr_pairlist (for the column rule)
+    pair: str = ""  # the pair this model predicts for; "" for the shared network itself
+
+    @property
+    def pair_id(self) -> int:
+        """The pair's id, or the "unseen pair" slot (len(pairs)) for a pair not trained on."""
+        return self.pairs.index(self.pair) if self.pair in self.pairs else len(self.pairs)
+
+    def inputs(self, scaled: pd.DataFrame, pair_ids: np.ndarray | None = None) -> np.ndarray:
+        """The network's input rows: the pair's scaled features in the shared column order,
+        then the pair-id column."""
+        aligned = align_scaled(scaled, self.pair, list(self.columns), self.corr_pairs)
+        ids = np.full(len(scaled), self.pair_id, np.float32) if pair_ids is None else pair_ids
+        return np.column_stack([aligned, ids.astype(np.float32)])
+
+
 class SequenceModel:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
@@ -57,12 +83,14 @@ class SequenceModel:
     def __init__(self, kind: str, cfg: SequenceConfig, feature_names: list[str],
                  label_names: list[str], timeframe_ns: int, tail: HistoryTail,
                  state_dict: dict[str, torch.Tensor] | None = None,
-                 device: torch.device | None = None) -> None:
+                 device: torch.device | None = None, cross: CrossPair | None = None) -> None:
         self.kind, self.cfg = kind, cfg
         self.feature_names, self.label_names = feature_names, label_names
         self.timeframe_ns, self.tail = timeframe_ns, tail
+        self.cross = cross
         self.device = device or resolve_device(cfg.device)
-        self.net = build_network(kind, len(feature_names), len(label_names), cfg.to_dict())
+        self.net = build_network(kind, len(feature_names), len(label_names), cfg.to_dict(),
+                                 n_pairs=len(cross.pairs) if cross else None)
         if state_dict is not None:
             self.net.load_state_dict(state_dict)
         self.net.to(self.device)
@@ -70,6 +98,25 @@ class SequenceModel:
     @property
     def window(self) -> int:
         return self.cfg.window
+
+    def input_matrix(self, scaled: pd.DataFrame) -> np.ndarray:
+        """Rows the network reads, from the pair's features after its FreqAI pipeline."""
+        if self.cross is not None:
+            return self.cross.inputs(scaled)
+        return scaled.to_numpy(np.float32)
+
+    def for_pair(self, pair: str, tail: HistoryTail) -> SequenceModel:
+        """This (shared, cross-pair) model bound to `pair`, with that pair's training tail."""
+        assert self.cross is not None
+        ckpt = self.checkpoint()
+        ckpt["cross_pair"] = asdict(replace(self.cross, pair=pair))
+        ckpt["tail_dates_ns"] = tail.dates_ns
+        ckpt["tail_features"] = tail.features.to_numpy(dtype=np.float64)
+        ckpt["tail_columns"] = list(tail.features.columns)
+        model = type(self).from_checkpoint(ckpt)
+        model.device = self.device
+        model.net.to(self.device)
+        return model
 
     def predict_rows(self, features: np.ndarray, dates_ns: np.ndarray, valid: np.ndarray,
                      passes: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -120,6 +167,7 @@ class SequenceModel:
             "tail_features": self.tail.features.to_numpy(dtype=np.float64),
             "tail_columns": list(self.tail.features.columns),
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "cross_pair": asdict(self.cross) if self.cross is not None else None,
         }
 
     def save(self, path: Path) -> None:
@@ -138,9 +186,12 @@ class SequenceModel:
         cfg = NETWORKS[ckpt["kind"]].config_class.from_params(ckpt["config"])
         tail = HistoryTail(np.asarray(ckpt["tail_dates_ns"], dtype=np.int64),
                            pd.DataFrame(ckpt["tail_features"], columns=ckpt["tail_columns"]))
+        cross = ckpt.get("cross_pair")
+        cross = CrossPair(**{k: tuple(v) if isinstance(v, list) else v
+                             for k, v in cross.items()}) if cross else None
         model = cls(ckpt["kind"], cfg, list(ckpt["feature_names"]), list(ckpt["label_names"]),
                     int(ckpt["timeframe_ns"]), tail, state_dict=ckpt["state_dict"],
-                    device=loading_device(cfg.device))
+                    device=loading_device(cfg.device), cross=cross)
         model.restore_extra(ckpt)
         return model
 

@@ -163,6 +163,7 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
                   label: str = "") -> TrainResult:
     """Train in place; on return `net` holds the weights of the best validation epoch."""
     optimizer = make_optimizer(net, cfg, device)
+    reserved = int(getattr(net, "reserved_inputs", 0))
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     scheduler = _scheduler(optimizer, cfg, steps_per_epoch * cfg.epochs)
     use_amp = cfg.mixed_precision and device.type == "cuda"
@@ -177,8 +178,12 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
         running, seen = 0.0, 0.0
         for start in range(0, len(train), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
-            x = augment(gather_windows(train.features, train.ends[idx], cfg.window), cfg,
-                        generator)
+            x = gather_windows(train.features, train.ends[idx], cfg.window)
+            if reserved:  # the pair-id column of a cross-pair network is never augmented
+                x = torch.cat([augment(x[..., :-reserved], cfg, generator),
+                               x[..., -reserved:]], dim=-1)
+            else:
+                x = augment(x, cfg, generator)
             w = train.weights[idx]
             with torch.autocast(device_type=device.type, enabled=use_amp):
                 pred = net(x)

@@ -40,6 +40,11 @@ class EnsembleRegressor(SequenceRegressor):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if self.seq_cfg.cross_pair:
+            raise OperationalException(
+                "LSTMLightGBMEnsembleRegressor does not train cross-pair yet: its inner splits "
+                "are cut by row position within one pair. Set cross_pair to false, or use a "
+                "sequence model with cross_pair (README, Cross-pair training).")
         if self.ens_cfg.ensemble_dynamic_candles and self.embargo < 1:
             raise OperationalException(
                 "ensemble_dynamic_candles needs freqai.feature_parameters.label_period_candles "

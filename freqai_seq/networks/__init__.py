@@ -14,6 +14,7 @@ from torch import nn
 
 from freqai_seq.config_schema import HybridConfig, SequenceConfig
 from freqai_seq.networks.hybrid import CNNLSTMAttention
+from freqai_seq.networks.pair_embedding import PairConditioned
 from freqai_seq.networks.recurrent import RecurrentRegressor
 
 Builder = Callable[[int, int, dict[str, Any]], nn.Module]
@@ -54,5 +55,12 @@ NETWORKS: dict[str, NetworkSpec] = {
 }
 
 
-def build_network(kind: str, n_features: int, n_outputs: int, cfg: dict[str, Any]) -> nn.Module:
-    return NETWORKS[kind].build(n_features, n_outputs, cfg)
+def build_network(kind: str, n_features: int, n_outputs: int, cfg: dict[str, Any],
+                  n_pairs: int | None = None) -> nn.Module:
+    """The network of `kind`; with `n_pairs` (cross-pair), the last of the `n_features` input
+    columns is the pair id and the network is wrapped in `PairConditioned`."""
+    if n_pairs is None:
+        return NETWORKS[kind].build(n_features, n_outputs, cfg)
+    dim = cfg["pair_embedding_dim"]
+    base = NETWORKS[kind].build(n_features - 1 + dim, n_outputs, cfg)
+    return PairConditioned(base, n_pairs, dim, cfg["unseen_pair_share"])

@@ -1,0 +1,154 @@
+"""Training (or reusing) the shared network of one window.
+
+The first pair FreqAI trains in a window builds every whitelisted pair's training rows (each
+scaled by that pair's own pipelines, fitted on its own train part exactly as FreqAI fits them
+when it reaches the pair), pools them and trains one network; the network is stored under a key
+of everything that shapes it. A later pair of the same window (in live: until the network is
+`live_retrain_hours` old) loads it instead of training. Which pair comes first never changes the
+result: the pooled rows are in sorted pair order and built the same way for every pair.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from time import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+from freqtrade.exceptions import OperationalException
+from freqtrade.exchange import timeframe_to_seconds
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+from freqai_seq.cross_pair.columns import aligned_names, check_same_features
+from freqai_seq.cross_pair.frames import BacktestFrames, LiveFrames, PairFrames
+from freqai_seq.cross_pair.pooling import PairRows, pair_window_ends, pool_windows
+from freqai_seq.cross_pair.store import SharedNetworks, network_key
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.sequence_model import PAIR_ID_COLUMN, CrossPair, SequenceModel
+
+if TYPE_CHECKING:
+    from freqai_seq.regressor import PreparedPair, SequenceRegressor
+
+logger = logging.getLogger(__name__)
+
+
+class CrossPairTrainer:
+    def __init__(self, model: SequenceRegressor, prepared: PreparedPair,
+                 dk: FreqaiDataKitchen) -> None:
+        self.model, self.prepared, self.dk = model, prepared, dk
+        self.timerange = model.training_timerange
+        self.stop = int(self.timerange.stopts)
+        self.corr = tuple(model.freqai_info.get("feature_parameters", {})
+                          .get("include_corr_pairlist", []))
+        self.pairs = self._pairs()
+        self.columns = aligned_names(prepared.raw_features, prepared.pair, self.corr)
+        self.store = SharedNetworks(Path(dk.full_path))
+
+    def _pairs(self) -> list[str]:
+        dp = getattr(self.model, "data_provider", None)
+        whitelist = dp.current_whitelist() if dp is not None else \
+            self.model.config["exchange"]["pair_whitelist"]
+        return sorted({*whitelist, self.prepared.pair})
+
+    def key(self) -> str:
+        m = self.model
+        return network_key({
+            "format": [SequenceModel.format, SequenceModel.format_version],
+            "model": type(m).__name__, "network": m.network,
+            "training": m.model_training_parameters, "config": m.seq_cfg.to_dict(),
+            "columns": self.columns, "labels": self.prepared.labels, "pairs": self.pairs,
+            "timeframe": m.config["timeframe"],
+            "train_period_days": m.freqai_info.get("train_period_days"),
+            "feature_parameters": m.freqai_info.get("feature_parameters", {}),
+            "data_split_parameters": m.freqai_info.get("data_split_parameters", {}),
+        })
+
+    def reuse_seconds(self) -> int:
+        candle = timeframe_to_seconds(self.model.config["timeframe"])
+        if not self.model.live:
+            return candle
+        return max(candle, int(self.model.freqai_info.get("live_retrain_hours", 0) * 3600))
+
+    def network(self) -> SequenceModel:
+        key = self.key()
+        found = self.store.find(key, self.stop, self.reuse_seconds())
+        if found is not None:
+            logger.info("cross-pair: %s reuses the shared network %s", self.prepared.pair,
+                        found.name)
+            return SequenceModel.load(found)
+        return self.train(key)
+
+    def frames(self) -> PairFrames:
+        m = self.model
+        if m.live:
+            return LiveFrames(m.strategy, m.dd, m.data_load_timerange)
+        return BacktestFrames(m.strategy, m.populated_frames)
+
+    def prepare_all(self) -> dict[str, PreparedPair]:
+        prepared = {self.prepared.pair: self.prepared}
+        frames = self.frames()
+        for pair in self.pairs:
+            if pair in prepared:
+                continue
+            dk = FreqaiDataKitchen(self.model.config, self.model.live, pair)
+            dk.set_paths(pair, self.stop)
+            try:
+                frame = frames.training_frame(pair, dk, self.timerange)
+                dk.find_features(frame)
+                dk.find_labels(frame)
+                prepared[pair] = self.model.prepare(frame, pair, dk)
+            except (OperationalException, FreqaiSeqError, KeyError, ValueError) as err:
+                logger.warning("cross-pair: %s is left out of the shared network of the window "
+                               "ending %s: %s", pair, self.timerange.stop_fmt, err)
+        return dict(sorted(prepared.items()))
+
+    def rows(self, prepared: dict[str, PreparedPair], vocabulary: tuple[str, ...],
+             canonical: tuple[str, ...]) -> list[PairRows]:
+        rows = []
+        for pair, p in prepared.items():
+            parts = ["train", "test"] if p.has_test else ["train"]
+            scaled = [p.data[f"{part}_features"] for part in parts]
+            binding = CrossPair(vocabulary, canonical, self.corr, pair)
+            rows.append(PairRows(
+                pair, np.concatenate([binding.inputs(s) for s in scaled]),
+                np.concatenate([p.data[f"{part}_labels"].to_numpy(np.float32) for part in parts]),
+                np.concatenate([np.asarray(p.data[f"{part}_weights"], np.float32)
+                                for part in parts]),
+                p.classes, p.row_dates, len(p.data["train_features"])))
+        return rows
+
+    def train(self, key: str) -> SequenceModel:
+        m, start = self.model, time()
+        prepared = self.prepare_all()
+        labels = {pair: p.labels for pair, p in prepared.items()}
+        if any(v != self.prepared.labels for v in labels.values()):
+            raise OperationalException(f"cross-pair: the pairs' labels differ: {labels}")
+        canonical = tuple(check_same_features(
+            {pair: p.raw_features for pair, p in prepared.items()}, self.corr))
+        window, tf_ns = m.seq_cfg.window, m.timeframe_ns
+        draft = self.rows(prepared, tuple(prepared), canonical)
+        # Pairs with no complete training window (new listings) are not trained on: they get
+        # the "unseen pair" slot like any pair the network never saw.
+        vocabulary = tuple(r.pair for r in draft
+                           if (pair_window_ends(r, window, tf_ns) < r.n_train).any())
+        rows = [r for r in self.rows(prepared, vocabulary, canonical) if r.pair in vocabulary]
+        pooled = pool_windows(rows, window, tf_ns, m.device)
+        logger.info("cross-pair: training the shared network of the window ending %s on %d "
+                    "pairs (%s): %d training and %d validation windows, %d features",
+                    self.timerange.stop_fmt, len(vocabulary), ", ".join(vocabulary),
+                    len(pooled.train_ends), len(pooled.val_ends), len(canonical))
+        missing = sorted(set(self.pairs) - set(vocabulary))
+        if missing:
+            logger.warning("cross-pair: %d pair(s) not in the training of this window: %s",
+                           len(missing), ", ".join(missing))
+        kwargs = {**self.prepared.fit_kwargs(), "pooled": pooled,
+                  "cross": CrossPair(vocabulary, canonical, self.corr),
+                  "feature_names": [*canonical, PAIR_ID_COLUMN]}
+        network = m.fit(self.prepared.data, self.dk, **kwargs)
+        path = self.store.path(key, self.stop)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        network.save(path)
+        logger.info("cross-pair: shared network saved as %s (%.2f secs)", path.name,
+                    time() - start)
+        return network
