@@ -412,10 +412,12 @@ def mc_dropout_cost(report: dict[str, Any]) -> list[str]:
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-def update_readme(readme: Path, table: str) -> None:
+def update_readme(readme: Path, table: str, start: str = README_START,
+                  end: str = README_END) -> None:
+    """Replace what lies between the `start` and `end` markers of `readme` by `table`."""
     text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise FreqaiSeqError(f"{readme} has no {README_START} ... {README_END} block.")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{table}\n{README_END}{tail}")
+    if start not in text or end not in text:
+        raise FreqaiSeqError(f"{readme} has no {start} ... {end} block.")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")

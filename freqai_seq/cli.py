@@ -140,6 +140,23 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         pairs=tuple(args.pairs or ()), extra=args.freqtrade_args))
 
 
+def _cmd_skill(args: argparse.Namespace) -> int:
+    from freqai_seq import skill
+    from freqai_seq.bench import update_readme
+    from freqai_seq.skill_settings import parse_arm
+
+    arms = [parse_arm(name) for name in args.arms]
+    report = skill.run(arms, args.period, args.out, args.userdir, args.bootstrap, args.seed)
+    table = skill.format_report(report)
+    (args.out / f"skill-{args.period}.md").write_text(table + "\n")
+    print(table)
+    if args.readme:
+        update_readme(args.readme, table, f"<!-- skill:{args.period} -->",
+                      f"<!-- /skill:{args.period} -->")
+        print(f"\nUpdated the {args.period} table of {args.readme}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from freqtrade.configuration.load_config import load_from_files
 
@@ -522,6 +539,28 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p.add_argument("--userdir", type=Path, default=defaults.userdir,
                          help="freqtrade user_data directory for the runs' models")
     bench_p.set_defaults(func=_cmd_bench)
+
+    from freqai_seq.skill_settings import ARMS, OUT_DIR, PERIODS
+
+    skill_p = sub.add_parser(
+        "skill", help="walk-forward skill of per-pair and cross-pair models on the selection "
+                      "or the reported period, with paired-bootstrap CIs against LightGBM",
+        epilog="Arms are <model>-<pair|cross>-<1h|30m>-<days>d; models: lstm, gru, hybrid, "
+               "ensemble, lightgbm, mlp. A finished arm is reused; delete its folder under "
+               "--out to rerun it.")
+    skill_p.add_argument("--period", choices=sorted(PERIODS), default="selection",
+                         help="selection (choose settings here) or report (default: "
+                              "%(default)s)")
+    skill_p.add_argument("--arms", nargs="+", default=list(ARMS), metavar="ARM",
+                         help="default: stage 1 (LSTM per pair and cross-pair at 30/90/180 "
+                              "days, 1h and 30m) and FreqAI's LightGBM and MLP")
+    skill_p.add_argument("--bootstrap", type=int, default=1000)
+    skill_p.add_argument("--seed", type=int, default=0)
+    skill_p.add_argument("--out", type=Path, default=OUT_DIR)
+    skill_p.add_argument("--userdir", type=Path, default=Path("user_data"))
+    skill_p.add_argument("--readme", type=Path, default=None,
+                         help="also replace the period's table between the skill markers")
+    skill_p.set_defaults(func=_cmd_skill)
 
     from freqai_seq.tune.settings import TuneSettings
 

@@ -61,6 +61,9 @@ class PreparedPair:
                 "layout": self.layout, "classes": self.classes}
 
 
+MIN_PIPELINE_ROWS = 5  # rows FreqAI's split and scalers need for a pair's own pipelines
+
+
 def regime_classes(layout: TaskLayout, label_parts: list[DataFrame | None]) -> np.ndarray:
     """Class index (0 down, 1 flat, 2 up) per row and regime group, from unscaled labels."""
     labels = np.concatenate([p.to_numpy() for p in label_parts if p is not None])
@@ -155,10 +158,14 @@ class SequenceRegressor(IFreqaiModel):
         window = self.seq_cfg.window
         features, labels = dk.filter_features(unfiltered_df, dk.training_features_list,
                                               dk.label_list, training_filter=True)
-        if len(features) < window + 1:
+        # Cross-pair, a pair with a short history (a new listing) joins with the rows it has:
+        # its pipelines are fitted on them, and without a complete window it is not trained on
+        # and predicts through the network's "unseen pair" slot.
+        needed = MIN_PIPELINE_ROWS if self.seq_cfg.cross_pair else window + 1
+        if len(features) < needed:
             raise OperationalException(
                 f"{pair}: {len(features)} training rows without NaN features or labels, but "
-                f"window={window} needs at least {window + 1}: lengthen train_period_days, "
+                f"window={window} needs at least {needed}: lengthen train_period_days, "
                 "shorten the window or fix the features that are NaN."
             )
         row_dates = dates_ns(unfiltered_df.loc[features.index, "date"])

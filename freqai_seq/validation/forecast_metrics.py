@@ -156,25 +156,20 @@ class ScoredForecast:
                     "ci_high": clean(self.ci_high[m])} for m in METRICS}
 
 
-def score_with_ci(forecasts: dict[str, np.ndarray], truth: np.ndarray, dates: np.ndarray,
-                  horizon: int, resamples: int, seed: int, level: float = 0.95,
-                  min_block: int = 0,
-                  groups: np.ndarray | None = None) -> dict[str, ScoredForecast]:
-    """Scores of several forecasts of the same truth, resampled with the same date blocks so
-    their intervals are comparable. Intervals are NaN when there are fewer than two blocks of
-    dates: a bootstrap of one block only repeats the data. `groups` (the pair of each row)
-    defines the mean per-pair IC (without it all rows are one group); the cross-sectional IC
-    ranks the rows of each date."""
-    codes = np.unique(dates, return_inverse=True)[1].ravel()
-    groups = np.zeros(len(truth), dtype=np.int64) if groups is None else groups
-    date_ics = {n: _date_ics(p, truth, codes) for n, p in forecasts.items()}
+def _resampled(forecasts: dict[str, np.ndarray], truth: np.ndarray, codes: np.ndarray,
+               groups: np.ndarray, horizon: int, resamples: int, seed: int,
+               min_block: int) -> dict[str, dict[str, np.ndarray]] | None:
+    """Every metric of every forecast on the same block resamples (None when there are fewer
+    than two blocks of dates: a bootstrap of one block only repeats the data)."""
     n_dates = int(codes.max()) + 1 if len(codes) else 0
-    enough = n_dates >= 2 * block_length(max(n_dates, 1), horizon, min_block)
+    if n_dates < 2 * block_length(max(n_dates, 1), horizon, min_block):
+        return None
+    date_ics = {n: _date_ics(p, truth, codes) for n, p in forecasts.items()}
     rng = np.random.default_rng(seed)
     samples: dict[str, dict[str, list[np.ndarray]]] = {n: {m: [] for m in METRICS}
                                                        for n in forecasts}
     done = 0
-    while enough and done < resamples:
+    while done < resamples:
         counts = date_block_counts(codes, horizon, min(CHUNK, resamples - done), rng,
                                    min_block)
         done += len(counts)
@@ -183,17 +178,68 @@ def score_with_ci(forecasts: dict[str, np.ndarray], truth: np.ndarray, dates: np
                       **group_scores(pred, truth, groups, codes, date_ics[name], counts)}
             for metric, values in scores.items():
                 samples[name][metric].append(values)
+    return {n: {m: np.concatenate(v) for m, v in by_metric.items()}
+            for n, by_metric in samples.items()}
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return math.nan, math.nan
     tail = (1 - level) / 2 * 100
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
+def _inputs(truth: np.ndarray, dates: np.ndarray,
+            groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.unique(dates, return_inverse=True)[1].ravel()
+    return codes, np.zeros(len(truth), dtype=np.int64) if groups is None else groups
+
+
+def score_with_ci(forecasts: dict[str, np.ndarray], truth: np.ndarray, dates: np.ndarray,
+                  horizon: int, resamples: int, seed: int, level: float = 0.95,
+                  min_block: int = 0,
+                  groups: np.ndarray | None = None) -> dict[str, ScoredForecast]:
+    """Scores of several forecasts of the same truth, resampled with the same date blocks so
+    their intervals are comparable. Intervals are NaN when there are fewer than two blocks of
+    dates. `groups` (the pair of each row) defines the mean per-pair IC (without it all rows are
+    one group); the cross-sectional IC ranks the rows of each date."""
+    codes, groups = _inputs(truth, dates, groups)
+    samples = _resampled(forecasts, truth, codes, groups, horizon, resamples, seed, min_block)
     out: dict[str, ScoredForecast] = {}
     for name, pred in forecasts.items():
         low, high = {}, {}
         for metric in METRICS:
-            values = np.concatenate(samples[name][metric]) if enough else np.array([np.nan])
-            values = values[np.isfinite(values)]
-            low[metric] = float(np.percentile(values, tail)) if len(values) else math.nan
-            high[metric] = float(np.percentile(values, 100 - tail)) if len(values) else math.nan
+            values = samples[name][metric] if samples else np.array([np.nan])
+            low[metric], high[metric] = _interval(values, level)
         point = {**point_scores(pred, truth), **{
             m: float(v[0]) for m, v in group_scores(
-                pred, truth, groups, codes, date_ics[name], np.ones((1, len(truth)))).items()}}
+                pred, truth, groups, codes, _date_ics(pred, truth, codes),
+                np.ones((1, len(truth)))).items()}}
         out[name] = ScoredForecast(point, low, high)
+    return out
+
+
+def paired_differences(forecasts: dict[str, np.ndarray], baseline: str, metric: str,
+                       truth: np.ndarray, dates: np.ndarray, horizon: int, resamples: int,
+                       seed: int, level: float = 0.95, min_block: int = 0,
+                       groups: np.ndarray | None = None) -> dict[str, tuple[float, float, float]]:
+    """`metric` of each forecast minus the baseline's, with the paired-bootstrap interval of
+    the difference (both scored on the same resamples): (difference, low, high)."""
+    codes, groups = _inputs(truth, dates, groups)
+    ones = np.ones((1, len(truth)))
+
+    def point(pred: np.ndarray) -> float:
+        if metric in GROUP_METRICS:
+            return float(group_scores(pred, truth, groups, codes, _date_ics(pred, truth, codes),
+                                      ones)[metric][0])
+        return point_scores(pred, truth)[metric]
+
+    samples = _resampled(forecasts, truth, codes, groups, horizon, resamples, seed, min_block)
+    base = point(forecasts[baseline])
+    out = {}
+    for name, pred in forecasts.items():
+        diff = (samples[name][metric] - samples[baseline][metric] if samples
+                else np.array([np.nan]))
+        out[name] = (point(pred) - base, *_interval(diff, level))
     return out

@@ -1,0 +1,71 @@
+"""Arms and periods of `freqai-seq skill`, kept apart from the runner so the CLI parser can list
+them without importing torch."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from freqai_seq import paths
+from freqai_seq.errors import FreqaiSeqError
+
+# Settings are chosen on the selection period only; the reported period is scored once with the
+# chosen settings (README, Skill).
+PERIODS = {"selection": "20180701-20181231", "report": "20190101-20191001"}
+PAIRS = ("BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD")
+HORIZON_HOURS = 12
+SHORT = {"PyTorchLSTMRegressor": "lstm", "PyTorchGRURegressor": "gru",
+         "PyTorchCNNLSTMAttentionRegressor": "hybrid", "LightGBMRegressor": "lightgbm",
+         "PyTorchMLPRegressor": "mlp", "LSTMLightGBMEnsembleRegressor": "ensemble"}
+SEQUENCE = ("PyTorchLSTMRegressor", "PyTorchGRURegressor", "PyTorchCNNLSTMAttentionRegressor",
+            "LSTMLightGBMEnsembleRegressor")
+PAIR_EMBEDDING_DIM = 4  # cross-pair arms: fixed beforehand, not tuned
+
+
+@dataclass(frozen=True)
+class Arm:
+    model: str
+    cross: bool = False
+    timeframe: str = "1h"
+    train_days: int = 30
+
+    @property
+    def name(self) -> str:
+        return (f"{SHORT[self.model]}-{'cross' if self.cross else 'pair'}-{self.timeframe}-"
+                f"{self.train_days}d")
+
+    @property
+    def candles_per_hour(self) -> int:
+        return {"1h": 1, "30m": 2}[self.timeframe]
+
+
+def parse_arm(name: str) -> Arm:
+    """`lstm-cross-1h-90d` -> Arm(PyTorchLSTMRegressor, cross, 1h, 90 days)."""
+    model_of = {short: model for model, short in SHORT.items()}
+    parts = name.split("-")
+    if (len(parts) != 4 or parts[0] not in model_of or parts[1] not in ("pair", "cross")
+            or parts[2] not in ("1h", "30m") or not re.fullmatch(r"\d+d", parts[3])):
+        raise FreqaiSeqError(
+            f"Arm {name!r} is not <model>-<pair|cross>-<1h|30m>-<days>d with a model among "
+            f"{sorted(model_of)} (e.g. lstm-cross-1h-90d).")
+    return Arm(model_of[parts[0]], parts[1] == "cross", parts[2], int(parts[3][:-1]))
+
+
+LSTM = "PyTorchLSTMRegressor"
+# Stage 1: the training length and timeframe, with the LSTM per pair and cross-pair.
+STAGE1 = tuple(Arm(LSTM, cross, tf, days) for tf, days in
+               (("1h", 30), ("1h", 90), ("1h", 180), ("30m", 30), ("30m", 90))
+               for cross in (False, True))
+# FreqAI's own models per pair at its usual 30 days: the baselines every arm is compared with.
+BASELINES = (Arm("LightGBMRegressor"), Arm("PyTorchMLPRegressor"))
+ARMS = {a.name: a for a in (*STAGE1, *BASELINES)}
+
+
+def stage2(timeframe: str, train_days: int) -> tuple[Arm, ...]:
+    """The other models at the setting stage 1 chose, plus LightGBM at that setting."""
+    return (*(Arm(m, True, timeframe, train_days) for m in SEQUENCE[:3]),
+            Arm(LSTM, False, timeframe, train_days),
+            Arm("LightGBMRegressor", False, timeframe, train_days))
+
+
+OUT_DIR = paths.USER_DATA / "skill"
