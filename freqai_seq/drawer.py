@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import pandas as pd
 import rapidjson
 from freqtrade.freqai.data_drawer import FreqaiDataDrawer
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
@@ -72,6 +73,18 @@ class CrashSafeDataDrawer(FreqaiDataDrawer):
         with atomic_writer(self.historic_predictions_bkp_path) as fh, \
                 self.historic_predictions_path.open("rb") as src:
             shutil.copyfileobj(src, fh)
+
+    def update_historic_data(self, strategy: Any, dk: FreqaiDataKitchen) -> None:
+        """FreqAI appends the data provider's new candles (`date` in microseconds) to the history
+        it loaded from disk (milliseconds); pandas 3 concatenates the two as an object column,
+        and every later training of the pair then fails on `.dt` ("Can only use .dt accessor").
+        The column is turned back into UTC datetimes."""
+        super().update_historic_data(strategy, dk)
+        with self.history_lock:
+            for frames in self.historic_data.values():
+                for tf, frame in frames.items():
+                    if not pd.api.types.is_datetime64_any_dtype(frame["date"]):
+                        frames[tf] = frame.assign(date=pd.to_datetime(frame["date"], utc=True))
 
     def purge_old_models(self) -> None:
         """FreqAI's purge, plus the cross-pair networks beyond the same count per key."""
