@@ -14,20 +14,20 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import torch
-from freqtrade.configuration import TimeRange
 from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.freqai_interface import IFreqaiModel
-from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
 from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.cross_pair.hooks import CrossPairHooks
 from freqai_seq.cross_pair.trainer import CrossPairTrainer
 from freqai_seq.drawer import CrashSafeDataDrawer, set_aside_unreadable_state
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.model_inputs import dates_ns, model_inputs
 from freqai_seq.networks import NETWORKS
+from freqai_seq.pair_rows import scaled_rows
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
 from freqai_seq.tasks import TaskLayout, parse_labels
@@ -49,8 +49,8 @@ class PreparedPair:
     pair: str
     data: dict[str, Any]  # FreqAI's data dictionary, scaled
     row_dates: np.ndarray
-    tail: HistoryTail
-    layout: TaskLayout
+    tail: HistoryTail | None  # None for models without windows (the pooled LightGBM)
+    layout: TaskLayout | None
     classes: np.ndarray
     has_test: bool
     raw_features: list[str]
@@ -73,7 +73,7 @@ def regime_classes(layout: TaskLayout, label_parts: list[DataFrame | None]) -> n
                     axis=1).astype(np.int64)
 
 
-class SequenceRegressor(IFreqaiModel):
+class SequenceRegressor(CrossPairHooks, IFreqaiModel):
     """Window-based regressor; one output per `&` label."""
 
     network: ClassVar[str] = "lstm"
@@ -111,7 +111,6 @@ class SequenceRegressor(IFreqaiModel):
         # Live mode hands predict() the last CONV_WIDTH rows: exactly one full window.
         self.CONV_WIDTH = self.seq_cfg.window
         self.timeframe_ns = timeframe_to_seconds(self.config["timeframe"]) * 1_000_000_000
-        self.populated_frames: dict[str, DataFrame] = {}  # cross-pair backtest: per pair, per run
         if self.seq_cfg.num_threads:
             torch.set_num_threads(self.seq_cfg.num_threads)
 
@@ -120,19 +119,6 @@ class SequenceRegressor(IFreqaiModel):
         return NETWORKS[self.network].config_class.from_params(params)
 
     # ---------------------------------------------------------------- training
-    def start(self, dataframe: DataFrame, metadata: dict, strategy: IStrategy) -> DataFrame:
-        self.strategy = strategy  # cross-pair training builds the other pairs' rows with it
-        return super().start(dataframe, metadata, strategy)
-
-    def extract_data_and_train_model(self, new_trained_timerange: TimeRange, pair: str,
-                                     strategy: IStrategy, dk: FreqaiDataKitchen,
-                                     data_load_timerange: TimeRange) -> None:
-        # Live: what a backtest sets in start_backtesting (FreqAI buffers the object in place).
-        self.training_timerange = new_trained_timerange
-        self.data_load_timerange = data_load_timerange
-        super().extract_data_and_train_model(new_trained_timerange, pair, strategy, dk,
-                                             data_load_timerange)
-
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen,
               **kwargs: Any) -> SequenceModel:
         logger.info("-------------------- Starting training %s --------------------", pair)
@@ -156,25 +142,6 @@ class SequenceRegressor(IFreqaiModel):
         """One pair's training rows: FreqAI's split, its pipelines fitted on the train part
         (saved with the pair's model in FreqAI's layout), labels and regime classes."""
         window = self.seq_cfg.window
-        features, labels = dk.filter_features(unfiltered_df, dk.training_features_list,
-                                              dk.label_list, training_filter=True)
-        # Cross-pair, a pair with a short history (a new listing) joins with the rows it has:
-        # its pipelines are fitted on them, and without a complete window it is not trained on
-        # and predicts through the network's "unseen pair" slot.
-        needed = MIN_PIPELINE_ROWS if self.seq_cfg.cross_pair else window + 1
-        if len(features) < needed:
-            raise OperationalException(
-                f"{pair}: {len(features)} training rows without NaN features or labels, but "
-                f"window={window} needs at least {needed}: lengthen train_period_days, "
-                "shorten the window or fix the features that are NaN."
-            )
-        row_dates = dates_ns(unfiltered_df.loc[features.index, "date"])
-        dd = dk.make_train_test_datasets(features, labels)
-        if not self.freqai_info.get("fit_live_predictions_candles", 0) or not self.live:
-            dk.fit_labels()
-        dk.feature_pipeline = self.define_data_pipeline(threads=dk.thread_count)
-        dk.label_pipeline = self.define_label_pipeline(threads=dk.thread_count)
-        n_train = len(dd["train_features"])
         try:
             layout = parse_labels(list(dk.label_list))
         except FreqaiSeqError as err:
@@ -182,30 +149,25 @@ class SequenceRegressor(IFreqaiModel):
         if layout.agreement_of and not self.fills_agreement:
             raise OperationalException(f"{pair}: `&-agree_*` labels are filled by "
                                        "LSTMLightGBMEnsembleRegressor only.")
+        # Cross-pair, a pair with a short history (a new listing) joins with the rows it has:
+        # its pipelines are fitted on them, and without a complete window it is not trained on
+        # and predicts through the network's "unseen pair" slot.
+        needed = MIN_PIPELINE_ROWS if self.seq_cfg.cross_pair else window + 1
+        rows = scaled_rows(self, unfiltered_df, pair, dk, needed, f"window={window}")
         if self.seq_cfg.mc_dropout_passes and not layout.uncertainty_of:
             logger.warning("%s: mc_dropout_passes is %d but no `&-unc_*` label asks for a "
                            "spread: the passes are skipped", pair, self.seq_cfg.mc_dropout_passes)
-        has_test = len(dd.get("test_features", [])) > 0
-        classes = regime_classes(layout, [dd["train_labels"],
-                                          dd["test_labels"] if has_test else None])
-        dd["train_features"], dd["train_labels"], dd["train_weights"] = (
-            dk.feature_pipeline.fit_transform(dd["train_features"], dd["train_labels"],
-                                              dd["train_weights"]))
-        dd["train_labels"], _, _ = dk.label_pipeline.fit_transform(dd["train_labels"])
-        if has_test:
-            dd["test_features"], dd["test_labels"], dd["test_weights"] = (
-                dk.feature_pipeline.transform(dd["test_features"], dd["test_labels"],
-                                              dd["test_weights"]))
-            dd["test_labels"], _, _ = dk.label_pipeline.transform(dd["test_labels"])
-        if len(dd["train_features"]) != n_train:
+        dd = rows.data
+        removed = len(rows.raw_labels[0]) - len(dd["train_features"])
+        if removed:
             raise OperationalException(
-                f"{pair}: the feature pipeline removed {n_train - len(dd['train_features'])} "
-                "training rows; sequence windows need contiguous rows."
-            )
+                f"{pair}: the feature pipeline removed {removed} training rows; sequence "
+                "windows need contiguous rows.")
         tail_rows = unfiltered_df.tail(window - 1)
         tail = HistoryTail(dates_ns(tail_rows["date"]),
                            tail_rows[dk.training_features_list].reset_index(drop=True))
-        return PreparedPair(pair, dd, row_dates, tail, layout, classes, has_test,
+        return PreparedPair(pair, dd, rows.row_dates, tail, layout,
+                            regime_classes(layout, rows.raw_labels), rows.has_test,
                             list(dk.training_features_list), list(dk.label_list))
 
     def shared_network(self, prepared: PreparedPair, dk: FreqaiDataKitchen) -> SequenceModel:

@@ -96,7 +96,7 @@ def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file
     (run_dir / "params.json").write_text(json.dumps(arm_params(arm, config)))
     request = BacktestRequest(
         configs=[Path("config.json"), run_dir / "overlay.json"], strategy="FreqaiSeqStrategy",
-        model=arm.model, timerange=PERIODS[period], identifier=ident, datadir=paths.DATA_DIR,
+        model=arm.freqaimodel, timerange=PERIODS[period], identifier=ident, datadir=paths.DATA_DIR,
         userdir=userdir, host=DEFAULT_HOST, port=port, state_file=state_file,
         log_file=state_file.with_name("market.log"), training_params=run_dir / "params.json",
         extra=["--cache", "none"])

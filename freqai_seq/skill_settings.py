@@ -35,6 +35,13 @@ class Arm:
                 f"{self.train_days}d")
 
     @property
+    def freqaimodel(self) -> str:
+        """The FreqAI model class; LightGBM pooled over the pairs has its own."""
+        if self.model == "LightGBMRegressor" and self.cross:
+            return "LightGBMCrossPairRegressor"
+        return self.model
+
+    @property
     def candles_per_hour(self) -> int:
         return {"1h": 1, "30m": 2}[self.timeframe]
 
@@ -65,7 +72,8 @@ def stage2(timeframe: str, train_days: int) -> tuple[Arm, ...]:
     """The other models at the setting stage 1 chose, plus LightGBM at that setting."""
     return (*(Arm(m, True, timeframe, train_days) for m in SEQUENCE[:3]),
             Arm(LSTM, False, timeframe, train_days),
-            Arm("LightGBMRegressor", False, timeframe, train_days))
+            Arm("LightGBMRegressor", False, timeframe, train_days),
+            Arm("LightGBMRegressor", True, timeframe, train_days))
 
 
 OUT_DIR = paths.USER_DATA / "skill"

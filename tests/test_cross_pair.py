@@ -17,6 +17,7 @@ import pytest
 from freqtrade.exceptions import OperationalException
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
+from freqai_models.LightGBMCrossPairRegressor import LightGBMCrossPairRegressor
 from freqai_models.LSTMLightGBMEnsembleRegressor import LSTMLightGBMEnsembleRegressor
 from freqai_models.PyTorchCNNLSTMAttentionRegressor import PyTorchCNNLSTMAttentionRegressor
 from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
@@ -249,3 +250,25 @@ def test_real_backtest_trains_one_network_per_window_for_three_pairs(
                        (run.models / "backtesting_predictions").glob(f"cb_{coin.lower()}_*")]
         assert len(predictions) == windows
         assert all(p["do_predict"].mean() > 0.9 for p in predictions)
+
+
+def test_pooled_lightgbm_baseline_fits_once_per_window_and_predicts_every_pair(
+        frames, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = cross_config(tmp_path, PAIRS)
+    config["freqai"]["model_training_parameters"] = {"n_estimators": 60, "num_leaves": 15,
+                                                     "random_state": 1, "verbosity": -1}
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        first, _ = train_window(LightGBMCrossPairRegressor, config, frames, "P1/USD", STOP)
+        second, dk2 = train_window(LightGBMCrossPairRegressor, config, frames, "P4/USD", STOP,
+                                   first)
+    assert caplog.text.count("training the pooled LightGBM") == 1
+    assert caplog.text.count("reuses the shared network") == 1
+    assert second.model.pair == "P4/USD"
+    [(_, _, stored)] = SharedNetworks(Path(config["user_data_dir"]) / "models"
+                                      / "unit").entries()
+    assert stored.suffix == ".pkl"
+    # FreqAI's own LightGBMRegressor.predict, on P4's rows scaled by P4's pipelines.
+    pred, _ = second.predict(frames["P4/USD"].iloc[N_TRAIN:].reset_index(drop=True),
+                                      dk2)
+    assert len(pred) == N_TEST and np.isfinite(pred.to_numpy()).all()

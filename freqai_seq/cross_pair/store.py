@@ -1,4 +1,5 @@
-"""Where a window's shared network is kept: `models/<identifier>/cross-pair/<key>_<stop>.pt`.
+"""Where a window's shared model is kept: `models/<identifier>/cross-pair/<key>_<stop>.pt`
+(`.pkl` for the pooled LightGBM).
 
 `key` hashes everything that decides what the network is (code format, network and its keys,
 pair-neutral features, labels, the pair set, FreqAI's data settings), so a change of any of them
@@ -18,7 +19,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 FOLDER = "cross-pair"
-_ENTRY = re.compile(r"^([0-9a-f]{16})_(\d+)\.pt$")
+_ENTRY = re.compile(r"^([0-9a-f]{16})_(\d+)\.(?:pt|pkl)$")
 
 
 def network_key(parts: dict[str, Any]) -> str:
@@ -30,8 +31,8 @@ class SharedNetworks:
     def __init__(self, models_dir: Path) -> None:
         self.folder = models_dir / FOLDER
 
-    def path(self, key: str, stop_ts: int) -> Path:
-        return self.folder / f"{key}_{stop_ts}.pt"
+    def path(self, key: str, stop_ts: int, suffix: str = ".pt") -> Path:
+        return self.folder / f"{key}_{stop_ts}{suffix}"
 
     def entries(self) -> list[tuple[str, int, Path]]:
         if not self.folder.is_dir():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from time import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from freqtrade.exceptions import OperationalException
@@ -28,14 +28,18 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.sequence_model import PAIR_ID_COLUMN, CrossPair, SequenceModel
 
 if TYPE_CHECKING:
-    from freqai_seq.regressor import PreparedPair, SequenceRegressor
+    from freqai_seq.regressor import PreparedPair
 
 logger = logging.getLogger(__name__)
 
 
 class CrossPairTrainer:
-    def __init__(self, model: SequenceRegressor, prepared: PreparedPair,
-                 dk: FreqaiDataKitchen) -> None:
+    """The shared part: which pairs, their rows, the key and the store. Subclasses train and
+    load the pooled model itself."""
+
+    suffix = ".pt"
+
+    def __init__(self, model: Any, prepared: PreparedPair, dk: FreqaiDataKitchen) -> None:
         self.model, self.prepared, self.dk = model, prepared, dk
         self.timerange = model.training_timerange
         self.stop = int(self.timerange.stopts)
@@ -51,13 +55,18 @@ class CrossPairTrainer:
             self.model.config["exchange"]["pair_whitelist"]
         return sorted({*whitelist, self.prepared.pair})
 
+    def model_parts(self) -> dict[str, Any]:
+        """What, besides the data, decides the pooled model (code format, its settings)."""
+        m = self.model
+        return {"format": [SequenceModel.format, SequenceModel.format_version],
+                "network": m.network, "config": m.seq_cfg.to_dict()}
+
     def key(self) -> str:
         m = self.model
         return network_key({
-            "format": [SequenceModel.format, SequenceModel.format_version],
-            "model": type(m).__name__, "network": m.network,
-            "training": m.model_training_parameters, "config": m.seq_cfg.to_dict(),
-            "columns": self.columns, "labels": self.prepared.labels, "pairs": self.pairs,
+            **self.model_parts(), "model": type(m).__name__,
+            "training": m.model_training_parameters, "columns": self.columns,
+            "labels": self.prepared.labels, "pairs": self.pairs,
             "timeframe": m.config["timeframe"],
             "train_period_days": m.freqai_info.get("train_period_days"),
             "feature_parameters": m.freqai_info.get("feature_parameters", {}),
@@ -76,8 +85,11 @@ class CrossPairTrainer:
         if found is not None:
             logger.info("cross-pair: %s reuses the shared network %s", self.prepared.pair,
                         found.name)
-            return SequenceModel.load(found)
+            return self.load(found)
         return self.train(key)
+
+    def load(self, path: Path) -> Any:
+        return SequenceModel.load(path)
 
     def frames(self) -> PairFrames:
         m = self.model
@@ -118,14 +130,18 @@ class CrossPairTrainer:
                 p.classes, p.row_dates, len(p.data["train_features"])))
         return rows
 
-    def train(self, key: str) -> SequenceModel:
-        m, start = self.model, time()
-        prepared = self.prepare_all()
+    def canonical(self, prepared: dict[str, PreparedPair]) -> tuple[str, ...]:
+        """The shared column order; the pairs' labels must be the same."""
         labels = {pair: p.labels for pair, p in prepared.items()}
         if any(v != self.prepared.labels for v in labels.values()):
             raise OperationalException(f"cross-pair: the pairs' labels differ: {labels}")
-        canonical = tuple(check_same_features(
+        return tuple(check_same_features(
             {pair: p.raw_features for pair, p in prepared.items()}, self.corr))
+
+    def train(self, key: str) -> SequenceModel:
+        m, start = self.model, time()
+        prepared = self.prepare_all()
+        canonical = self.canonical(prepared)
         window, tf_ns = m.seq_cfg.window, m.timeframe_ns
         draft = self.rows(prepared, tuple(prepared), canonical)
         # Pairs with no complete training window (new listings) are not trained on: they get
@@ -146,7 +162,7 @@ class CrossPairTrainer:
                   "cross": CrossPair(vocabulary, canonical, self.corr),
                   "feature_names": [*canonical, PAIR_ID_COLUMN]}
         network = m.fit(self.prepared.data, self.dk, **kwargs)
-        path = self.store.path(key, self.stop)
+        path = self.store.path(key, self.stop, self.suffix)
         path.parent.mkdir(parents=True, exist_ok=True)
         network.save(path)
         logger.info("cross-pair: shared network saved as %s (%.2f secs)", path.name,
