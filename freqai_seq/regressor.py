@@ -210,7 +210,8 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
             )
         return WindowedData(torch.as_tensor(features, device=self.device), targets, weights,
                             torch.as_tensor(kwargs["classes"], device=self.device), train_ends,
-                            val_ends, kwargs["row_dates"])
+                            val_ends, kwargs["row_dates"], np.zeros(1, np.int64),
+                            np.array([n_train], np.int64))
 
     def new_model(self, model_class: type[SequenceModel], data_dictionary: dict[str, Any],
                   dk: FreqaiDataKitchen, kwargs: dict[str, Any]) -> Any:

@@ -70,7 +70,7 @@ ARMS = {a.name: a for a in (*STAGE1, *BASELINES)}
 
 def stage2(timeframe: str, train_days: int) -> tuple[Arm, ...]:
     """The other models at the setting stage 1 chose, plus LightGBM at that setting."""
-    return (*(Arm(m, True, timeframe, train_days) for m in SEQUENCE[:3]),
+    return (*(Arm(m, True, timeframe, train_days) for m in SEQUENCE),
             Arm(LSTM, False, timeframe, train_days),
             Arm("LightGBMRegressor", False, timeframe, train_days),
             Arm("LightGBMRegressor", True, timeframe, train_days))

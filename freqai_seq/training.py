@@ -51,6 +51,17 @@ class WindowedData:
     train_ends: np.ndarray
     val_ends: np.ndarray
     dates_ns: np.ndarray
+    # Cross-pair sets stack pairs: where each pair's rows start and how many are its train part.
+    pair_starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    pair_train_rows: np.ndarray | None = None
+
+    def pair_segments(self) -> list[tuple[int, int, int]]:
+        """(first row, end row, train rows) of each pair's rows."""
+        bounds = [*self.pair_starts.tolist(), len(self.targets)]
+        train_rows = (self.pair_train_rows if self.pair_train_rows is not None
+                      else np.array([len(self.targets)]))
+        return [(lo, hi, int(n)) for lo, hi, n in zip(bounds[:-1], bounds[1:], train_rows,
+                                                      strict=True)]
 
     def subset(self, ends: np.ndarray, device: torch.device) -> WindowedSet:
         sel = torch.as_tensor(ends, device=device)

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from freqtrade.exceptions import OperationalException
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from freqai_models.LightGBMCrossPairRegressor import LightGBMCrossPairRegressor
@@ -90,8 +89,9 @@ def test_cross_pair_learns_a_shared_rule_that_one_pair_cannot(frames, shared,
     assert held_out_r2(alone, dk_alone, frames["P1/USD"]) < PER_PAIR_R2_MAX
 
 
-@pytest.mark.parametrize("model_cls", [PyTorchGRURegressor, PyTorchCNNLSTMAttentionRegressor],
-                         ids=["gru", "hybrid"])
+@pytest.mark.parametrize("model_cls", [PyTorchGRURegressor, PyTorchCNNLSTMAttentionRegressor,
+                                       LSTMLightGBMEnsembleRegressor],
+                         ids=["gru", "hybrid", "ensemble"])
 def test_every_sequence_network_trains_cross_pair(model_cls, frames, tmp_path: Path) -> None:
     extra = ({"pool_horizons": [2, 4, 8], "attention_dim": 16, "attention_heads": 2,
               "conv_channels": 8} if model_cls is PyTorchCNNLSTMAttentionRegressor else {})
@@ -102,9 +102,14 @@ def test_every_sequence_network_trains_cross_pair(model_cls, frames, tmp_path: P
     assert do_predict.all() and np.isfinite(pred).all()
 
 
-def test_the_ensemble_refuses_cross_pair_with_a_reason(tmp_path: Path) -> None:
-    with pytest.raises(OperationalException, match="does not train cross-pair yet"):
-        LSTMLightGBMEnsembleRegressor(config=cross_config(tmp_path, PAIRS))
+def test_the_cross_pair_ensemble_splits_each_pair_in_time(frames, tmp_path: Path) -> None:
+    config = cross_config(tmp_path, PAIRS, epochs=3, pair_embedding_dim=2)
+    regressor, _ = train_window(LSTMLightGBMEnsembleRegressor, config, frames, "P2/USD", STOP)
+    info, embargo_ns = regressor.model.train_info, 12 * 3_600_000_000_000
+    # every pair's base | inner | embargo | stack, pooled: 8 pairs' stacking tails
+    assert info["base_last_ns"] + embargo_ns < info["inner_first_ns"]
+    assert info["inner_last_ns"] + embargo_ns < info["stack_first_ns"]
+    assert info["stack_rows"] > 8 * 24
 
 
 # ------------------------------------------------------------------ one network per window

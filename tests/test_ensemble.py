@@ -59,7 +59,10 @@ def test_shrinkage_and_cap_keep_an_amplified_base_in_check() -> None:
 def ensemble(tmp_path_factory: pytest.TempPathFactory):
     frame = synthetic_frame(1400)
     frame["&-agree_target"] = 0.0
-    config = make_config(tmp_path_factory.mktemp("ens"), lightgbm={"n_estimators": 100})
+    # Plain least squares: the weights then say which base carries the signal (the default
+    # shrinkage pulls a blind base towards 1/2: test_shrinkage_and_cap_...).
+    config = make_config(tmp_path_factory.mktemp("ens"), lightgbm={"n_estimators": 100},
+                         ensemble_stack_shrinkage=0.0)
     regressor, dk = train(LSTMLightGBMEnsembleRegressor, config, frame.iloc[:1200])
     return frame, regressor, dk
 

@@ -47,4 +47,6 @@ def pool_windows(parts: list[PairRows], window: int, timeframe_ns: int,
         np.concatenate([p.weights for p in parts]).astype(np.float32),
         torch.as_tensor(np.concatenate([p.classes for p in parts]), device=device),
         np.concatenate(train), np.concatenate(val),
-        np.concatenate([p.dates_ns for p in parts]))
+        np.concatenate([p.dates_ns for p in parts]),
+        np.cumsum([0] + [len(p.inputs) for p in parts[:-1]]).astype(np.int64),
+        np.array([p.n_train for p in parts], np.int64))

@@ -29,6 +29,7 @@ from freqai_seq.model_inputs import dates_ns
 from freqai_seq.networks import NETWORKS
 from freqai_seq.regressor import SequenceRegressor
 from freqai_seq.tasks import TaskLayout, label_horizon, parse_labels
+from freqai_seq.training import WindowedData
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,6 @@ class EnsembleRegressor(SequenceRegressor):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.seq_cfg.cross_pair:
-            raise OperationalException(
-                "LSTMLightGBMEnsembleRegressor does not train cross-pair yet: its inner splits "
-                "are cut by row position within one pair. Set cross_pair to false, or use a "
-                "sequence model with cross_pair (README, Cross-pair training).")
         if self.ens_cfg.ensemble_dynamic_candles and self.embargo < 1:
             raise OperationalException(
                 "ensemble_dynamic_candles needs freqai.feature_parameters.label_period_candles "
@@ -84,16 +80,14 @@ class EnsembleRegressor(SequenceRegressor):
             **kwargs: Any) -> EnsembleModel:
         self._check_horizons(list(dk.label_list), kwargs["layout"], dk.pair)
         data = self.windowed_data(data_dictionary, dk, kwargs)
-        n_train, embargo = len(data_dictionary["train_features"]), self.embargo
-        stack_ends = data.val_ends[data.val_ends >= n_train + embargo]
+        embargo = self.embargo
+        base_ends, inner_ends, stack_ends = split_windows(
+            data, self.ens_cfg.ensemble_validation_fraction, embargo)
         if len(stack_ends) < MIN_STACK_ROWS:
             raise OperationalException(
                 f"{dk.pair}: the ensemble fits its stacking weights on FreqAI's test split, which "
                 f"has {len(stack_ends)} usable windows after a {embargo}-candle embargo (at least "
                 f"{MIN_STACK_ROWS} needed): raise data_split_parameters.test_size.")
-        n_inner = max(1, round(len(data.train_ends) * self.ens_cfg.ensemble_validation_fraction))
-        inner_ends = data.train_ends[-n_inner:]
-        base_ends = data.train_ends[data.train_ends < inner_ends[0] - embargo]
         if len(base_ends) < MIN_STACK_ROWS:
             raise OperationalException(f"{dk.pair}: too few windows left to train the bases "
                                        f"({len(base_ends)}); lengthen train_period_days.")
@@ -119,10 +113,10 @@ class EnsembleRegressor(SequenceRegressor):
                         len(stack_ends))
         dates = data.dates_ns
         model.train_info = {
-            "base_last_ns": int(dates[base_ends[-1]]),
-            "inner_first_ns": int(dates[inner_ends[0]]),
-            "inner_last_ns": int(dates[inner_ends[-1]]),
-            "stack_first_ns": int(dates[stack_ends[0]]), "stack_rows": len(stack_ends),
+            "base_last_ns": int(dates[base_ends].max()),
+            "inner_first_ns": int(dates[inner_ends].min()),
+            "inner_last_ns": int(dates[inner_ends].max()),
+            "stack_first_ns": int(dates[stack_ends].min()), "stack_rows": len(stack_ends),
             "embargo_candles": embargo}
         return model
 
@@ -194,6 +188,24 @@ class EnsembleRegressor(SequenceRegressor):
             if self.ens_cfg.ensemble_disagreement_do_predict:
                 usable &= agree
         return usable
+
+
+def split_windows(data: WindowedData, validation_fraction: float,
+                  embargo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Base-training, inner-validation and stacking window ends, cut in time within each pair
+    (a cross-pair set holds several): | base | inner | embargo | stack (FreqAI's test split)."""
+    base, inner, stack = [], [], []
+    for lo, hi, n_train in data.pair_segments():
+        train = data.train_ends[(data.train_ends >= lo) & (data.train_ends < hi)]
+        val = data.val_ends[(data.val_ends >= lo) & (data.val_ends < hi)]
+        stack.append(val[val >= lo + n_train + embargo])
+        if len(train):
+            own_inner = train[-max(1, round(len(train) * validation_fraction)):]
+            inner.append(own_inner)
+            base.append(train[train < own_inner[0] - embargo])
+    empty = np.empty(0, np.int64)
+    return tuple(np.concatenate(part) if part else empty  # type: ignore[return-value]
+                 for part in (base, inner, stack))
 
 
 def _trailing_sum(values: np.ndarray, n: int, lag: int) -> np.ndarray:
