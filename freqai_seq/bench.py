@@ -87,7 +87,7 @@ def _run_model(bm: BenchModel, s: BenchSettings, port: int,
     run_dir.mkdir(parents=True, exist_ok=True)
     overlay = run_dir / "overlay.json"
     # Saved models: the live latency is timed on each pair's newest one after the backtests.
-    freqai: dict[str, Any] = {"save_backtest_models": True}
+    freqai: dict[str, Any] = {"save_backtest_models": True, "train_period_days": s.train_days}
     if bm.freqaimodel == "PyTorchTransformerRegressor":
         freqai["conv_width"] = s.window
     overlay.write_text(json.dumps({"exchange": {"pair_whitelist": list(s.pairs)},

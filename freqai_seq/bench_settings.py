@@ -57,6 +57,7 @@ class BenchSettings:
     epochs: int = 10
     batch_size: int = 64
     window: int = 24
+    train_days: int = 30  # per-pair FreqAI's usual length, whatever config.json says
     models: tuple[str, ...] = ALL_MODELS
     out_dir: Path = paths.USER_DATA / "bench"
     userdir: Path = paths.USER_DATA

@@ -143,9 +143,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_skill(args: argparse.Namespace) -> int:
     from freqai_seq import skill
     from freqai_seq.bench import update_readme
-    from freqai_seq.skill_settings import parse_arm
+    from freqai_seq.skill_settings import DEFAULT_ARMS, parse_arm
 
-    arms = [parse_arm(name) for name in args.arms]
+    arms = [parse_arm(name) for name in args.arms or DEFAULT_ARMS[args.period]]
     report = skill.run(arms, args.period, args.out, args.userdir, args.bootstrap, args.seed)
     table = skill.format_report(report)
     (args.out / f"skill-{args.period}.md").write_text(table + "\n")
@@ -540,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="freqtrade user_data directory for the runs' models")
     bench_p.set_defaults(func=_cmd_bench)
 
-    from freqai_seq.skill_settings import ARMS, OUT_DIR, PERIODS
+    from freqai_seq.skill_settings import OUT_DIR, PERIODS
 
     skill_p = sub.add_parser(
         "skill", help="walk-forward skill of per-pair and cross-pair models on the selection "
@@ -551,9 +551,11 @@ def build_parser() -> argparse.ArgumentParser:
     skill_p.add_argument("--period", choices=sorted(PERIODS), default="selection",
                          help="selection (choose settings here) or report (default: "
                               "%(default)s)")
-    skill_p.add_argument("--arms", nargs="+", default=list(ARMS), metavar="ARM",
-                         help="default: stage 1 (LSTM per pair and cross-pair at 30/90/180 "
-                              "days, 1h and 30m) and FreqAI's LightGBM and MLP")
+    skill_p.add_argument("--arms", nargs="+", default=None, metavar="ARM",
+                         help="default for selection: FreqAI's LightGBM and MLP, stage 1 (the "
+                              "LSTM per pair and cross-pair at 30/90/180 days of 1h and 30/90 "
+                              "of 30m) and stage 2 (every model at the setting stage 1 chose); "
+                              "for report: the baselines, the per-pair LSTM and stage 2")
     skill_p.add_argument("--bootstrap", type=int, default=1000)
     skill_p.add_argument("--seed", type=int, default=0)
     skill_p.add_argument("--out", type=Path, default=OUT_DIR)

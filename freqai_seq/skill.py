@@ -119,6 +119,12 @@ def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file
     return record
 
 
+def hourly_dates(dates: pd.DatetimeIndex, timeframe: str) -> pd.DatetimeIndex:
+    """The 1h row a forecast belongs to: the one whose candle closes when the forecast's candle
+    closes (30m candle 10:30 -> 1h candle 10:00); forecasts between hours map off the hour."""
+    return dates + pd.Timedelta(timeframe) - pd.Timedelta("1h")
+
+
 def hourly_forecasts(arm: Arm, period: str, userdir: Path) -> pd.DataFrame:
     """(pair, date, forecast) on hourly rows: a 30m forecast made at the close of the 1h
     candle dated `date` (the 30m candle dated date + 30 min)."""
@@ -128,8 +134,7 @@ def hourly_forecasts(arm: Arm, period: str, userdir: Path) -> pd.DataFrame:
     for pair in run.pairs:
         frame = run.predictions(pair)
         frame = frame[frame["do_predict"] == 1]
-        dates = pd.DatetimeIndex(frame["date"]).as_unit("ns")
-        dates = dates + pd.Timedelta(arm.timeframe) - pd.Timedelta("1h")
+        dates = hourly_dates(pd.DatetimeIndex(frame["date"]).as_unit("ns"), arm.timeframe)
         parts.append(pd.DataFrame({"pair": pair, "date": dates,
                                    arm.name: frame[label].to_numpy(np.float64)}))
     out = pd.concat(parts, ignore_index=True)

@@ -65,15 +65,27 @@ STAGE1 = tuple(Arm(LSTM, cross, tf, days) for tf, days in
                for cross in (False, True))
 # FreqAI's own models per pair at its usual 30 days: the baselines every arm is compared with.
 BASELINES = (Arm("LightGBMRegressor"), Arm("PyTorchMLPRegressor"))
-ARMS = {a.name: a for a in (*STAGE1, *BASELINES)}
+# What stage 1 chose on the selection period (README, Skill): 1h candles, 180 training days.
+CHOSEN_TIMEFRAME, CHOSEN_DAYS = "1h", 180
 
 
 def stage2(timeframe: str, train_days: int) -> tuple[Arm, ...]:
-    """The other models at the setting stage 1 chose, plus LightGBM at that setting."""
+    """The other models at the setting stage 1 chose: every sequence model cross-pair, the LSTM
+    and FreqAI's LightGBM per pair, and LightGBM pooled over the pairs."""
     return (*(Arm(m, True, timeframe, train_days) for m in SEQUENCE),
             Arm(LSTM, False, timeframe, train_days),
             Arm("LightGBMRegressor", False, timeframe, train_days),
             Arm("LightGBMRegressor", True, timeframe, train_days))
 
 
+def _unique(arms: tuple[Arm, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a.name for a in arms))
+
+
+STAGE2 = stage2(CHOSEN_TIMEFRAME, CHOSEN_DAYS)
+DEFAULT_ARMS = {
+    "selection": _unique((*BASELINES, *STAGE1, *STAGE2)),
+    # run once: the baselines, the per-pair LSTM as it was the default, and stage 2
+    "report": _unique((*BASELINES, Arm(LSTM), *STAGE2)),
+}
 OUT_DIR = paths.USER_DATA / "skill"

@@ -94,7 +94,8 @@ def backtest(market: MarketState, market_dir: Path,
             "api_server": {"enabled": False, "listen_ip_address": "127.0.0.1",
                            "listen_port": 8080, "username": "bot", "password": password},
             "telegram": {"enabled": False, "token": token, "chat_id": "0"},
-            "freqai": {"save_backtest_models": True}}))
+            # 30 training days whatever config.json says: integration runs stay short.
+            "freqai": {"save_backtest_models": True, "train_period_days": 30}}))
         overlay.chmod(0o600)
         params_file = base / "params.json"
         params_file.write_text(json.dumps(params))

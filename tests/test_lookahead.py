@@ -127,7 +127,10 @@ class PeekingSeqStrategy(SeqStrategyBase):
 
 def _lookahead(market: MarketState, market_dir: Path, userdir: Path,
                *args: str) -> tuple[int, str, str, str]:
-    result = run_cli("lookahead", "--userdir", str(userdir), "--port", str(market.port),
+    short = userdir.parent / "short-training.json"  # 30 days, whatever config.json says
+    short.write_text('{"freqai": {"train_period_days": 30}}')
+    result = run_cli("lookahead", "-c", "config.json", "-c", str(short),
+                     "--userdir", str(userdir), "--port", str(market.port),
                      "--state-file", str(market_dir / "market.json"), "--datadir",
                      market.datadir, "--timerange", "20190801-20190815", *args)
     found = re.search(r"FreqAI identifier (lookahead-pytorchlstmregressor-\d{8}T\d{6}Z)",
