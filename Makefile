@@ -6,6 +6,10 @@ STAMP := $(VENV)/.installed
 DATA_STAMP := user_data/data/binance/.freqai-seq-data.json
 MODEL ?= PyTorchLSTMRegressor
 PARAMS ?=
+# An overlay on config.json, e.g. OVERLAY=config.per-pair.json (the per-pair, 30-day defaults
+# the figures of some README sections were printed with).
+OVERLAY ?=
+CONFIGS = $(if $(OVERLAY),-c config.json -c $(OVERLAY))
 STRATEGY ?= FreqaiSeqStrategy
 FAST ?=
 TIMERANGE ?= 20190601-20190901
@@ -29,30 +33,30 @@ data: $(STAMP)
 	$(BIN)/freqai-seq data
 
 backtest: data
-	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
+	$(BIN)/freqai-seq backtest $(CONFIGS) --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
 		$(if $(PARAMS),--training-params $(PARAMS)) --validate
 
 # freqtrade hyperopt of the entry/exit thresholds, roi and stoploss on the three months before the
 # backtest's; FreqAI trains once under the identifier hyperopt-<model>-<strategy>.
 hyperopt: data
-	$(BIN)/freqai-seq hyperopt --model $(MODEL) --strategy $(STRATEGY) \
+	$(BIN)/freqai-seq hyperopt $(CONFIGS) --model $(MODEL) --strategy $(STRATEGY) \
 		--timerange $(HYPEROPT_TIMERANGE) --epochs $(EPOCHS) $(if $(PARAMS),--training-params $(PARAMS))
 
 # plot-dataframe (predictions, thresholds, do_predict) and plot-profit of the backtest; the
 # backtest reuses its saved predictions, so only freqtrade's simulation runs again.
 plot: data
-	$(BIN)/freqai-seq backtest --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
+	$(BIN)/freqai-seq backtest $(CONFIGS) --model $(MODEL) --strategy $(STRATEGY) --timerange $(TIMERANGE) \
 		$(if $(PARAMS),--training-params $(PARAMS))
 	$(BIN)/freqai-seq plot --model $(MODEL) --strategy $(STRATEGY)
 
 # freqtrade lookahead-analysis under a throw-away identifier (about a minute; exits 1 on bias).
 lookahead: data
-	$(BIN)/freqai-seq lookahead --model $(MODEL) --strategy $(STRATEGY) \
+	$(BIN)/freqai-seq lookahead $(CONFIGS) --model $(MODEL) --strategy $(STRATEGY) \
 		$(if $(PARAMS),--training-params $(PARAMS))
 
 # FAST=1: the 30m candles replayed as 1m candles, so a prediction arrives every minute.
 dryrun: data
-	$(BIN)/freqai-seq dryrun start --model $(MODEL) --strategy $(STRATEGY) $(if $(FAST),--fast)
+	$(BIN)/freqai-seq dryrun start $(CONFIGS) --model $(MODEL) --strategy $(STRATEGY) $(if $(FAST),--fast)
 
 stop: $(STAMP)
 	$(BIN)/freqai-seq dryrun stop

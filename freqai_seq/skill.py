@@ -76,7 +76,8 @@ def overlay(arm: Arm) -> dict[str, Any]:
 def arm_params(arm: Arm, config: dict[str, Any]) -> dict[str, Any]:
     if arm.model in BENCH_MODELS and not BENCH_MODELS[arm.model].sequence:
         return training_params(BENCH_MODELS[arm.model], BenchSettings())
-    params = dict(config["freqai"]["model_training_parameters"])
+    params = {k: v for k, v in config["freqai"]["model_training_parameters"].items()
+              if k not in ("cross_pair", "pair_embedding_dim")}  # the arm decides these
     params["window"] = int(params.get("window", 24)) * arm.candles_per_hour
     if arm.cross:
         params.update(cross_pair=True, pair_embedding_dim=PAIR_EMBEDDING_DIM)

@@ -113,8 +113,11 @@ def test_thresholds_follow_the_epoch_parameters_on_an_analysed_frame(tmp_path: P
 # ------------------------------------------------------------------ real freqtrade hyperopt
 def _hyperopt(market: MarketState, market_dir: Path, userdir: Path, params: Path,
               epochs: int) -> tuple[int, str]:
+    short = userdir.parent / "short-training.json"  # 30 days, whatever config.json says
+    short.write_text('{"freqai": {"train_period_days": 30}}')
     result = run_cli(
-        "hyperopt", "-c", "config.json", "--pairs", *PAIRS, "--training-params", str(params),
+        "hyperopt", "-c", "config.json", "-c", str(short), "--pairs", *PAIRS,
+        "--training-params", str(params),
         "--timerange", INTEGRATION_TIMERANGE, "--epochs", str(epochs), "--min-trades", "1",
         "--userdir", str(userdir), "--port", str(market.port),
         "--state-file", str(market_dir / "market.json"), "--datadir", str(market.datadir))
