@@ -23,6 +23,7 @@ from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
 from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.cross_pair.columns import align_scaled, aligned_names, check_same_features
 from freqai_seq.cross_pair.store import SharedNetworks
+from freqai_seq.drawer import CrashSafeDataDrawer
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.sequence_model import SequenceModel
 from tests.conftest import BacktestRun
@@ -159,13 +160,15 @@ def test_a_changed_config_or_feature_list_trains_a_new_network(frames, tmp_path:
     assert [p.name for p in store.purge(keep=1)] == []  # one network per key: nothing older
 
 
-def test_purge_keeps_the_newest_networks_of_each_key(tmp_path: Path) -> None:
-    store = SharedNetworks(tmp_path)
+def test_freqai_purge_keeps_the_newest_networks_of_each_key(tmp_path: Path) -> None:
+    config = cross_config(tmp_path, PAIRS)
+    config["freqai"]["purge_old_models"] = 2
+    drawer = CrashSafeDataDrawer(tmp_path / "models" / "unit", config)
+    store = SharedNetworks(tmp_path / "models" / "unit")
     store.folder.mkdir()
     for key, stop in (("a" * 16, 100), ("a" * 16, 200), ("a" * 16, 300), ("b" * 16, 100)):
         store.path(key, stop).write_bytes(b"x")
-    removed = store.purge(keep=2)
-    assert [p.name for p in removed] == [f"{'a' * 16}_100.pt"]
+    drawer.purge_old_models()  # what FreqAI calls after each live training
     assert {p.name for _, _, p in store.entries()} == {
         f"{'a' * 16}_200.pt", f"{'a' * 16}_300.pt", f"{'b' * 16}_100.pt"}
 
