@@ -165,7 +165,7 @@ def test_freqai_purge_keeps_the_newest_networks_of_each_key(tmp_path: Path) -> N
     config["freqai"]["purge_old_models"] = 2
     drawer = CrashSafeDataDrawer(tmp_path / "models" / "unit", config)
     store = SharedNetworks(tmp_path / "models" / "unit")
-    store.folder.mkdir()
+    store.folder.mkdir(parents=True)
     for key, stop in (("a" * 16, 100), ("a" * 16, 200), ("a" * 16, 300), ("b" * 16, 100)):
         store.path(key, stop).write_bytes(b"x")
     drawer.purge_old_models()  # what FreqAI calls after each live training
