@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,14 @@ def test_two_worker_processes_share_one_sqlite_study(datadir: Path, inputs: Path
     assert {int(name.rsplit(":", 1)[1]) for name in per_worker} == pids
     assert len({json.dumps(t.params, sort_keys=True) for t in done}) == 4
     assert json.loads((tmp_path / "shared.best.json").read_text())["freqai"]
+
+
+def test_tune_trains_per_pair_even_when_the_config_trains_cross_pair(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = TuneSettings(study="x", out_dir=tmp_path)  # config.json: cross_pair true
+    (tmp_path / "user_data").mkdir()
+    with caplog.at_level(logging.WARNING):
+        config = tune_study.load_config(settings, tmp_path / "user_data")
+    params = config["freqai"]["model_training_parameters"]
+    assert "cross_pair" not in params and "pair_embedding_dim" not in params
+    assert "cross_pair is off in every trial" in caplog.text
