@@ -242,7 +242,11 @@ def test_real_backtest_trains_one_network_per_window_for_three_pairs(
     log = run.result.stdout + run.result.stderr
     windows = 2
     assert log.count("cross-pair: training the shared network") == windows
-    assert log.count("reuses the shared network") == windows * (len(INTEGRATION_PAIRS) - 1)
+    # The other pairs' models and pipelines were saved in FreqAI's layout by that training:
+    # FreqAI loads them instead of training (only the first pair of each window trains).
+    assert log.count("Starting training") == windows
+    assert log.count("saved the models and pipelines of 2 other pair(s)") == windows
+    assert "reuses the shared network" not in log
     assert "left out of the shared network" not in log
     assert len(SharedNetworks(run.models).entries()) == windows
     for coin in ("BTC", "ETH", "LTC"):

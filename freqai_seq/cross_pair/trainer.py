@@ -48,6 +48,7 @@ class CrossPairTrainer:
         self.pairs = self._pairs()
         self.columns = aligned_names(prepared.raw_features, prepared.pair, self.corr)
         self.store = SharedNetworks(Path(dk.full_path))
+        self.kitchens: dict[str, FreqaiDataKitchen] = {}  # the other pairs', from prepare_all
 
     def _pairs(self) -> list[str]:
         dp = getattr(self.model, "data_provider", None)
@@ -110,6 +111,7 @@ class CrossPairTrainer:
                 dk.find_features(frame)
                 dk.find_labels(frame)
                 prepared[pair] = self.model.prepare(frame, pair, dk)
+                self.kitchens[pair] = dk
             except (OperationalException, FreqaiSeqError, KeyError, ValueError) as err:
                 logger.warning("cross-pair: %s is left out of the shared network of the window "
                                "ending %s: %s", pair, self.timerange.stop_fmt, err)
@@ -167,4 +169,26 @@ class CrossPairTrainer:
         network.save(path)
         logger.info("cross-pair: shared network saved as %s (%.2f secs)", path.name,
                     time() - start)
+        self.save_pair_models(network, prepared)
         return network
+
+    def save_pair_models(self, network: SequenceModel,
+                         prepared: dict[str, PreparedPair]) -> None:
+        """Backtest with saved models: every other pair's model of the window, with the
+        pipelines fitted for it here, in FreqAI's own folder layout, so FreqAI loads them when
+        it reaches the pair instead of calling `train` (live, each pair trains when it is due
+        and reuses the network from the store)."""
+        m = self.model
+        if m.live or not getattr(m, "save_backtest_models", False):
+            return
+        for pair, dk in self.kitchens.items():
+            dk.set_new_model_names(pair, self.stop)
+            m.dd.get_pair_dict_info(pair)  # FreqAI's entry for a pair it has not reached yet
+            m.dd.save_data(network.for_pair(pair, prepared[pair].tail), pair, dk)
+            # save_data also keeps the pair's newest model, metadata and pipelines in memory,
+            # which FreqAI's backtest loads instead of the files of the window it is at: this
+            # window's would then stand in for an earlier window's (look-ahead). From disk only.
+            m.dd.meta_data_dictionary.pop(pair, None)
+            m.dd.model_dictionary.pop(pair, None)
+        logger.info("cross-pair: saved the models and pipelines of %d other pair(s) for this "
+                    "window", len(self.kitchens))
