@@ -27,8 +27,9 @@ class PairRows:
     n_train: int  # rows of the train part; the rest is FreqAI's test split
 
 
-def pair_window_ends(rows: PairRows, window: int, timeframe_ns: int) -> np.ndarray:
-    return window_ends(rows.dates_ns, np.ones(len(rows.inputs), bool), window, timeframe_ns)
+def pair_window_ends(dates_ns: np.ndarray, window: int, timeframe_ns: int) -> np.ndarray:
+    """One pair's window ends (its rows are all valid: FreqAI dropped the NaN ones)."""
+    return window_ends(dates_ns, np.ones(len(dates_ns), bool), window, timeframe_ns)
 
 
 def pool_windows(parts: list[PairRows], window: int, timeframe_ns: int,
@@ -36,7 +37,7 @@ def pool_windows(parts: list[PairRows], window: int, timeframe_ns: int,
     train, val = [], []
     offset = 0
     for rows in parts:
-        ends = pair_window_ends(rows, window, timeframe_ns)
+        ends = pair_window_ends(rows.dates_ns, window, timeframe_ns)
         train.append(ends[ends < rows.n_train] + offset)
         val.append(ends[ends >= rows.n_train] + offset)
         offset += len(rows.inputs)

@@ -145,12 +145,12 @@ class CrossPairTrainer:
         prepared = self.prepare_all()
         canonical = self.canonical(prepared)
         window, tf_ns = m.seq_cfg.window, m.timeframe_ns
-        draft = self.rows(prepared, tuple(prepared), canonical)
         # Pairs with no complete training window (new listings) are not trained on: they get
         # the "unseen pair" slot like any pair the network never saw.
-        vocabulary = tuple(r.pair for r in draft
-                           if (pair_window_ends(r, window, tf_ns) < r.n_train).any())
-        rows = [r for r in self.rows(prepared, vocabulary, canonical) if r.pair in vocabulary]
+        vocabulary = tuple(
+            pair for pair, p in prepared.items()
+            if (pair_window_ends(p.row_dates, window, tf_ns) < len(p.data["train_features"])).any())
+        rows = self.rows({pair: prepared[pair] for pair in vocabulary}, vocabulary, canonical)
         pooled = pool_windows(rows, window, tf_ns, m.device)
         logger.info("cross-pair: training the shared network of the window ending %s on %d "
                     "pairs (%s): %d training and %d validation windows, %d features",
