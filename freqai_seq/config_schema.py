@@ -57,7 +57,21 @@ KEY_DOCS: dict[str, str] = {
     "unseen_pair_share": "cross_pair with an embedding: share of training windows whose pair id "
                          "is replaced by the \"unseen pair\" slot, which a pair absent from "
                          "the training gets",
+    "cross_pair_pairs": "cross_pair only: the pairs the shared network trains on (empty = the "
+                        "current whitelist); a pair outside the list predicts through the "
+                        "\"unseen pair\" slot. Keeps the network fixed under a dynamic pairlist "
+                        "and in `freqai-seq lookahead`'s one-pair cut runs",
 }
+
+
+def pair_list(value: Any) -> tuple[str, ...]:
+    """`cross_pair_pairs`, checked: distinct `BASE/QUOTE` names (also read by the pooled
+    LightGBM, whose other keys are LightGBM's own)."""
+    pairs = tuple(value or ())
+    if not all(isinstance(p, str) and "/" in p for p in pairs) or len(set(pairs)) != len(pairs):
+        raise FreqaiSeqError("model_training_parameters.cross_pair_pairs must be a list of "
+                             f"distinct pair names like \"BTC/USD\", got {list(pairs)!r}.")
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,7 @@ class SequenceConfig:
     cross_pair: bool = False
     pair_embedding_dim: int = 0
     unseen_pair_share: float = 0.1
+    cross_pair_pairs: tuple = dataclasses.field(default=(), metadata={"items": str})
 
     def __post_init__(self) -> None:
         positive = ("window", "hidden_size", "num_layers", "head_hidden", "epochs", "batch_size",
@@ -122,6 +137,10 @@ class SequenceConfig:
         if self.mc_dropout_passes and self.dropout == 0:
             raise FreqaiSeqError("model_training_parameters.mc_dropout_passes needs dropout > 0: "
                                  "without dropout every pass gives the same output.")
+        if self.cross_pair_pairs and not self.cross_pair:
+            raise FreqaiSeqError("model_training_parameters.cross_pair_pairs needs cross_pair: "
+                                 "true.")
+        pair_list(self.cross_pair_pairs)
         if not 0.0 <= self.unseen_pair_share < 1.0:
             raise FreqaiSeqError("model_training_parameters.unseen_pair_share must be in [0, 1).")
         if not 0.0 <= self.warmup_fraction < 1.0:
@@ -149,8 +168,9 @@ class SequenceConfig:
             default = known[name].default
             expected = type(default)
             if expected is tuple:
+                items = known[name].metadata.get("items", int)
                 ok = isinstance(value, list | tuple) and all(
-                    isinstance(v, int) and not isinstance(v, bool) for v in value)
+                    isinstance(v, items) and not isinstance(v, bool) for v in value)
                 value = tuple(value) if ok else value
             elif expected is bool:
                 ok = isinstance(value, bool)
@@ -160,7 +180,8 @@ class SequenceConfig:
                 ok = isinstance(value, expected) and not (expected is int and
                                                           isinstance(value, bool))
             if not ok:
-                kind = "a list of int" if expected is tuple else expected.__name__
+                kind = (f"a list of {known[name].metadata.get('items', int).__name__}"
+                        if expected is tuple else expected.__name__)
                 raise FreqaiSeqError(
                     f"model_training_parameters.{name} must be {kind}, got {value!r}."
                 )

@@ -19,7 +19,7 @@ from typing import Any
 import cloudpickle
 import pandas as pd
 import rapidjson
-from freqtrade.freqai.data_drawer import FreqaiDataDrawer
+from freqtrade.freqai.data_drawer import METADATA, FreqaiDataDrawer
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from freqai_seq.atomic import atomic_writer
@@ -93,11 +93,23 @@ class CrashSafeDataDrawer(FreqaiDataDrawer):
         if keep:
             SharedNetworks(Path(self.full_path)).purge(2 if isinstance(keep, bool) else keep)
 
+    @staticmethod
+    def _exact_metadata(dk: FreqaiDataKitchen) -> dict[str, Any]:
+        """The metadata FreqAI just read, read again with exact floats: its native-number parse
+        can be one ulp off (label means and standard deviations, hence the strategy's
+        thresholds, would differ between a model kept in memory and the same model loaded)."""
+        with (dk.data_path / f"{dk.model_filename}_{METADATA}.json").open("r") as fp:
+            return rapidjson.load(fp, number_mode=rapidjson.NM_NAN)
+
     def load_data(self, coin: str, dk: FreqaiDataKitchen) -> Any:
         """In live mode a model that cannot be loaded is reported and retrained: the pair gets
         `do_predict = 0` until then. Backtests still fail loudly."""
+        from_disk = coin not in self.meta_data_dictionary
         try:
-            return super().load_data(coin, dk)
+            model = super().load_data(coin, dk)
+            if model is not None and from_disk:
+                dk.data = self._exact_metadata(dk)
+            return model
         except Exception as exc:  # torch, pickle, zip, JSON and our format errors all land here
             if not dk.live:
                 raise

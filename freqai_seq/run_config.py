@@ -149,8 +149,30 @@ def check_run_inputs(configs: list[Path] | None, spec: RunSpec, subcommand: str,
     _check_schema(merged, RUNMODES.get(subcommand, "other"))
     _check_freqai(merged)
     inputs = RunInputs(files, overlay, merged)
-    _check_pairs(inputs, datadir)
+    traded = _check_pairs(inputs, datadir)
+    if subcommand == "lookahead-analysis":
+        inputs = _pin_cross_pairs(inputs, traded)
     return inputs
+
+
+def _pin_cross_pairs(inputs: RunInputs, traded: list[str]) -> RunInputs:
+    """lookahead-analysis runs its cut backtests with only the analysed trade's pair in the
+    whitelist: a cross-pair network trained there on that one pair would differ from the full
+    run's without any look-ahead. `cross_pair_pairs` keeps it on the run's pairs (their candles,
+    cut like the traded pair's, come from freqtrade's data provider)."""
+    params = inputs.merged.get("freqai", {}).get("model_training_parameters") or {}
+    if not params.get("cross_pair") or params.get("cross_pair_pairs"):
+        return inputs
+    logger.info("cross-pair: every cut backtest trains the shared network on %s "
+                "(cross_pair_pairs)", ", ".join(traded))
+    pin = {"cross_pair_pairs": traded}
+    overlay = copy.deepcopy(inputs.overlay)
+    freqai = overlay.setdefault("freqai", {})
+    freqai["model_training_parameters"] = {**(freqai.get("model_training_parameters") or {}),
+                                           **pin}
+    merged = copy.deepcopy(inputs.merged)
+    merged["freqai"]["model_training_parameters"] = {**params, **pin}
+    return RunInputs(inputs.configs, overlay, merged)
 
 
 def _check_schema(merged: dict[str, Any], runmode: str) -> None:
@@ -195,9 +217,10 @@ def check_label_period(feature_parameters: dict[str, Any], where: str) -> None:
                              f"be a whole number of candles, at least 1 (got {label!r}).")
 
 
-def _check_pairs(inputs: RunInputs, datadir: Path) -> None:
+def _check_pairs(inputs: RunInputs, datadir: Path) -> list[str]:
     """Every traded pair (or wildcard, expanded by freqtrade's own helper) and correlated pair
-    has candles for every timeframe FreqAI reads, and the candles themselves are sound."""
+    has candles for every timeframe FreqAI reads, and the candles themselves are sound.
+    Returns the traded pairs, wildcards expanded."""
     from freqtrade.plugins.pairlist.pairlist_helpers import expand_pairlist
 
     from freqai_seq.data.candle_checks import available_candles, raise_on_bad_candles
@@ -218,6 +241,7 @@ def _check_pairs(inputs: RunInputs, datadir: Path) -> None:
                              f"{', '.join(have) or 'none'}); run `freqai-seq data`, or change "
                              "the config's pair_whitelist or include_corr_pairlist.")
     raise_on_bad_candles(datadir, wanted, inputs.timeframes)
+    return sorted({p for entry in inputs.pairs for p in expanded[entry]})
 
 
 def redacted(config: dict[str, Any]) -> dict[str, Any]:

@@ -117,3 +117,23 @@ def test_an_unloadable_live_model_is_scheduled_for_retraining(tmp_path: Path) ->
     assert regressor.dd.load_data("BTC/USD", live_dk) is None
     assert regressor.dd.pair_dict["BTC/USD"]["trained_timestamp"] == 0  # retrain at once
     assert regressor.dd.load_data("BTC/USD", live_dk) is None  # quietly: no model yet
+
+
+def test_a_model_loaded_from_disk_keeps_its_metadata_floats_exactly(tmp_path: Path) -> None:
+    """FreqAI reads metadata with rapidjson's native number parse, which can be one ulp off;
+    the strategy's thresholds come from these label statistics, so a loaded model (restart, a
+    cross-pair pair model) must give the in-memory values exactly."""
+    config = make_config(tmp_path, epochs=1)
+    regressor, dk = train(PyTorchLSTMRegressor, config, synthetic_frame(300))
+    dk.set_paths("BTC/USD", 1_600_000_000)
+    dk.set_new_model_names("BTC/USD", 1_600_000_000)
+    dk.data["labels_std"] = {"&-target": 0.0035252467764168506}  # native parse: ...685
+    regressor.dd.get_pair_dict_info("BTC/USD")
+    regressor.dd.save_data(regressor.model, "BTC/USD", dk)
+    regressor.dd.meta_data_dictionary.clear()
+    regressor.dd.model_dictionary.clear()
+    loaded = FreqaiDataKitchen(config, live=False, pair="BTC/USD")
+    loaded.data_path, loaded.model_filename = dk.data_path, dk.model_filename
+    assert regressor.dd.load_data("BTC/USD", loaded) is not None
+    assert loaded.data["labels_std"] == {"&-target": 0.0035252467764168506}
+    assert loaded.data["labels_mean"] == dk.data["labels_mean"]

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from freqtrade.exceptions import OperationalException
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from freqai_models.LightGBMCrossPairRegressor import LightGBMCrossPairRegressor
@@ -188,6 +190,35 @@ def test_a_pair_left_out_of_training_predicts_through_the_trained_unseen_slot(
     p1.model = p1.model.for_pair("P7/USD", prepared.tail)
     assert p1.model.cross.pair_id == p1.model.net.unseen_id == len(PAIRS) - 1
     assert held_out_r2(p1, dk7, frames["P7/USD"]) > UNSEEN_R2_MIN
+
+
+def test_cross_pair_pairs_keeps_the_network_whatever_the_whitelist(frames, shared,
+                                                                   tmp_path: Path) -> None:
+    """freqtrade's lookahead cut runs (and a dynamic pairlist) leave one pair in the whitelist:
+    with the pair set pinned, that pair still gets the network of all pairs, weight for
+    weight."""
+    config = shared[0]
+    full, full_dk = train_window(PyTorchLSTMRegressor, config, frames, "P1/USD", STOP)  # stored
+    pinned = cross_config(tmp_path, ["P1/USD"], pair_embedding_dim=4,
+                          cross_pair_pairs=list(reversed(PAIRS)))
+    one, dk = train_window(PyTorchLSTMRegressor, pinned, frames, "P1/USD", STOP)
+    assert one.model.cross.pairs == tuple(PAIRS)
+    for a, b in zip(one.model.net.state_dict().values(), full.model.net.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(predict(one, dk, frames["P1/USD"])[0],
+                                  predict(full, full_dk, frames["P1/USD"])[0])
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"cross_pair": False, "cross_pair_pairs": ["BTC/USD"]}, "cross_pair_pairs needs cross_pair"),
+    ({"cross_pair": True, "cross_pair_pairs": ["BTC/USD", "BTC/USD"]}, "distinct pair names"),
+    ({"cross_pair": True, "cross_pair_pairs": ["BTCUSD"]}, "distinct pair names"),
+    ({"cross_pair": True, "cross_pair_pairs": "BTC/USD"}, "must be a list of str"),
+])
+def test_a_bad_cross_pair_pairs_is_refused(tmp_path: Path, params: dict, message: str) -> None:
+    with pytest.raises(OperationalException, match=message):
+        PyTorchLSTMRegressor(config=cross_config(tmp_path, PAIRS, **params))
 
 
 def test_a_new_listing_joins_with_the_rows_it_has(frames, tmp_path: Path) -> None:

@@ -150,6 +150,9 @@ def test_lstm_strategy_has_no_look_ahead_bias(market: MarketState, market_dir: P
         market, market_dir, userdir, "--minimum-trade-amount", "5", "--targeted-trade-amount",
         "10")
     assert code == 0, stdout[-4000:] + stderr[-2000:]
+    # params/lookahead.json trains cross-pair, as config.json does: the cut runs, which keep
+    # only the trade's pair, still train the shared network on both pairs
+    assert "every cut backtest trains the shared network on BTC/USD, ETH/USD" in stderr
     result = parse_table(stdout, "FreqaiSeqStrategy")
     assert result is not None
     assert result.total_signals is not None and result.total_signals >= 5

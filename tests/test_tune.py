@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -171,12 +173,18 @@ def test_two_worker_processes_share_one_sqlite_study(datadir: Path, inputs: Path
     assert json.loads((tmp_path / "shared.best.json").read_text())["freqai"]
 
 
-def test_tune_trains_per_pair_even_when_the_config_trains_cross_pair(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = TuneSettings(study="x", out_dir=tmp_path)  # config.json: cross_pair true
-    (tmp_path / "user_data").mkdir()
-    with caplog.at_level(logging.WARNING):
-        config = tune_study.load_config(settings, tmp_path / "user_data")
-    params = config["freqai"]["model_training_parameters"]
-    assert "cross_pair" not in params and "pair_embedding_dim" not in params
-    assert "cross_pair is off in every trial" in caplog.text
+def test_a_cross_pair_trial_trains_one_network_per_window_for_all_pairs(
+        datadir: Path, inputs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    params = tmp_path / "cross.json"
+    params.write_text(json.dumps({**BASE_PARAMS, "cross_pair": True, "pair_embedding_dim": 2}))
+    settings = tiny(inputs, tmp_path, study="cross", training_params=params,
+                    pairs=("BTC/USD", "ETH/USD"), n_trials=1)
+    with caplog.at_level(logging.INFO, logger="freqai_seq.cross_pair"):
+        report = tune_study.run(settings)
+    trained = re.findall(r"training the shared network of the window ending [0-9: -]+ on 2 pairs "
+                         r"\(BTC/USD, ETH/USD\)", caplog.text)
+    assert len(trained) == settings.windows, caplog.text[-3000:]
+    assert caplog.text.count("ETH/USD reuses the shared network") == settings.windows
+    assert report.states == {"COMPLETE": 1}
+    assert report.objective["base_params"]["cross_pair"] is True
+    assert math.isfinite(report.best_value) and report.best["scores"]["rows"] > 0

@@ -81,7 +81,8 @@ class PooledLightGBMTrainer(CrossPairTrainer):
         logger.info("cross-pair: training the pooled LightGBM of the window ending %s on %d "
                     "pairs (%s): %d rows, %d features", self.timerange.stop_fmt,
                     len(prepared), ", ".join(prepared), len(x), len(canonical))
-        model = LGBMRegressor(**self.model.model_training_parameters)
+        model = LGBMRegressor(**{k: v for k, v in self.model.model_training_parameters.items()
+                                 if k != "cross_pair_pairs"})  # ours, not LightGBM's
         model.fit(x, y, **fit)
         entry = PooledBooster(model, canonical, self.corr)
         path = self.store.path(key, self.stop, self.suffix)

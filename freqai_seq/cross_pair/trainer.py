@@ -20,6 +20,7 @@ from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
+from freqai_seq.config_schema import pair_list
 from freqai_seq.cross_pair.columns import aligned_names, check_same_features
 from freqai_seq.cross_pair.frames import BacktestFrames, LiveFrames, PairFrames
 from freqai_seq.cross_pair.pooling import PairRows, pair_window_ends, pool_windows
@@ -51,6 +52,14 @@ class CrossPairTrainer:
         self.kitchens: dict[str, FreqaiDataKitchen] = {}  # the other pairs', from prepare_all
 
     def _pairs(self) -> list[str]:
+        """`cross_pair_pairs` when set (a pair outside it is not trained on: it predicts
+        through the "unseen pair" slot), else the current whitelist."""
+        try:
+            listed = pair_list(self.model.model_training_parameters.get("cross_pair_pairs"))
+        except FreqaiSeqError as err:
+            raise OperationalException(str(err)) from err
+        if listed:
+            return sorted(listed)
         dp = getattr(self.model, "data_provider", None)
         whitelist = dp.current_whitelist() if dp is not None else \
             self.model.config["exchange"]["pair_whitelist"]
@@ -99,7 +108,9 @@ class CrossPairTrainer:
         return BacktestFrames(m.strategy, m.populated_frames)
 
     def prepare_all(self) -> dict[str, PreparedPair]:
-        prepared = {self.prepared.pair: self.prepared}
+        """Every trained pair's rows (the pair at hand's are already prepared)."""
+        prepared = {self.prepared.pair: self.prepared} if self.prepared.pair in self.pairs \
+            else {}
         frames = self.frames()
         for pair in self.pairs:
             if pair in prepared:

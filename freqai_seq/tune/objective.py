@@ -98,13 +98,18 @@ class WalkForward:
         kitchen = FreqaiDataKitchen(config, live=False)
         self.windows = list(zip(kitchen.training_timeranges, kitchen.backtesting_timeranges,
                                 strict=True))
+        # What a cross-pair model builds the other pairs' rows from, as in FreqAI's backtest.
+        self.strategy = strategy
+        self.populated: dict[str, pd.DataFrame] = {}
+        self.train_ranges = [kitchen.buffer_timerange(tr.copy()) for tr, _ in self.windows]
         self.data: list[WindowData] = []
         self.truth: dict[str, pd.DataFrame] = {}
         for pair in pairs:
             frame = features.for_pair(pair)
             frame = frame.drop(columns=[c for c in frame.columns if c.startswith("&")])
-            for step, (tr_train, tr_predict) in enumerate(self.windows):
-                tr_train = kitchen.buffer_timerange(tr_train.copy())
+            self.populated[pair] = frame
+            for step, tr_train in enumerate(self.train_ranges):
+                tr_predict = self.windows[step][1]
                 before = frame.loc[frame["date"] < tr_train.stopdt].copy()
                 labelled = strategy.set_freqai_targets(before, metadata={"pair": pair})
                 train = kitchen.slice_dataframe(tr_train, labelled).reset_index(drop=True)
@@ -141,9 +146,13 @@ class WalkForward:
         from freqtrade.freqai.utils import get_tb_logger
 
         regressor = load_regressor(self.config, params)
+        # Read by cross-pair models only (FreqAI's backtest sets them in start()); the first
+        # pair of a window trains the shared network on every tuned pair, the others reuse it.
+        regressor.strategy, regressor.populated_frames = self.strategy, self.populated
         parts: list[pd.DataFrame] = []
         window_ic: list[float] = []
         for step in range(len(self.windows)):
+            regressor.training_timerange = self.train_ranges[step]
             window_parts = []
             for piece in (d for d in self.data if d.step == step):
                 dk = FreqaiDataKitchen(regressor.config, live=False, pair=piece.pair)

@@ -100,12 +100,6 @@ def load_config(settings: TuneSettings, userdir: Path) -> dict[str, Any]:
               if settings.training_params else dict(freqai.get("model_training_parameters", {})))
     if settings.epochs is not None:
         params["epochs"] = settings.epochs
-    if params.pop("cross_pair", False):
-        # Trials train each pair's windows on their own (tune drives the model directly, not
-        # through FreqAI's backtest that cross-pair training needs); said, not hidden.
-        params.pop("pair_embedding_dim", None)
-        logger.warning("tune trains per pair: cross_pair is off in every trial (README, Model "
-                       "tuning)")
     train_days = settings.train_days or int(freqai["train_period_days"])
     predict_days = settings.predict_days or freqai["backtest_period_days"]
     try:
