@@ -42,6 +42,7 @@ KEY_DOCS: dict[str, str] = {
     "loss_weight_return": "loss weight of return (and any other regression) labels",
     "loss_weight_volatility": "loss weight of `&-vol_<h>` labels",
     "loss_weight_regime": "loss weight of the cross-entropy of `&-regime_<h>_*` label groups",
+    "loss_weight_quantile": "loss weight of the pinball loss of each `&-q<NN>_<name>` label",
     "mc_dropout_passes": "stochastic forward passes whose spread fills the `&-unc_*` labels "
                          "(0 = off, the columns stay 0)",
     "augment_noise": "training only: std of Gaussian noise added to the scaled input windows",
@@ -103,6 +104,7 @@ class SequenceConfig:
     loss_weight_return: float = 1.0
     loss_weight_volatility: float = 0.5
     loss_weight_regime: float = 0.5
+    loss_weight_quantile: float = 1.0
     mc_dropout_passes: int = 0
     augment_noise: float = 0.0
     augment_time_jitter: int = 0
@@ -129,7 +131,8 @@ class SequenceConfig:
             raise FreqaiSeqError("model_training_parameters.learning_rate must be positive.")
         for name in ("weight_decay", "grad_clip", "min_delta", "early_stopping_patience",
                      "plateau_patience", "num_threads", "loss_weight_return",
-                     "loss_weight_volatility", "loss_weight_regime", "mc_dropout_passes",
+                     "loss_weight_volatility", "loss_weight_regime", "loss_weight_quantile",
+                     "mc_dropout_passes",
                      "augment_noise", "augment_time_jitter", "augment_scale",
                      "pair_embedding_dim"):
             if getattr(self, name) < 0:

@@ -36,16 +36,17 @@ class ForecastScores:
 
 
 def score(pred: np.ndarray, truth: np.ndarray) -> ForecastScores:
-    """Scores over rows where both are finite."""
+    """`bench` and `tune`'s summary over rows where both are finite, with the definitions of
+    `validate` (freqai_seq.validation.forecast_metrics.point_scores, the one place they live)."""
+    from freqai_seq.validation.forecast_metrics import point_scores
+
     ok = np.isfinite(pred) & np.isfinite(truth)
     p, t = pred[ok], truth[ok]
     if len(p) < 3:
         return ForecastScores(len(p), float("nan"), float("nan"), float("nan"))
-    ic = float(spearmanr(p, t).statistic) if np.std(p) > 0 else float("nan")
-    moved = t != 0
-    direction = float(np.mean(np.sign(p[moved]) == np.sign(t[moved])))
-    mse_zero = float(np.mean(t**2))
-    return ForecastScores(len(p), ic, direction, float(np.mean((p - t) ** 2)) / mse_zero)
+    scores = point_scores(p, t)
+    return ForecastScores(len(p), scores["spearman_ic"], scores["direction_accuracy"],
+                          scores["mse_vs_zero"])
 
 
 def spread_error_ic(pred: np.ndarray, spread: np.ndarray, truth: np.ndarray) -> float:

@@ -18,19 +18,20 @@ from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.freqai_interface import IFreqaiModel
-from pandas import DataFrame
+from pandas import DataFrame, concat
 
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.cross_pair.hooks import CrossPairHooks
 from freqai_seq.cross_pair.trainer import CrossPairTrainer
 from freqai_seq.drawer import CrashSafeDataDrawer, set_aside_unreadable_state
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.intervals import calibrate, finish_quantiles
 from freqai_seq.model_inputs import dates_ns, model_inputs
 from freqai_seq.networks import NETWORKS
 from freqai_seq.pair_rows import scaled_rows
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
-from freqai_seq.tasks import TaskLayout, parse_labels
+from freqai_seq.tasks import TaskLayout, label_horizon, parse_labels
 from freqai_seq.tracking import log_training, mlflow_settings
 from freqai_seq.training import TaskLoss, WindowedData, train_network
 from freqai_seq.windowing import window_ends
@@ -55,6 +56,7 @@ class PreparedPair:
     has_test: bool
     raw_features: list[str]
     labels: list[str]
+    raw_test_labels: DataFrame | None = None  # label units: the rows intervals are calibrated on
 
     def fit_kwargs(self) -> dict[str, Any]:
         return {"row_dates": self.row_dates, "tail": self.tail, "has_test": self.has_test,
@@ -71,6 +73,21 @@ def regime_classes(layout: TaskLayout, label_parts: list[DataFrame | None]) -> n
         return np.zeros((len(labels), 0), dtype=np.int64)
     return np.stack([labels[:, list(g)].argmax(axis=1) for g in layout.regime_groups],
                     axis=1).astype(np.int64)
+
+
+def check_quantile_targets(layout: TaskLayout, label_parts: list[DataFrame | None],
+                           pair: str) -> None:
+    """The quantile labels of one target must hold that target in every column: they share
+    one scaling then, so sorting them in scaled units sorts them in the target's units."""
+    for group in layout.quantile_groups:
+        for part in (p for p in label_parts if p is not None):
+            values = part.iloc[:, list(group.idx)].to_numpy(np.float64)
+            if not np.array_equal(values, values[:, :1].repeat(values.shape[1], axis=1),
+                                  equal_nan=True):
+                names = [part.columns[i] for i in group.idx]
+                raise OperationalException(
+                    f"{pair}: the quantile labels {names} must hold the same target in every "
+                    "column (set each to the value being forecast).")
 
 
 class SequenceRegressor(CrossPairHooks, IFreqaiModel):
@@ -130,6 +147,7 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
             logger.info("Training model on %d features and %d rows",
                         prepared.data["train_features"].shape[1], len(prepared.row_dates))
             model = self.fit(prepared.data, dk, **prepared.fit_kwargs())
+        model = self.calibrate(model, prepared, dk)
         if self.mlflow is not None:
             log_training(self.mlflow, self, model, pair, dk, prepared.row_dates,
                          time() - start_time)
@@ -157,6 +175,7 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
         if self.seq_cfg.mc_dropout_passes and not layout.uncertainty_of:
             logger.warning("%s: mc_dropout_passes is %d but no `&-unc_*` label asks for a "
                            "spread: the passes are skipped", pair, self.seq_cfg.mc_dropout_passes)
+        check_quantile_targets(layout, rows.raw_labels, pair)
         dd = rows.data
         removed = len(rows.raw_labels[0]) - len(dd["train_features"])
         if removed:
@@ -168,7 +187,39 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
                            tail_rows[dk.training_features_list].reset_index(drop=True))
         return PreparedPair(pair, dd, rows.row_dates, tail, layout,
                             regime_classes(layout, rows.raw_labels), rows.has_test,
-                            list(dk.training_features_list), list(dk.label_list))
+                            list(dk.training_features_list), list(dk.label_list),
+                            rows.raw_labels[1])
+
+    def calibrate(self, model: SequenceModel, prepared: PreparedPair,
+                  dk: FreqaiDataKitchen) -> SequenceModel:
+        """The conformal correction of each quantile interval, from the pair's own FreqAI test
+        rows after an embargo of h candles (freqai_seq.intervals); no-op without intervals."""
+        layout = prepared.layout
+        if layout is None or not any(g.intervals() for g in layout.quantile_groups):
+            return model
+        labels = prepared.labels
+        n_train = len(prepared.data["train_features"])
+        embargo = max((label_horizon(labels[i]) or 0) for i in layout.quantile_idx)
+        predicted = DataFrame(np.nan, index=range(0), columns=labels)
+        if prepared.has_test:
+            scaled = concat([prepared.data["train_features"], prepared.data["test_features"]])
+            outputs, _, done = model.predict_rows(model.input_matrix(scaled), prepared.row_dates,
+                                                  np.ones(len(scaled), dtype=bool))
+            rows = np.arange(n_train + embargo, len(scaled))
+            rows = rows[done[rows]]
+            predicted = self.to_label_units(outputs[rows], layout, dk)
+            truth = prepared.raw_test_labels.iloc[rows - n_train]
+        if len(predicted) == 0:
+            logger.warning("%s: no test rows after the %d-candle embargo to calibrate the "
+                           "quantile intervals on (raise data_split_parameters.test_size): they "
+                           "stay uncalibrated", prepared.pair, embargo)
+            model.calibration = calibrate(predicted, predicted, layout, labels)
+            return model
+        model.calibration = calibrate(predicted, truth.reset_index(drop=True), layout, labels)
+        logger.info("%s: interval calibration on %d test rows: %s", prepared.pair,
+                    len(predicted), ", ".join(f"{c.coverage:.0%} {c.correction:+.5f}"
+                                              for c in model.calibration))
+        return model
 
     def shared_network(self, prepared: PreparedPair, dk: FreqaiDataKitchen) -> SequenceModel:
         """The window's cross-pair network: trained by the first pair that needs it, reused
@@ -251,7 +302,8 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
         passes = self.seq_cfg.mc_dropout_passes if layout.uncertainty_of else 0
         outputs, samples, predicted = model.predict_rows(inputs.features, inputs.dates_ns,
                                                          inputs.finite, passes)
-        pred_df = self.to_label_units(outputs, layout, dk)
+        pred_df = finish_quantiles(self.to_label_units(outputs, layout, dk), layout,
+                                   list(dk.label_list), model.calibration)
         spread = None
         if samples is not None:
             spread = np.std([self.to_label_units(s, layout, dk).to_numpy() for s in samples],

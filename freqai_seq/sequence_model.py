@@ -22,8 +22,10 @@ from freqai_seq.atomic import atomic_writer
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.cross_pair.columns import align_scaled
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.intervals import IntervalCalibration, monotone_quantiles
 from freqai_seq.networks import NETWORKS, build_network
 from freqai_seq.seeding import loading_device, resolve_device
+from freqai_seq.tasks import parse_labels
 from freqai_seq.windowing import gather_windows, window_ends
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,8 @@ class SequenceModel:
         self.feature_names, self.label_names = feature_names, label_names
         self.timeframe_ns, self.tail = timeframe_ns, tail
         self.cross = cross
+        self.layout = parse_labels(label_names)
+        self.calibration: list[IntervalCalibration] = []  # of the quantile intervals
         self.device = device or resolve_device(cfg.device)
         self.net = build_network(kind, len(feature_names), len(label_names), cfg.to_dict(),
                                  n_pairs=len(cross.pairs) if cross else None)
@@ -152,7 +156,8 @@ class SequenceModel:
             with torch.no_grad():
                 for start in range(0, len(ends), self.cfg.inference_batch_size):
                     batch = ends[start:start + self.cfg.inference_batch_size]
-                    chunks.append(self.net(gather_windows(x, batch, self.window)).float().cpu())
+                    raw = self.net(gather_windows(x, batch, self.window)).float()
+                    chunks.append(monotone_quantiles(raw, self.layout).cpu())
             out[ends.cpu().numpy()] = torch.cat(chunks).numpy()
         return out
 
@@ -168,6 +173,7 @@ class SequenceModel:
             "tail_columns": list(self.tail.features.columns),
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "cross_pair": asdict(self.cross) if self.cross is not None else None,
+            "calibration": [c.as_dict() for c in self.calibration],
         }
 
     def save(self, path: Path) -> None:
@@ -192,6 +198,7 @@ class SequenceModel:
         model = cls(ckpt["kind"], cfg, list(ckpt["feature_names"]), list(ckpt["label_names"]),
                     int(ckpt["timeframe_ns"]), tail, state_dict=ckpt["state_dict"],
                     device=loading_device(cfg.device), cross=cross)
+        model.calibration = [IntervalCalibration(**c) for c in ckpt.get("calibration", [])]
         model.restore_extra(ckpt)
         return model
 

@@ -172,11 +172,10 @@ def score(arms: list[Arm], period: str, userdir: Path, datadir: Path, resamples:
     diffs = (paired_differences(forecasts, baseline, "mean_pair_ic", truth, dates,
                                 HORIZON_HOURS, resamples, seed, min_block=block,
                                 groups=groups) if baseline else {})
-    zero_mse = float(np.mean(truth ** 2))
     return {"period": period, "timerange": PERIODS[period], "rows": len(rows),
             "dates": len(np.unique(dates)), "block_candles": block, "baseline": baseline,
             "arms": {a.name: {**scores[a.name].as_dict(),
-                              "mse_vs_zero": scores[a.name].value["mse"] / zero_mse,
+                              "mse_vs_zero": scores[a.name].value["mse_vs_zero"],
                               "ic_minus_baseline": diffs.get(a.name)} for a in arms}}
 
 

@@ -30,6 +30,11 @@ def regime_labels(horizon: int) -> list[str]:
     return [f"&-regime_{horizon}_{regime}" for regime in ("down", "flat", "up")]
 
 
+def quantile_label(level: int, label: str) -> str:
+    """(10, `&-ret_12`) -> `&-q10_ret_12`: the level-th percentile of that target."""
+    return f"&-q{level:02d}_{label[2:]}"
+
+
 def uncertainty_label(label: str) -> str:
     """`&-ret_12` -> `&-unc_ret_12`: the column the model fills with its MC-dropout spread."""
     return f"&-unc_{label[2:]}"

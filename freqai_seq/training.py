@@ -16,6 +16,7 @@ from torch import nn
 
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.intervals import monotone_quantiles
 from freqai_seq.tasks import TaskLayout
 from freqai_seq.windowing import gather_windows
 
@@ -78,9 +79,10 @@ class TrainResult:
 
 
 class TaskLoss:
-    """Weighted squared error on regression outputs plus cross-entropy on each regime group,
-    averaged per row with the task weights, then weighted by FreqAI's sample weights.
-    With return labels only it is the plain weighted MSE."""
+    """Weighted squared error on regression outputs, cross-entropy on each regime group and the
+    pinball loss on each quantile output (through the monotone parametrisation the model
+    predicts with, freqai_seq.intervals), averaged per row with the task weights, then weighted
+    by FreqAI's sample weights. With return labels only it is the plain weighted MSE."""
 
     def __init__(self, layout: TaskLayout, n_outputs: int, cfg: SequenceConfig,
                  device: torch.device) -> None:
@@ -93,7 +95,14 @@ class TaskLoss:
         self.groups = torch.as_tensor(layout.regime_groups, dtype=torch.long,
                                       device=device).reshape(-1, 3)
         self.regime_w = cfg.loss_weight_regime
-        self.norm = float(self.regression_w.sum()) + self.regime_w * len(self.groups)
+        self.layout = layout
+        self.quantile_groups = [torch.as_tensor(g.idx, dtype=torch.long, device=device)
+                                for g in layout.quantile_groups]
+        self.quantile_levels = [torch.as_tensor(g.levels, dtype=torch.float32, device=device)
+                                for g in layout.quantile_groups]
+        self.quantile_w = cfg.loss_weight_quantile
+        self.norm = (float(self.regression_w.sum()) + self.regime_w * len(self.groups)
+                     + self.quantile_w * len(layout.quantile_idx))
         if self.norm <= 0:
             raise FreqaiSeqError("Every trained label has a loss weight of 0: raise one of the "
                                  "loss_weight_* keys.")
@@ -109,6 +118,11 @@ class TaskLoss:
             classes = data.classes[idx]  # (batch, groups)
             ce = F.cross_entropy(logits.transpose(1, 2), classes, reduction="none")
             per_row = per_row + self.regime_w * ce.sum(dim=1)
+        quantiles = monotone_quantiles(pred, self.layout)  # as the model predicts them
+        for idx_q, levels in zip(self.quantile_groups, self.quantile_levels, strict=True):
+            diff = data.targets[idx][:, idx_q] - quantiles[:, idx_q]
+            pinball = torch.maximum(levels * diff, (levels - 1) * diff)
+            per_row = per_row + self.quantile_w * pinball.sum(dim=1)
         weight = data.weights[idx]
         return (per_row / self.norm * weight).sum() / weight.sum()
 

@@ -12,6 +12,7 @@ import pytest
 
 from freqai_seq.bench_settings import HYBRID, MC_PASSES
 from freqai_seq.metrics import realized_forward_return, score, spread_error_ic
+from freqai_seq.validation.forecast_metrics import point_scores, resampled_scores
 from tests.conftest import run_cli
 
 
@@ -40,6 +41,19 @@ def test_scores_by_hand() -> None:
     assert s.spearman_ic == pytest.approx(1 / np.sqrt(10))
     mse = np.mean((pred[:4] - truth[:4]) ** 2) / np.mean(truth[:4] ** 2)
     assert s.mse_vs_zero == pytest.approx(mse)
+
+
+def test_bench_and_validate_score_direction_alike() -> None:
+    """One definition (a zero forecast takes no side): `bench`/`tune` (metrics.score) and
+    `validate` (point_scores, and the bootstrap's resampled scores) agree on the same rows."""
+    truth = np.array([0.01, -0.02, 0.03, -0.01, 0.0, 0.02])
+    pred = np.array([0.02, 0.0, 0.01, 0.01, -0.01, 0.0])
+    # signed rows: 0, 2, 3 (pred 0 on rows 1 and 5, truth 0 on row 4): hits on 0 and 2
+    assert score(pred, truth).direction_accuracy == pytest.approx(2 / 3)
+    assert point_scores(pred, truth)["direction_accuracy"] == pytest.approx(2 / 3)
+    once = resampled_scores(pred, truth, np.ones((1, len(truth))))
+    assert once["direction_accuracy"][0] == pytest.approx(2 / 3)
+    assert once["mse_vs_zero"][0] == pytest.approx(score(pred, truth).mse_vs_zero)
 
 
 def test_spread_error_ic_ranks_spread_against_absolute_error() -> None:

@@ -195,7 +195,8 @@ class CrossPairTrainer:
         for pair, dk in self.kitchens.items():
             dk.set_new_model_names(pair, self.stop)
             m.dd.get_pair_dict_info(pair)  # FreqAI's entry for a pair it has not reached yet
-            m.dd.save_data(network.for_pair(pair, prepared[pair].tail), pair, dk)
+            model = m.calibrate(network.for_pair(pair, prepared[pair].tail), prepared[pair], dk)
+            m.dd.save_data(model, pair, dk)
             # save_data also keeps the pair's newest model, metadata and pipelines in memory,
             # which FreqAI's backtest loads instead of the files of the window it is at: this
             # window's would then stand in for an earlier window's (look-ahead). From disk only.

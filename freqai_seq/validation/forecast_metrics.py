@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-ROW_METRICS = ("mse", "mae", "rmse", "direction_accuracy", "spearman_ic")
+ROW_METRICS = ("mse", "mae", "rmse", "mse_vs_zero", "direction_accuracy", "spearman_ic")
 # Pair-aware ICs: the mean of each pair's own time-series IC, and the mean over dates of the
 # rank correlation across pairs (dates with at least MIN_CROSS_SECTION pairs).
 GROUP_METRICS = ("mean_pair_ic", "cross_sectional_ic")
@@ -29,16 +29,20 @@ CHUNK = 200  # resamples scored at once, to bound memory
 
 
 def point_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """MSE, MAE, RMSE; direction accuracy over rows where neither forecast nor truth is 0 (NaN
-    for a forecast that is always 0); Spearman IC (NaN for a constant forecast)."""
+    """The one definition of each score (bench, validate, tune and skill use it): MSE, MAE,
+    RMSE; MSE over the MSE of always forecasting 0; direction accuracy over the rows where
+    neither forecast nor truth is 0 (a zero forecast takes no side, so it is neither a hit nor
+    a miss; NaN for a forecast that is always 0); Spearman IC (NaN for a constant forecast)."""
     err = pred - truth
     signed = (pred != 0) & (truth != 0)
     hits = (np.sign(pred) == np.sign(truth)) & signed
     mse = float(np.mean(err**2))
+    zero = float(np.mean(truth**2))
     direction = float(hits.sum() / signed.sum()) if signed.any() else math.nan
     constant = np.ptp(pred) == 0 or np.ptp(truth) == 0
     ic = math.nan if constant else float(np.corrcoef(rankdata(pred), rankdata(truth))[0, 1])
     return {"mse": mse, "mae": float(np.mean(np.abs(err))), "rmse": math.sqrt(mse),
+            "mse_vs_zero": mse / zero if zero > 0 else math.nan,
             "direction_accuracy": direction, "spearman_ic": ic}
 
 
@@ -77,8 +81,10 @@ def resampled_scores(pred: np.ndarray, truth: np.ndarray,
     else:
         ic = _weighted_pearson(_weighted_ranks(pred, counts), _weighted_ranks(truth, counts),
                                counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vs_zero = mse / ((counts * truth**2).sum(axis=1) / total)
     return {"mse": mse, "mae": (counts * np.abs(err)).sum(axis=1) / total, "rmse": np.sqrt(mse),
-            "direction_accuracy": direction, "spearman_ic": ic}
+            "mse_vs_zero": vs_zero, "direction_accuracy": direction, "spearman_ic": ic}
 
 
 def _date_ics(pred: np.ndarray, truth: np.ndarray, date_codes: np.ndarray) -> np.ndarray:
@@ -243,3 +249,26 @@ def paired_differences(forecasts: dict[str, np.ndarray], baseline: str, metric: 
                 else np.array([np.nan]))
         out[name] = (point(pred) - base, *_interval(diff, level))
     return out
+
+
+def means_with_ci(values: dict[str, np.ndarray], dates: np.ndarray, horizon: int,
+                  resamples: int, seed: int, level: float = 0.95,
+                  min_block: int = 0) -> dict[str, tuple[float, float, float]]:
+    """(mean, low, high) of per-row values (a coverage indicator, a width, an interval score,
+    or the row-wise difference of two forecasts' scores: then the interval is the paired
+    bootstrap's), resampled with the same date blocks as every other score."""
+    codes = np.unique(dates, return_inverse=True)[1].ravel()
+    n_dates = int(codes.max()) + 1 if len(codes) else 0
+    point = {n: float(np.mean(v)) if len(v) else math.nan for n, v in values.items()}
+    if n_dates < 2 * block_length(max(n_dates, 1), horizon, min_block):
+        return {n: (p, math.nan, math.nan) for n, p in point.items()}
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[np.ndarray]] = {n: [] for n in values}
+    done = 0
+    while done < resamples:
+        counts = date_block_counts(codes, horizon, min(CHUNK, resamples - done), rng, min_block)
+        done += len(counts)
+        total = counts.sum(axis=1)
+        for name, v in values.items():
+            samples[name].append(counts @ v / total)
+    return {n: (point[n], *_interval(np.concatenate(s), level)) for n, s in samples.items()}

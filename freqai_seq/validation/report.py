@@ -28,8 +28,10 @@ FORMULAS = {
              "files (a gap gives no score); only rows with do_predict == 1",
     "baselines": "zero: 0; persistence: close[t] / close[t-h] - 1; rolling_mean: h x the mean "
                  f"one-candle return of the last {ROLLING_LOOKBACK} candles",
+    "mse_vs_zero": "MSE of the forecast / MSE of always forecasting 0 (below 1: better "
+                   "than no forecast)",
     "direction_accuracy": "share of rows where sign(forecast) == sign(realized), over rows "
-                          "where neither is 0",
+                          "where neither is 0 (a zero forecast takes no side)",
     "spearman_ic": "Spearman rank correlation of forecast and realized return, all rows "
                    "pooled",
     "mean_pair_ic": "the mean over pairs of each pair's own Spearman IC (time series)",
@@ -90,6 +92,9 @@ def to_json(v: Validation) -> dict[str, Any]:
                      "rerun_tolerance_label_std": RERUN_TOLERANCE,
                      "dependency_lags": list(DEPENDENCY_LAGS)},
         "forecasts": v.forecasts,
+        "intervals": v.intervals,
+        "volatility": v.volatility,
+        "costs": v.costs,
         "model_analysis": v.model_analysis,
         "attention": analysis.get("attention") or {
             "applicable": False,
@@ -143,6 +148,9 @@ def console_summary(report: dict[str, Any], out: Path) -> str:
                          f"cross-sectional IC {_fmt(p['model']['cross_sectional_ic'], 3)}")
             lines.append(f"{'':>11}source: {h['source']}; bootstrap blocks of "
                          f"{p['block_length']} candles")
+    lines += interval_lines(report)
+    lines += volatility_lines(report)
+    lines += cost_lines(report)
     attention = report["attention"]
     consistency = report["temporal_consistency"]
     dependency = report["long_term_dependency"]["share_beyond_lag"] or {}
@@ -176,6 +184,85 @@ def console_summary(report: dict[str, Any], out: Path) -> str:
     lines += ["", f"Report: {out / 'validation.html'}", f"JSON: {out / 'validation.json'}",
               f"Returns CSV: {out / 'returns'}/"]
     return "\n".join(lines)
+
+
+def interval_lines(report: dict[str, Any]) -> list[str]:
+    """Per interval: coverage, width and Winkler score of the model and its baselines, and the
+    model's Winkler score minus each baseline's (below 0: the model's intervals are better)."""
+    lines = []
+    for source, intervals in report.get("intervals", {}).items():
+        for item in intervals:
+            head = (f"{source} {item['coverage']:.0%} interval of the {item['horizon']}-candle "
+                    f"return ({item['lower']}, {item['upper']})")
+            if not item["scored"]:
+                lines += ["", f"{head}: no scored rows"]
+                continue
+            p = item["pooled"]
+            lines += ["", f"{head}, {p['rows']} rows, 95 % CI:",
+                      f"{'':>3}{'forecast':<11} {'coverage':<24} {'mean width':<29} "
+                      f"{'Winkler score':<29}"]
+            for name in (n for n in p if n != "rows" and "-" not in n):
+                cell = p[name]
+                lines.append(f"{'':>3}{name:<11} {_fmt(cell['coverage'], 3):<24} "
+                             f"{_fmt(cell['width']):<29} {_fmt(cell['winkler']):<29}")
+            diffs = [f"{n.split('-', 1)[1]} {_fmt(p[n]['winkler'])}" for n in p if "-" in n]
+            lines.append(f"{'':>3}Winkler model minus: " + "; ".join(diffs))
+            terciles = item.get("per_volatility_tercile", {})
+            lines.append(f"{'':>3}coverage by ex-ante volatility tercile (model / EWMA): "
+                         + ", ".join(f"{t} {_fmt(c['model']['coverage'], 3).split(' ')[0]} / "
+                                     f"{_fmt(c['ewma']['coverage'], 3).split(' ')[0]}"
+                                     for t, c in terciles.items()))
+    return lines
+
+
+def volatility_lines(report: dict[str, Any]) -> list[str]:
+    """Per `&-vol_<h>`: QLIKE, MSE and IC of the model and the baselines, and the model's
+    QLIKE minus each baseline's (below 0: better) with its improvement in %."""
+    lines = []
+    for source, items in report.get("volatility", {}).items():
+        for item in items:
+            head = f"{source} volatility forecast {item['label']}"
+            if not item["scored"]:
+                lines += ["", f"{head}: no scored rows"]
+                continue
+            p = item["pooled"]
+            lines += ["", f"{head} (per-candle variance), {p['rows']} rows ({p['excluded_flat']} "
+                          "flat rows excluded), 95 % CI:",
+                      f"{'':>3}{'forecast':<9} {'QLIKE':<29} {'Spearman IC':<24}"]
+            for name in ("model", "trailing", "ewma", "har"):
+                lines.append(f"{'':>3}{name:<9} {_fmt(p[name]['qlike']):<29} "
+                             f"{_fmt(p[name]['spearman_ic'], 3):<24}")
+            lines.append(f"{'':>3}QLIKE model minus: " + "; ".join(
+                f"{n} {_fmt(p[f'model-{n}']['qlike'])} ({_pct(p[f'model-{n}'])})"
+                for n in ("trailing", "ewma", "har")))
+    return lines
+
+
+def cost_lines(report: dict[str, Any]) -> list[str]:
+    """Per horizon: the plain rule's after-fee return of the model and the baselines."""
+    lines = []
+    for source, items in report.get("costs", {}).items():
+        for item in items:
+            if not item["scored"]:
+                continue
+            lines += ["", f"{source} after fees, h={item['horizon']}: long over the next candle "
+                          f"when the forecast clears the round-trip fee "
+                          f"{item['round_trip_fee']:.2%} (fee from {item['fee_source']}), "
+                          f"{item['candles']} candles:",
+                      f"{'':>3}{'forecast':<13} {'return per candle':<32} {'total':>8} "
+                      f"{'turnover':>9} {'in market':>9}"]
+            for name in ("model", *BASELINES):
+                cell = item[name]
+                lines.append(f"{'':>3}{name:<13} {_fmt(cell['return_per_candle'], 6):<32} "
+                             f"{cell['total_return']:>8.2%} {cell['turnover']:>9.3f} "
+                             f"{cell['time_in_market']:>9.2%}")
+    return lines
+
+
+def _pct(cell: dict[str, Any]) -> str:
+    gain = cell.get("qlike_improvement")
+    return "n/a" if gain is None else f"{gain:+.0%} better" if gain >= 0 else \
+        f"{-gain:.0%} worse"
 
 
 def _above(cell: dict[str, float | None]) -> float:

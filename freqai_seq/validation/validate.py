@@ -16,6 +16,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.metrics import realized_forward_return
 from freqai_seq.run_config import check_label_period, load_user_configs
 from freqai_seq.validation import probe_metrics as pm
+from freqai_seq.validation.costs import DEFAULT_FEE, cost_rows, evaluate_costs, run_fee
 from freqai_seq.validation.exports import ExportedRun, load_export
 from freqai_seq.validation.horizons import (
     DEFAULT_HORIZONS,
@@ -25,8 +26,10 @@ from freqai_seq.validation.horizons import (
     return_labels,
     smoothness,
 )
+from freqai_seq.validation.intervals import evaluate_intervals, interval_labels, interval_rows
 from freqai_seq.validation.model_probe import StrategyFeatures, not_applicable, probe_run
 from freqai_seq.validation.truth import load_candles
+from freqai_seq.validation.volatility import evaluate_volatility, volatility_labels, volatility_rows
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,10 @@ class Validation:
     primary_horizon: int | None
     forecasts: dict[str, dict[str, Any]] = field(default_factory=dict)
     rows: dict[str, dict[int, dict[str, pd.DataFrame]]] = field(default_factory=dict)
+    intervals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    volatility: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    costs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    fee: tuple[float, str] = (DEFAULT_FEE, "default")
     model_analysis: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     config_path: Path | None = None
@@ -117,6 +124,29 @@ def _forecast_source(v: Validation, source: str, frames: dict[str, pd.DataFrame]
         horizons.append(evaluate_horizon(plan, by_pair, v.options.resamples, v.options.seed,
                                          retrain_window_candles(v)))
         rows[plan.horizon] = by_pair
+    v.intervals[source] = [
+        {"horizon": h, "lower": lower, "upper": upper, "coverage": coverage,
+         **evaluate_intervals(
+             {p: interval_rows(frames[p], candles[p], h, lower, upper, coverage, v.timeframe)
+              for p in candles if lower in frames[p]},
+             coverage, h, v.options.resamples, v.options.seed, retrain_window_candles(v))}
+        for h, found in sorted(interval_labels(columns).items())
+        for lower, upper, coverage in found]
+    train_days = (v.run.run_params.get("freqai") or {}).get("train_period_days") or 30
+    v.volatility[source] = [
+        {"horizon": h, "label": label, **evaluate_volatility(
+            {p: volatility_rows(frames[p], candles[p], h, label, v.timeframe,
+                                window_starts(v, p, frames[p]), train_days)
+             for p in candles if label in frames[p]},
+            h, v.options.resamples, v.options.seed, retrain_window_candles(v))}
+        for h, label in sorted(volatility_labels(columns).items())]
+    fee, fee_source = v.fee
+    v.costs[source] = [
+        {"horizon": h, "label": label, **evaluate_costs(
+            {p: cost_rows(frames[p], candles[p], h, label, v.timeframe, fee)
+             for p in candles if label in frames[p]},
+            h, fee, fee_source, v.options.resamples, v.options.seed, retrain_window_candles(v))}
+        for h, label in sorted(return_labels(columns).items())]
     labels = return_labels(columns)
     primary = labels.get(v.primary_horizon) or next(iter(labels.values()), None)
     smooth = {}
@@ -151,7 +181,18 @@ def walk_forward_returns(v: Validation, pair: str) -> pd.DataFrame:
     out["position"] = ((frame[primary].to_numpy() > 0) & (out["do_predict"] == 1)).astype(int)
     out["next_candle_return"] = next_return.reindex(out["date"]).to_numpy()
     out["strategy_return"] = out["position"] * out["next_candle_return"]
-    return out
+    h = next(h for h, label in labels.items() if label == primary)
+    costs = cost_rows(frame, candles, h, primary, v.timeframe, v.fee[0])
+    return out.merge(costs.drop(columns="next_candle_return"), on="date", how="left")
+
+
+def window_starts(v: Validation, pair: str, frame: pd.DataFrame) -> list[pd.Timestamp]:
+    """Where each walk-forward model's predictions start (the backtest's prediction files; live
+    predictions: one window from the first date)."""
+    starts = sorted(v.run.windows.get(pair, {}))
+    if starts:
+        return [pd.Timestamp(ts, unit="s", tz="UTC").as_unit("ns") for ts in starts]
+    return [pd.Timestamp(frame["date"].min()).as_unit("ns")]
 
 
 def retrain_window_candles(v: Validation) -> int:
@@ -203,7 +244,8 @@ def validate(options: ValidateOptions) -> Validation:
     feature_params = (_feature_parameters(run.run_params, options.models / "run_params.json")
                       if run.run_params.get("freqai") else config_params)
     v = Validation(options, run, timeframe, feature_params.get("label_period_candles"),
-                   problems=list(run.problems), config_path=config_path)
+                   problems=list(run.problems), config_path=config_path,
+                   fee=run_fee(run.run_params, config))
     dropped = run.keep_windows(*_timerange_bounds(config))
     if dropped:
         logger.warning("Ignored %d prediction files outside the run's timerange %s (left by "

@@ -1,0 +1,107 @@
+"""The interval, volatility and after-fee scores of `validate`, on hand-computed values, and the
+baselines' freedom from look-ahead."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from freqai_seq.validation.costs import rule_returns
+from freqai_seq.validation.forecast_metrics import means_with_ci
+from freqai_seq.validation.intervals import baseline_intervals, ewma_sigma, winkler
+from freqai_seq.validation.volatility import (
+    har_forecast,
+    log_returns,
+    qlike,
+    realized_variance,
+)
+
+
+def candles(closes: np.ndarray, start: str = "2021-01-01") -> pd.DataFrame:
+    return pd.DataFrame({"date": pd.date_range(start, periods=len(closes), freq="1h",
+                                               tz="UTC"), "close": closes})
+
+
+def random_walk(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return candles(100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))))
+
+
+def test_winkler_score_by_hand() -> None:
+    lower, upper = np.full(3, -1.0), np.full(3, 1.0)
+    truth = np.array([0.0, 2.0, -3.0])
+    # inside: the width; above by 1 at 80 %: 2 + 2 / 0.2 * 1; below by 2: 2 + 10 * 2
+    np.testing.assert_allclose(winkler(lower, upper, truth, 0.8), [2.0, 12.0, 22.0])
+
+
+def test_ewma_volatility_by_hand() -> None:
+    closes = np.array([100.0, 101.0, 99.0, 99.5])
+    r = np.diff(np.log(closes))
+    sigma = ewma_sigma(candles(closes), "1h").to_numpy()
+    v1 = r[0] ** 2
+    v2 = 0.94 * v1 + 0.06 * r[1] ** 2
+    v3 = 0.94 * v2 + 0.06 * r[2] ** 2
+    assert math.isnan(sigma[0])
+    np.testing.assert_allclose(sigma[1:], np.sqrt([v1, v2, v3]))
+
+
+def test_trailing_interval_is_the_empirical_quantile_of_past_returns() -> None:
+    data = random_walk(24 * 40)
+    lower, upper = baseline_intervals(data, 12, 0.8, "1h")["trailing"]
+    t = 24 * 35
+    close = data["close"].to_numpy()
+    past = close[t - 24 * 30 + 1:t + 1] / close[t - 24 * 30 + 1 - 12:t + 1 - 12] - 1
+    assert lower.iloc[t] == pytest.approx(np.quantile(past, 0.1))
+    assert upper.iloc[t] == pytest.approx(np.quantile(past, 0.9))
+
+
+def test_qlike_and_realized_variance_by_hand() -> None:
+    assert qlike(np.array([1.0]), np.array([1.0]))[0] == 0.0
+    assert qlike(np.array([2.0]), np.array([1.0]))[0] == pytest.approx(1 - math.log(2))
+    closes = np.array([100.0, 101.0, 99.0, 99.5, 100.0])
+    returns = log_returns(candles(closes), "1h")
+    r = np.diff(np.log(closes))
+    assert realized_variance(returns, 2).iloc[0] == pytest.approx(np.var(r[:2], ddof=1))
+
+
+def test_baselines_know_only_the_past() -> None:
+    """Changing the candles after T changes no baseline forecast made before T."""
+    data = random_walk(24 * 120, seed=1)
+    changed = data.copy()
+    cut = 24 * 100
+    changed.loc[cut:, "close"] *= np.exp(np.random.default_rng(9).normal(0, 0.05,
+                                                                          len(data) - cut))
+    starts = [data["date"].iloc[24 * 60], data["date"].iloc[24 * 90]]
+
+    def forecasts(frame: pd.DataFrame) -> pd.DataFrame:
+        returns = log_returns(frame, "1h")
+        lower, upper = baseline_intervals(frame, 12, 0.8, "1h")["trailing"]
+        return pd.DataFrame({"har": har_forecast(returns, 12, "1h", starts, 30).to_numpy(),
+                             "ewma": ewma_sigma(frame, "1h").to_numpy(),
+                             "lower": lower.to_numpy(), "upper": upper.to_numpy()})
+
+    before = forecasts(data).iloc[:cut]
+    assert before["har"].notna().sum() > 24 * 30  # the HAR windows were fitted
+    pd.testing.assert_frame_equal(before, forecasts(changed).iloc[:cut])
+
+
+def test_after_fee_returns_by_hand() -> None:
+    forecast = np.array([0.01, 0.0, 0.005, 0.003])
+    next_return = np.array([0.02, -0.01, 0.01, -0.005])
+    returns, position = rule_returns(forecast, np.ones(4, bool), next_return, fee=0.001)
+    # long when the forecast clears the round trip (0.002): rows 0, 2, 3; a fee per change
+    np.testing.assert_array_equal(position, [1, 0, 1, 1])
+    np.testing.assert_allclose(returns, [0.019, -0.001, 0.009, -0.005])
+
+
+def test_paired_mean_differences_have_their_own_interval() -> None:
+    rng = np.random.default_rng(0)
+    dates = np.repeat(np.arange(400), 2)
+    a = rng.normal(1.0, 1.0, 800)
+    cells = means_with_ci({"a": a, "a-a": a - a}, dates, 5, 200, 0)
+    value, low, high = cells["a"]
+    assert value == pytest.approx(a.mean()) and low < value < high
+    assert cells["a-a"] == (0.0, 0.0, 0.0)
