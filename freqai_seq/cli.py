@@ -157,6 +157,25 @@ def _cmd_skill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_intervals(args: argparse.Namespace) -> int:
+    from freqai_seq import forecast_skill
+    from freqai_seq.bench import update_readme
+    from freqai_seq.skill_settings import parse_arm
+
+    names = args.arms or (forecast_skill.SELECTION_ARMS if args.period == "selection"
+                          else forecast_skill.REPORT_ARMS)
+    report = forecast_skill.run([parse_arm(n) for n in names], args.period, args.out,
+                                args.userdir, args.bootstrap, args.seed)
+    table = forecast_skill.format_report(report)
+    (args.out / f"intervals-{args.period}.md").write_text(table + "\n")
+    print(table)
+    if args.readme:
+        update_readme(args.readme, table, f"<!-- intervals:{args.period} -->",
+                      f"<!-- /intervals:{args.period} -->")
+        print(f"\nUpdated the {args.period} tables of {args.readme}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from freqtrade.configuration.load_config import load_from_files
 
@@ -563,6 +582,25 @@ def build_parser() -> argparse.ArgumentParser:
     skill_p.add_argument("--readme", type=Path, default=None,
                          help="also replace the period's table between the skill markers")
     skill_p.set_defaults(func=_cmd_skill)
+
+    intervals = sub.add_parser(
+        "intervals", help="calibrated intervals, volatility forecasts and after-fee returns of "
+                          "FreqaiSeqIntervalStrategy's model against baselines, on the skill "
+                          "periods",
+        epilog="Arms as for skill. A finished backtest is reused; delete its folder under "
+               "--out to rerun it.")
+    intervals.add_argument("--period", choices=sorted(PERIODS), default="selection")
+    intervals.add_argument("--arms", nargs="+", default=None, metavar="ARM",
+                           help="default: the candidates for selection, the chosen arm for "
+                                "report")
+    intervals.add_argument("--bootstrap", type=int, default=1000)
+    intervals.add_argument("--seed", type=int, default=0)
+    intervals.add_argument("--out", type=Path, default=OUT_DIR)
+    intervals.add_argument("--userdir", type=Path, default=Path("user_data"))
+    intervals.add_argument("--readme", type=Path, default=None,
+                           help="also replace the period's tables between the intervals "
+                                "markers")
+    intervals.set_defaults(func=_cmd_intervals)
 
     from freqai_seq.tune.settings import TuneSettings
 

@@ -53,10 +53,12 @@ class ArmRun:
     windows: int
     trades: int
     profit_pct: float
+    max_drawdown_pct: float | None = None
+    sharpe: float | None = None
 
 
-def identifier(arm: Arm, period: str) -> str:
-    return f"skill-{period}-{arm.name}"
+def identifier(arm: Arm, period: str, tag: str = "") -> str:
+    return f"skill-{period}-{arm.name}{f'-{tag}' if tag else ''}"
 
 
 def overlay(arm: Arm) -> dict[str, Any]:
@@ -85,10 +87,14 @@ def arm_params(arm: Arm, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file: Path,
-            out_dir: Path, userdir: Path) -> ArmRun:
-    """The arm's backtest, or its record when it already finished."""
-    ident = identifier(arm, period)
-    run_dir = out_dir / ident
+            out_dir: Path, userdir: Path, strategy: str = "FreqaiSeqStrategy",
+            run_name: str | None = None, models_of: str | None = None) -> ArmRun:
+    """The arm's backtest, or its record when it already finished. `models_of`: the FreqAI
+    identifier whose predictions the run reuses (another strategy on the same model: FreqAI
+    loads the saved prediction files instead of training)."""
+    run_name = run_name or identifier(arm, period)
+    ident = models_of or run_name
+    run_dir = out_dir / run_name
     done = run_dir / "done.json"
     if done.exists():
         return ArmRun(**json.loads(done.read_text()))
@@ -96,13 +102,14 @@ def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file
     (run_dir / "overlay.json").write_text(json.dumps(overlay(arm)))
     (run_dir / "params.json").write_text(json.dumps(arm_params(arm, config)))
     request = BacktestRequest(
-        configs=[Path("config.json"), run_dir / "overlay.json"], strategy="FreqaiSeqStrategy",
+        configs=[Path("config.json"), run_dir / "overlay.json"], strategy=strategy,
         model=arm.freqaimodel, timerange=PERIODS[period], identifier=ident, datadir=paths.DATA_DIR,
         userdir=userdir, host=DEFAULT_HOST, port=port, state_file=state_file,
         log_file=state_file.with_name("market.log"), training_params=run_dir / "params.json",
         extra=["--cache", "none"])
     log_path = run_dir / "backtest.log"
-    logger.info("skill: %s on the %s period (%s)", arm.name, period, PERIODS[period])
+    logger.info("skill: %s with %s on the %s period (%s)", arm.name, strategy, period,
+                PERIODS[period])
     start = time.perf_counter()
     code = run_backtest(request, log_path)
     wall = time.perf_counter() - start
@@ -110,12 +117,14 @@ def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file
         raise FreqaiSeqError(f"The {arm.name} backtest failed (exit {code}); see {log_path}.")
     from freqtrade.data.btanalysis import load_backtest_stats
 
-    stats = load_backtest_stats(userdir / "backtest_results")["strategy"]["FreqaiSeqStrategy"]
+    stats = load_backtest_stats(userdir / "backtest_results")["strategy"][strategy]
     files = list((userdir / "models" / ident / "backtesting_predictions").glob("*.feather"))
     record = ArmRun(arm.name, period, wall,
                     sum(float(t) for t in DONE_TRAINING.findall(log_path.read_text())),
                     len(files) // len(PAIRS), int(stats["total_trades"]),
-                    100 * float(stats["profit_total"]))
+                    100 * float(stats["profit_total"]),
+                    100 * float(stats.get("max_drawdown_account") or 0.0),
+                    stats.get("sharpe"))
     done.write_text(json.dumps(asdict(record)))
     return record
 

@@ -105,3 +105,32 @@ def test_paired_mean_differences_have_their_own_interval() -> None:
     value, low, high = cells["a"]
     assert value == pytest.approx(a.mean()) and low < value < high
     assert cells["a-a"] == (0.0, 0.0, 0.0)
+
+
+def test_har_is_least_squares_on_the_rows_known_before_each_window() -> None:
+    data = random_walk(24 * 120, seed=2)
+    returns = log_returns(data, "1h")
+    start = data["date"].iloc[24 * 100].as_unit("ns")
+    forecast = har_forecast(returns, 12, "1h", [start], 30)
+    # by hand: day / week / month means of squared returns, the target 12 candles ahead, rows
+    # from 30 days before the start up to the last one whose target ends before it
+    squared = returns.to_numpy() ** 2
+    n = len(squared)
+
+    def mean_back(t: int, k: int) -> float:
+        window = squared[max(0, t - k + 1):t + 1]
+        window = window[np.isfinite(window)]
+        return window.mean() if len(window) >= max(1, k // 2) else np.nan
+
+    design = np.array([[1.0, mean_back(t, 24), mean_back(t, 168), mean_back(t, 720)]
+                       for t in range(n)])
+    log_close = np.log(data["close"].to_numpy())
+    target = np.array([np.var(np.diff(log_close[t:t + 13]), ddof=1) if t + 12 < n else np.nan
+                       for t in range(n)])  # the 12 log returns after t
+    first, last = 24 * 100 - 24 * 30, 24 * 100 - 12
+    rows = np.arange(first, last + 1)
+    rows = rows[np.isfinite(design[rows]).all(axis=1) & np.isfinite(target[rows])]
+    coef = np.linalg.lstsq(design[rows], target[rows], rcond=None)[0]
+    t = 24 * 100 + 5
+    assert forecast.iloc[t] == pytest.approx(max(design[t] @ coef, target[rows].min()), rel=1e-9)
+    assert forecast.iloc[:24 * 100].isna().all()  # nothing before the first window

@@ -14,6 +14,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from freqai_seq.validation.forecast_figures import (
+    after_fee_figure,
+    coverage_figures,
+    volatility_figures,
+)
 from freqai_seq.validation.forecast_metrics import METRICS
 from freqai_seq.validation.horizons import BASELINES
 from freqai_seq.validation.model_probe import DEPENDENCY_LAGS, RERUN_TOLERANCE
@@ -163,27 +168,29 @@ def console_summary(report: dict[str, Any], out: Path) -> str:
         lines.append(f"Models re-run: {analysis['models']} ({', '.join(analysis['networks'])}), "
                      f"{analysis['windows']} windows, largest deviation from the export "
                      f"{analysis['rerun_max_deviation_in_label_std']:.2e} label std")
-    def num(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:.3f}"
-
     if attention.get("applicable", True):
-        lines.append(f"Attention: entropy {num(attention['entropy'])} "
-                     f"({num(attention['entropy_normalised'])} of log W), consistency "
-                     f"{num(attention['consistency'])}, mean lag {num(attention['mean_lag'])}, "
-                     f"recent-quarter share {num(attention['recent_quarter_share'])}")
+        lines.append(f"Attention: entropy {_number(attention['entropy'])} "
+                     f"({_number(attention['entropy_normalised'])} of log W), consistency "
+                     f"{_number(attention['consistency'])}, mean lag "
+                     f"{_number(attention['mean_lag'])}, "
+                     f"recent-quarter share {_number(attention['recent_quarter_share'])}")
     else:
         lines.append(f"Attention: not applicable ({attention['reason']})")
 
-    lines.append("Temporal consistency: " + ", ".join(f"{k} {num(x)}"
+    lines.append("Temporal consistency: " + ", ".join(f"{k} {_number(x)}"
                                                       for k, x in consistency.items()))
     if dependency:
         lines.append("Long-term dependency (saliency share of inputs at least L back): "
-                     + ", ".join(f"L={k}: {num(x)}" for k, x in dependency.items()))
+                     + ", ".join(f"L={k}: {_number(x)}" for k, x in dependency.items()))
     for problem in report["problems"]:
         lines.append(f"WARNING: {problem}")
     lines += ["", f"Report: {out / 'validation.html'}", f"JSON: {out / 'validation.json'}",
               f"Returns CSV: {out / 'returns'}/"]
     return "\n".join(lines)
+
+
+def _number(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def interval_lines(report: dict[str, Any]) -> list[str]:
@@ -344,19 +351,24 @@ def write_outputs(v: Validation) -> tuple[dict[str, Any], str]:
     out = v.options.out
     (out / "returns").mkdir(parents=True, exist_ok=True)
     report = to_json(v)
-    for pair in sorted(v.run.windows):
-        if pair in v.forecasts.get("backtest", {}).get("pairs_scored", []):
-            walk_forward_returns(v, pair).to_csv(
-                out / "returns" / f"{pair.replace('/', '_')}.csv", index=False)
+    returns = {pair: walk_forward_returns(v, pair) for pair in sorted(v.run.windows)
+               if pair in v.forecasts.get("backtest", {}).get("pairs_scored", [])}
+    for pair, frame in returns.items():
+        frame.to_csv(out / "returns" / f"{pair.replace('/', '_')}.csv", index=False)
     (out / "validation.json").write_text(json.dumps(report, indent=2, default=_json_default))
-    figures = _figures(v, report)
+    equity = after_fee_figure(returns)
+    figures = [*_figures(v, report), *coverage_figures(report), *volatility_figures(report),
+               *([equity] if equity else [])]
     parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0))
              for i, fig in enumerate(figures)]
     tables = "".join(f"<h2>{s} forecasts (pooled)</h2>{_table(b)}"
                      for s, b in report["forecasts"].items())
     problems = "".join(f"<li>{html.escape(p)}</li>" for p in report["problems"]) or "<li>none</li>"
     formulas = "".join(f"<li><b>{k}</b>: {html.escape(t)}</li>" for k, t in FORMULAS.items())
-    consistency = html.escape(json.dumps(report["temporal_consistency"]))
+    consistency = "".join(f"<tr><td>{html.escape(k)}</td><td>{_number(x)}</td></tr>"
+                          for k, x in report["temporal_consistency"].items())
+    scores = html.escape("\n".join(interval_lines(report) + volatility_lines(report)
+                                   + cost_lines(report)).strip())
     note = not_applicable_note(report)
     note_html = f"<p>{html.escape(note)}</p>" if note else ""
     page = (
@@ -368,7 +380,9 @@ def write_outputs(v: Validation) -> tuple[dict[str, Any], str]:
         f"<p>Generated {report['generated_at']}; timeframe {v.timeframe}; pairs "
         f"{', '.join(report['pairs'])}; schema {SCHEMA} v{SCHEMA_VERSION}.</p>"
         f"<h2>Problems</h2><ul>{problems}</ul>{note_html}{tables}"
-        f"<h2>Temporal consistency</h2><pre>{consistency}</pre>"
+        f"<h2>Intervals, volatility and after-fee returns</h2><pre>{scores or 'none'}</pre>"
+        f"<h2>Temporal consistency</h2><table><tr><th>measure</th><th>value</th></tr>"
+        f"{consistency}</table>"
         + "".join(parts)
         + f"<h2>Formulas</h2><ul>{formulas}</ul></body></html>")
     (out / "validation.html").write_text(page)

@@ -54,7 +54,10 @@ def realized_variance(returns: pd.Series, horizon: int) -> pd.Series:
 def har_design(returns: pd.Series, timeframe: str) -> pd.DataFrame:
     per_day = pd.Timedelta(days=1) // timeframe_delta(timeframe)
     squared = returns**2
-    return pd.DataFrame({f"rv_{d}d": squared.rolling(max(1, d * per_day)).mean()
+    # a gap leaves NaN returns: each component is the mean of the returns present (at least
+    # half), or a month of candles after every gap would have no forecast
+    return pd.DataFrame({f"rv_{d}d": squared.rolling(max(1, d * per_day),
+                                                     min_periods=max(1, d * per_day // 2)).mean()
                          for d in HAR_DAYS})
 
 
