@@ -10,7 +10,10 @@ PARAMS ?=
 # the figures of some README sections were printed with).
 OVERLAY ?=
 CONFIGS = $(if $(OVERLAY),-c config.json -c $(OVERLAY))
-STRATEGY ?= FreqaiSeqStrategy
+STRATEGY ?= FreqaiSeqIntervalStrategy
+# The interval strategy enters too rarely for freqtrade's look-ahead analysis (at least 10 trades)
+# in the analysis's month with its tiny network: the analysis runs the threshold strategy.
+LOOKAHEAD_STRATEGY ?= FreqaiSeqStrategy
 FAST ?=
 TIMERANGE ?= 20190601-20190901
 PYTEST_ARGS ?=
@@ -51,7 +54,7 @@ plot: data
 
 # freqtrade lookahead-analysis under a throw-away identifier (about a minute; exits 1 on bias).
 lookahead: data
-	$(BIN)/freqai-seq lookahead $(CONFIGS) --model $(MODEL) --strategy $(STRATEGY) \
+	$(BIN)/freqai-seq lookahead $(CONFIGS) --model $(MODEL) --strategy $(LOOKAHEAD_STRATEGY) \
 		$(if $(PARAMS),--training-params $(PARAMS))
 
 # FAST=1: the 30m candles replayed as 1m candles, so a prediction arrives every minute.
