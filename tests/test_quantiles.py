@@ -4,6 +4,7 @@ backtest and live give the same interval for a candle."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.intervals import conformal_correction
 from freqai_seq.sequence_model import SequenceModel
 from freqai_seq.tasks import parse_labels
+from tests.conftest import run_cli
 from tests.seqkit import make_config, predict_frame, train
 
 N_TRAIN, N_TEST = 3000, 1000
@@ -160,8 +162,8 @@ class LowHurdleIntervalStrategy(IntervalStrategyBase):
 TINY_INTERVALS = {"window": 12, "hidden_size": 16, "epochs": 2, "cross_pair": True}
 
 
-def test_interval_strategy_enters_only_above_the_hurdle_and_caps_its_stakes(
-        backtest, tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.fixture(scope="module")
+def interval_run(backtest, tmp_path_factory: pytest.TempPathFactory):
     strategies = tmp_path_factory.mktemp("interval-strategy")
     (strategies / "LowHurdleIntervalStrategy.py").write_text(INTERVAL_STRATEGY)
     fixed = strategies / "fixed-stake.json"  # freqtrade then proposes 100 for every trade
@@ -170,6 +172,13 @@ def test_interval_strategy_enters_only_above_the_hurdle_and_caps_its_stakes(
                    ["BTC/USD", "ETH/USD"], "LowHurdleIntervalStrategy", "--",
                    "--strategy-path", str(strategies), "-c", str(fixed))
     assert run.result.returncode == 0, run.result.stderr[-3000:]
+    return run
+
+
+@pytest.mark.integration
+def test_interval_strategy_enters_only_above_the_hurdle_and_caps_its_stakes(
+        interval_run) -> None:
+    run = interval_run
     trades = load_backtest_stats(run.userdir / "backtest_results")["strategy"][
         "LowHurdleIntervalStrategy"]["trades"]
     assert len(trades) >= 3, len(trades)
@@ -189,3 +198,29 @@ def test_interval_strategy_enters_only_above_the_hurdle_and_caps_its_stakes(
             assert trade["stake_amount"] == pytest.approx(100 * multiples[-1], rel=1e-3)
     assert refused > 0  # usable candles whose interval did not clear the hurdle
     assert min(multiples) < 0.5 and max(multiples) <= 0.5  # sized by volatility, and capped
+
+
+@pytest.mark.integration
+def test_validate_scores_the_intervals_volatility_and_costs_of_a_real_run(
+        interval_run, tmp_path: Path) -> None:
+    result = run_cli("validate", "--models", str(interval_run.models), "--bootstrap", "50",
+                     "--no-models", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for line in ("90% interval of the 12-candle return (&-q05_ret_12, &-q95_ret_12)",
+                 "80% interval of the 12-candle return (&-q10_ret_12, &-q90_ret_12)",
+                 "volatility forecast &-vol_12", "QLIKE model minus: trailing",
+                 "after fees, h=12"):
+        assert line in result.stdout, result.stdout[-3000:]
+    report = json.loads((tmp_path / "validation.json").read_text())
+    (eighty,) = [i for i in report["intervals"]["backtest"] if i["coverage"] == 0.8]
+    pooled = eighty["pooled"]
+    assert pooled["rows"] > 400 and 0 < pooled["model"]["coverage"]["value"] < 1
+    assert set(pooled) >= {"model", "trailing", "ewma", "model-trailing", "model-ewma"}
+    assert set(eighty["per_volatility_tercile"]) == {"low", "mid", "high"}
+    costs = report["costs"]["backtest"][0]
+    assert costs["zero"]["total_return"] == 0.0 and costs["round_trip_fee"] > 0
+    returns = pd.read_csv(tmp_path / "returns" / "BTC_USD.csv")
+    assert {"after_fee_return_model", "position_persistence"} <= set(returns.columns)
+    page = (tmp_path / "validation.html").read_text()
+    assert "coverage of the 80% interval" in page and "Cumulative after-fee return" in page
+    assert "<th>measure</th>" in page  # temporal consistency as a table, not a JSON dump
