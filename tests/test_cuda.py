@@ -113,3 +113,48 @@ def test_same_seed_on_cuda_gives_identical_predictions() -> None:
     _, first, _ = _train("lstm", cfg)
     _, second, _ = _train("lstm", cfg)
     np.testing.assert_array_equal(first, second)
+
+
+def test_quantile_heads_train_with_mixed_precision_and_load_on_cpu(tmp_path: Path) -> None:
+    """The monotone quantile parametrisation and the pinball loss under autocast: the heads
+    learn a spread that moves with an input, never cross, and give the same quantiles on CPU."""
+    rng = np.random.default_rng(1)
+    s, b, noise = rng.normal(size=(3, N)).astype(np.float32)
+    s = np.abs(s)
+    sigma = 0.2 + np.roll(s, 2)
+    y = (sigma * noise).astype(np.float32)
+    x = np.column_stack([s, b, rng.normal(size=N).astype(np.float32)]).astype(np.float32)
+    dates = np.arange(N, dtype=np.int64) * HOUR_NS
+    labels = ["&-q10_y", "&-q50_y", "&-q90_y"]
+    cfg = SequenceConfig(window=WINDOW, hidden_size=32, epochs=15, learning_rate=0.01,
+                         dropout=0.0, device="cuda", mixed_precision=True)
+    generator = seed_everything(cfg.seed, cfg.deterministic)
+    device = torch.device("cuda")
+    ends = window_ends(dates, np.ones(N, bool), cfg.window, HOUR_NS)
+    ends = ends[ends >= 2]
+    train_ends, val_ends = ends[ends < N_TRAIN], ends[ends >= N_TRAIN]
+    targets = np.repeat(y[:, None], 3, axis=1)
+    data = WindowedData(torch.as_tensor(x, device=device), targets, np.ones(N, np.float32),
+                        torch.zeros((N, 0), dtype=torch.long, device=device), train_ends,
+                        val_ends, dates)
+    tail = HistoryTail(dates[:0], pd.DataFrame(columns=["a", "b", "c"], dtype=float))
+    model = SequenceModel("lstm", cfg, ["a", "b", "c"], labels, HOUR_NS, tail, device=device)
+    loss = TaskLoss(parse_labels(labels), 3, cfg, device)
+    train_network(model.net, data.subset(train_ends, device), data.subset(val_ends, device), cfg,
+                  device, generator, loss)
+    pred, _, _ = model.predict_rows(x, dates, np.ones(N, bool))
+    q = pred[val_ends]
+    assert (np.diff(q, axis=1) >= 0).all()
+    inside = np.mean((y[val_ends] >= q[:, 0]) & (y[val_ends] <= q[:, 2]))
+    assert abs(inside - 0.8) < 0.08, inside
+    width = pd.Series(q[:, 2] - q[:, 0])
+    assert width.corr(pd.Series(sigma[val_ends]), method="spearman") > 0.6
+
+    model.save(tmp_path / "m_model.zip")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "dates.npy", dates)
+    subprocess.run([sys.executable, "-c", CPU_LOADER, str(tmp_path)], check=True,
+                   env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, cwd=ROOT)
+    cpu = np.load(tmp_path / "cpu_pred.npy")[val_ends]
+    assert (np.diff(cpu, axis=1) >= 0).all()
+    assert np.max(np.abs(cpu - q)) / np.std(q) < 3e-3
