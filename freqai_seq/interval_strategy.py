@@ -32,6 +32,8 @@ DEFAULT_FEE = 0.001  # freqtrade's usual spot taker fee, when neither config nor
 
 class IntervalStrategyBase(SeqStrategyBase):
     size_by_volatility = True
+    # entries come from the interval, not from the threshold: kept out of hyperopt's buy space
+    entry_k = DecimalParameter(0.0, 1.5, default=0.25, decimals=2, space="buy", optimize=False)
     entry_margin = DecimalParameter(0.0, 0.02, default=0.0, decimals=3, space="buy",
                                     optimize=True)
     target_volatility = DecimalParameter(0.01, 0.08, default=0.03, decimals=3, space="buy",
