@@ -142,36 +142,34 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 def _cmd_skill(args: argparse.Namespace) -> int:
     from freqai_seq import skill
-    from freqai_seq.bench import update_readme
     from freqai_seq.skill_settings import DEFAULT_ARMS, parse_arm
 
     arms = [parse_arm(name) for name in args.arms or DEFAULT_ARMS[args.period]]
     report = skill.run(arms, args.period, args.out, args.userdir, args.bootstrap, args.seed)
-    table = skill.format_report(report)
-    (args.out / f"skill-{args.period}.md").write_text(table + "\n")
-    print(table)
-    if args.readme:
-        update_readme(args.readme, table, f"<!-- skill:{args.period} -->",
-                      f"<!-- /skill:{args.period} -->")
-        print(f"\nUpdated the {args.period} table of {args.readme}")
-    return 0
+    return _publish_period_tables(args, "skill", skill.format_report(report))
 
 
 def _cmd_intervals(args: argparse.Namespace) -> int:
     from freqai_seq import forecast_skill
-    from freqai_seq.bench import update_readme
     from freqai_seq.skill_settings import parse_arm
 
     names = args.arms or (forecast_skill.SELECTION_ARMS if args.period == "selection"
                           else forecast_skill.REPORT_ARMS)
     report = forecast_skill.run([parse_arm(n) for n in names], args.period, args.out,
                                 args.userdir, args.bootstrap, args.seed)
-    table = forecast_skill.format_report(report)
-    (args.out / f"intervals-{args.period}.md").write_text(table + "\n")
-    print(table)
+    return _publish_period_tables(args, "intervals", forecast_skill.format_report(report))
+
+
+def _publish_period_tables(args: argparse.Namespace, name: str, tables: str) -> int:
+    """`<out>/<name>-<period>.md`, the console, and with --readme the README's block between
+    `<!-- <name>:<period> -->` markers."""
+    from freqai_seq.bench import update_readme
+
+    (args.out / f"{name}-{args.period}.md").write_text(tables + "\n")
+    print(tables)
     if args.readme:
-        update_readme(args.readme, table, f"<!-- intervals:{args.period} -->",
-                      f"<!-- /intervals:{args.period} -->")
+        update_readme(args.readme, tables, f"<!-- {name}:{args.period} -->",
+                      f"<!-- /{name}:{args.period} -->")
         print(f"\nUpdated the {args.period} tables of {args.readme}")
     return 0
 
