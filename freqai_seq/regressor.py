@@ -203,8 +203,11 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
         predicted = DataFrame(np.nan, index=range(0), columns=labels)
         if prepared.has_test:
             scaled = concat([prepared.data["train_features"], prepared.data["test_features"]])
+            # only the windows that end on a calibration row (the rest would be predicted for
+            # nothing): their rows start window - 1 candles before the first of them
+            needed = np.arange(len(scaled)) >= n_train + embargo - model.window + 1
             outputs, _, done = model.predict_rows(model.input_matrix(scaled), prepared.row_dates,
-                                                  np.ones(len(scaled), dtype=bool))
+                                                  needed)
             rows = np.arange(n_train + embargo, len(scaled))
             rows = rows[done[rows]]
             predicted = self.to_label_units(outputs[rows], layout, dk)
