@@ -27,7 +27,7 @@ import pandas as pd
 
 from freqai_seq.metrics import timeframe_delta
 from freqai_seq.validation.forecast_metrics import means_with_ci, score_with_ci
-from freqai_seq.validation.intervals import EWMA_LAMBDA
+from freqai_seq.validation.intervals import ewma_sigma
 
 VOL_LABEL = re.compile(r"^&-vol_(\d+)$")
 HAR_DAYS = (1, 7, 30)  # day, week, month
@@ -96,8 +96,8 @@ def volatility_rows(predictions: pd.DataFrame, candles: pd.DataFrame, horizon: i
         "date": dates, "realized": realized_variance(returns, horizon).reindex(dates).to_numpy(),
         "model": usable[label].to_numpy(np.float64) ** 2,
         "trailing": returns.rolling(horizon).var().reindex(dates).to_numpy(),
-        "ewma": (returns**2).ewm(alpha=1 - EWMA_LAMBDA, adjust=False, ignore_na=True).mean()
-        .reindex(dates).to_numpy(),
+        "ewma": (ewma_sigma(candles, timeframe)**2).set_axis(
+            pd.DatetimeIndex(candles["date"]).as_unit("ns")).reindex(dates).to_numpy(),
         "har": har_forecast(returns, horizon, timeframe, window_starts, train_days)
         .reindex(dates).to_numpy()})
     return frame[np.isfinite(frame.drop(columns="date").to_numpy()).all(axis=1)]
