@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from freqai_seq.validation.forecast_metrics import point_scores
+
 
 def timeframe_delta(timeframe: str) -> pd.Timedelta:
     """One candle of a freqtrade timeframe ("1h", "1d", "1w", "1M")."""
@@ -38,8 +40,6 @@ class ForecastScores:
 def score(pred: np.ndarray, truth: np.ndarray) -> ForecastScores:
     """`bench` and `tune`'s summary over rows where both are finite, with the definitions of
     `validate` (freqai_seq.validation.forecast_metrics.point_scores, the one place they live)."""
-    from freqai_seq.validation.forecast_metrics import point_scores
-
     ok = np.isfinite(pred) & np.isfinite(truth)
     p, t = pred[ok], truth[ok]
     if len(p) < 3:
