@@ -6,9 +6,11 @@ level adds softplus(its output) to the one below, in training and prediction ali
 never cross. (Sorting free outputs instead stalls training: an output that is the lowest on some
 rows and the highest on others gets contradictory gradients.) Each pair of levels tau and
 1 - tau is an interval of nominal coverage 1 - 2 tau, calibrated by conformalized quantile
-regression (Romano et al. 2019) on rows the network did not fit: FreqAI's test split of the
-training window, after an embargo of h candles (the labels of the last training rows look h
-candles into it). On those rows the conformity score is
+regression (Romano et al. 2019) on rows the network was not trained on: FreqAI's test split of
+the training window, after an embargo of h candles (the labels of the last training rows look h
+candles into it). Those rows also pick the best epoch, so they are not untouched and the
+correction may come out a little small; the walk-forward coverage `validate` measures is the
+figure that counts. On those rows the conformity score is
 E = max(lower - y, y - upper); the interval is widened (or narrowed, when E is mostly negative)
 by the ceil((n + 1)(1 - alpha))-th smallest E. The same correction is applied to every later
 prediction of the model, so backtest and live intervals are equal row for row.

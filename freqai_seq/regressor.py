@@ -199,7 +199,11 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
             return model
         labels = prepared.labels
         n_train = len(prepared.data["train_features"])
-        embargo = max((label_horizon(labels[i]) or 0) for i in layout.quantile_idx)
+        # every label the network fitted looks this far into the test rows (a quantile of a
+        # target without a horizon in its name: FreqAI's label_period_candles)
+        period = int(self.freqai_info.get("feature_parameters", {})
+                     .get("label_period_candles", 0))
+        embargo = max(label_horizon(label) or period for label in labels)
         predicted = DataFrame(np.nan, index=range(0), columns=labels)
         if prepared.has_test:
             scaled = concat([prepared.data["train_features"], prepared.data["test_features"]])

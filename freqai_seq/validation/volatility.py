@@ -94,7 +94,10 @@ def volatility_rows(predictions: pd.DataFrame, candles: pd.DataFrame, horizon: i
     returns = log_returns(candles, timeframe)
     frame = pd.DataFrame({
         "date": dates, "realized": realized_variance(returns, horizon).reindex(dates).to_numpy(),
-        "model": usable[label].to_numpy(np.float64) ** 2,
+        # a forecast standard deviation at or below 0 stays non-positive here, so it is
+        # excluded and counted (squaring it would pass it off as a variance)
+        "model": np.sign(usable[label].to_numpy(np.float64))
+        * usable[label].to_numpy(np.float64) ** 2,
         "trailing": returns.rolling(horizon).var().reindex(dates).to_numpy(),
         "ewma": (ewma_sigma(candles, timeframe)**2).set_axis(
             pd.DatetimeIndex(candles["date"]).as_unit("ns")).reindex(dates).to_numpy(),
