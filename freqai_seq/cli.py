@@ -160,6 +160,18 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
     return _publish_period_tables(args, "intervals", forecast_skill.format_report(report))
 
 
+def _add_scoring_options(parser: argparse.ArgumentParser, name: str) -> None:
+    """What `skill` and `intervals` share: bootstrap, output folders, the README block."""
+    from freqai_seq.skill_settings import OUT_DIR
+
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument("--userdir", type=Path, default=Path("user_data"))
+    parser.add_argument("--readme", type=Path, default=None,
+                        help=f"also replace the period's tables between the {name} markers")
+
+
 def _publish_period_tables(args: argparse.Namespace, name: str, tables: str) -> int:
     """`<out>/<name>-<period>.md`, the console, and with --readme the README's block between
     `<!-- <name>:<period> -->` markers."""
@@ -557,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="freqtrade user_data directory for the runs' models")
     bench_p.set_defaults(func=_cmd_bench)
 
-    from freqai_seq.skill_settings import OUT_DIR, PERIODS
+    from freqai_seq.skill_settings import PERIODS
 
     skill_p = sub.add_parser(
         "skill", help="walk-forward skill of per-pair and cross-pair models on the selection "
@@ -573,12 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "LSTM per pair and cross-pair at 30/90/180 days of 1h and 30/90 "
                               "of 30m) and stage 2 (every model at the setting stage 1 chose); "
                               "for report: the baselines, the per-pair LSTM and stage 2")
-    skill_p.add_argument("--bootstrap", type=int, default=1000)
-    skill_p.add_argument("--seed", type=int, default=0)
-    skill_p.add_argument("--out", type=Path, default=OUT_DIR)
-    skill_p.add_argument("--userdir", type=Path, default=Path("user_data"))
-    skill_p.add_argument("--readme", type=Path, default=None,
-                         help="also replace the period's table between the skill markers")
+    _add_scoring_options(skill_p, "skill")
     skill_p.set_defaults(func=_cmd_skill)
 
     intervals = sub.add_parser(
@@ -591,13 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     intervals.add_argument("--arms", nargs="+", default=None, metavar="ARM",
                            help="default: the candidates for selection, the chosen arm for "
                                 "report")
-    intervals.add_argument("--bootstrap", type=int, default=1000)
-    intervals.add_argument("--seed", type=int, default=0)
-    intervals.add_argument("--out", type=Path, default=OUT_DIR)
-    intervals.add_argument("--userdir", type=Path, default=Path("user_data"))
-    intervals.add_argument("--readme", type=Path, default=None,
-                           help="also replace the period's tables between the intervals "
-                                "markers")
+    _add_scoring_options(intervals, "intervals")
     intervals.set_defaults(func=_cmd_intervals)
 
     from freqai_seq.tune.settings import TuneSettings
