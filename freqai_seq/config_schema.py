@@ -40,9 +40,12 @@ KEY_DOCS: dict[str, str] = {
                        "network sizes (README, GPU)",
     "inference_batch_size": "windows per forward pass when predicting",
     "loss_weight_return": "loss weight of return (and any other regression) labels",
-    "loss_weight_volatility": "loss weight of `&-vol_<h>` labels",
+    "loss_weight_volatility": "loss weight of `&-vol_<h>` and `&-logvar_<h>` labels",
     "loss_weight_regime": "loss weight of the cross-entropy of `&-regime_<h>_*` label groups",
     "loss_weight_quantile": "loss weight of the pinball loss of each `&-q<NN>_<name>` label",
+    "volatility_baseline": "`none`, or `har`: volatility outputs start from a HAR-RV forecast "
+                           "fitted on each training's rows and the network learns the residual "
+                           "(needs the HAR features: freqai_seq.har)",
     "mc_dropout_passes": "stochastic forward passes whose spread fills the `&-unc_*` labels "
                          "(0 = off, the columns stay 0)",
     "augment_noise": "training only: std of Gaussian noise added to the scaled input windows",
@@ -105,6 +108,7 @@ class SequenceConfig:
     loss_weight_volatility: float = 0.5
     loss_weight_regime: float = 0.5
     loss_weight_quantile: float = 1.0
+    volatility_baseline: str = "none"
     mc_dropout_passes: int = 0
     augment_noise: float = 0.0
     augment_time_jitter: int = 0
@@ -151,6 +155,9 @@ class SequenceConfig:
         if self.scheduler not in ("cosine", "plateau"):
             raise FreqaiSeqError(f"model_training_parameters.scheduler must be 'cosine' or "
                                  f"'plateau', got {self.scheduler!r}.")
+        if self.volatility_baseline not in ("none", "har"):
+            raise FreqaiSeqError(f"model_training_parameters.volatility_baseline must be 'none' "
+                                 f"or 'har', got {self.volatility_baseline!r}.")
         if self.device not in ("auto", "cpu", "cuda"):
             raise FreqaiSeqError(f"model_training_parameters.device must be 'auto', 'cpu' or "
                                  f"'cuda', got {self.device!r}.")

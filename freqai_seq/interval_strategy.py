@@ -8,6 +8,8 @@ the forecast falls below its adaptive threshold (as `SeqStrategyBase`) or the up
 interval drops below 0. Each stake is sized for a target volatility: the proposed stake times
 `target_volatility` / the forecast h-candle volatility, capped at `max_stake_multiple` times the
 proposed stake (`size_by_volatility = False` keeps freqtrade's stake: the fixed-stake control).
+The volatility label is `&-vol_<h>`, or `&-logvar_<h>` (the log-variance loss) with
+`freqai.feature_parameters.volatility_label: "logvar"` (freqai_seq.volatility_forecast).
 """
 
 from __future__ import annotations
@@ -15,18 +17,26 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+import numpy as np
+from freqtrade.exceptions import OperationalException
 from freqtrade.strategy import DecimalParameter
 from pandas import DataFrame
 
 from freqai_seq.strategy import SeqStrategyBase
 from freqai_seq.targets import (
+    forward_log_variance,
     forward_return,
     forward_volatility,
+    log_variance_label,
     quantile_label,
     volatility_label,
 )
+from freqai_seq.volatility_forecast import forecast_variance
 
 LEVELS = (5, 10, 90, 95)
+# freqai.feature_parameters.volatility_label: its label name and target
+VOLATILITY_LABELS = {"vol": (volatility_label, forward_volatility),
+                     "logvar": (log_variance_label, forward_log_variance)}
 DEFAULT_FEE = 0.001  # freqtrade's usual spot taker fee, when neither config nor market says
 
 
@@ -49,6 +59,15 @@ class IntervalStrategyBase(SeqStrategyBase):
         return quantile_label(90, self.label)
 
     @property
+    def volatility_label(self) -> str:
+        kind = self.freqai_info["feature_parameters"].get("volatility_label", "vol")
+        if kind not in VOLATILITY_LABELS:
+            raise OperationalException(
+                f"freqai.feature_parameters.volatility_label must be one of "
+                f"{sorted(VOLATILITY_LABELS)}, got {kind!r}.")
+        return VOLATILITY_LABELS[kind][0](self.horizon)
+
+    @property
     def plot_config(self) -> dict:
         config = super().plot_config
         config["subplots"]["prediction"].update({
@@ -56,7 +75,7 @@ class IntervalStrategyBase(SeqStrategyBase):
                          "fill_color": "rgba(31,119,180,0.15)"},
             self.upper: {"color": "#aec7e8"},
             "fee_hurdle": {"color": "#ff7f0e"}})
-        config["subplots"]["volatility"] = {volatility_label(self.horizon): {"color": "#8c564b"}}
+        config["subplots"]["volatility"] = {self.volatility_label: {"color": "#8c564b"}}
         return config
 
     def set_freqai_targets(self, dataframe: DataFrame, metadata: dict, **kwargs) -> DataFrame:
@@ -65,7 +84,8 @@ class IntervalStrategyBase(SeqStrategyBase):
         dataframe[self.label] = future
         for level in LEVELS:  # each quantile label holds the target it is a quantile of
             dataframe[quantile_label(level, self.label)] = future
-        dataframe[volatility_label(horizon)] = forward_volatility(close, horizon)
+        kind = self.freqai_info["feature_parameters"].get("volatility_label", "vol")
+        dataframe[self.volatility_label] = VOLATILITY_LABELS[kind][1](close, horizon)
         return dataframe
 
     def round_trip_fee(self, pair: str) -> float:
@@ -90,9 +110,9 @@ class IntervalStrategyBase(SeqStrategyBase):
                ["exit_long", "exit_tag"]] = (1, "interval_below_zero")
         return df
 
-    def stake_multiple(self, forecast_volatility: float) -> float:
+    def stake_multiple(self, forecast_variance: float) -> float:
         """target / forecast h-candle volatility, capped; 1 when volatility is unknown."""
-        h_candle = forecast_volatility * math.sqrt(self.horizon)
+        h_candle = math.sqrt(forecast_variance * self.horizon) if forecast_variance > 0 else 0.0
         if not self.size_by_volatility or not h_candle > 0:
             return 1.0
         return min(self.max_stake_multiple, self.target_volatility.value / h_candle)
@@ -102,7 +122,8 @@ class IntervalStrategyBase(SeqStrategyBase):
                             leverage: float, entry_tag: str | None, side: str,
                             **kwargs) -> float:
         df, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
-        column = volatility_label(self.horizon)
+        column = self.volatility_label
         forecast = float(df[column].iloc[-1]) if len(df) and column in df else math.nan
-        stake = proposed_stake * self.stake_multiple(forecast)
+        stake = proposed_stake * self.stake_multiple(
+            float(forecast_variance(column, np.array([forecast]))[0]))
         return min(max_stake, max(stake, min_stake or 0.0))

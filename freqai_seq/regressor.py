@@ -28,12 +28,18 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.intervals import calibrate, finish_quantiles
 from freqai_seq.model_inputs import dates_ns, model_inputs
 from freqai_seq.networks import NETWORKS
+from freqai_seq.networks.volatility_baseline import VolatilityBaseline
 from freqai_seq.pair_rows import scaled_rows
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
 from freqai_seq.tasks import TaskLayout, label_horizon, parse_labels
 from freqai_seq.tracking import log_training, mlflow_settings
 from freqai_seq.training import TaskLoss, WindowedData, train_network
+from freqai_seq.volatility_forecast import (
+    apply_variance_calibration,
+    calibrate_variance,
+    is_log_variance,
+)
 from freqai_seq.windowing import window_ends
 
 logger = logging.getLogger(__name__)
@@ -192,12 +198,13 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
 
     def calibrate(self, model: SequenceModel, prepared: PreparedPair,
                   dk: FreqaiDataKitchen) -> SequenceModel:
-        """The conformal correction of each quantile interval, from the pair's own FreqAI test
-        rows after an embargo of h candles (freqai_seq.intervals); no-op without intervals."""
-        layout = prepared.layout
-        if layout is None or not any(g.intervals() for g in layout.quantile_groups):
+        """The conformal correction of each quantile interval (freqai_seq.intervals) and the
+        offset of each log-variance forecast (freqai_seq.volatility_forecast), from the pair's
+        own FreqAI test rows after an embargo of h candles; no-op without either."""
+        layout, labels = prepared.layout, prepared.labels
+        if layout is None or not (any(g.intervals() for g in layout.quantile_groups)
+                                  or any(is_log_variance(label) for label in labels)):
             return model
-        labels = prepared.labels
         n_train = len(prepared.data["train_features"])
         # every label the network fitted looks this far into the test rows (a quantile of a
         # target without a horizon in its name: FreqAI's label_period_candles)
@@ -218,14 +225,19 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
             truth = prepared.raw_test_labels.iloc[rows - n_train]
         if len(predicted) == 0:
             logger.warning("%s: no test rows after the %d-candle embargo to calibrate the "
-                           "quantile intervals on (raise data_split_parameters.test_size): they "
-                           "stay uncalibrated", prepared.pair, embargo)
-            model.calibration = calibrate(predicted, predicted, layout, labels)
-            return model
-        model.calibration = calibrate(predicted, truth.reset_index(drop=True), layout, labels)
-        logger.info("%s: interval calibration on %d test rows: %s", prepared.pair,
-                    len(predicted), ", ".join(f"{c.coverage:.0%} {c.correction:+.5f}"
-                                              for c in model.calibration))
+                           "quantile intervals and log-variance forecasts on (raise "
+                           "data_split_parameters.test_size): they stay uncalibrated",
+                           prepared.pair, embargo)
+            truth = predicted
+        truth = truth.reset_index(drop=True)
+        model.calibration = calibrate(predicted, truth, layout, labels)
+        model.variance_calibration = calibrate_variance(predicted, truth, labels)
+        if len(predicted):
+            logger.info("%s: calibration on %d test rows: %s", prepared.pair, len(predicted),
+                        ", ".join([*(f"{c.coverage:.0%} {c.correction:+.5f}"
+                                     for c in model.calibration),
+                                   *(f"{c.label} {c.offset:+.4f}"
+                                     for c in model.variance_calibration)]))
         return model
 
     def shared_network(self, prepared: PreparedPair, dk: FreqaiDataKitchen) -> SequenceModel:
@@ -291,6 +303,12 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
     def train_net(self, model: SequenceModel, data: WindowedData, train_ends: np.ndarray,
                   val_ends: np.ndarray, dk: FreqaiDataKitchen, kwargs: dict[str, Any]) -> None:
         loss_fn = TaskLoss(kwargs["layout"], len(dk.label_list), self.seq_cfg, self.device)
+        if isinstance(model.net, VolatilityBaseline):
+            head = model.net
+            newest = data.features[torch.as_tensor(train_ends)][:, head.feature_idx]
+            targets = data.targets[train_ends][:, head.target_idx.cpu().numpy()]
+            rows = head.fit(newest.cpu().numpy(), targets)
+            logger.info("%s: HAR volatility baseline fitted on %d training rows", dk.pair, rows)
         model.train_result = train_network(
             model.net, data.subset(train_ends, self.device),
             data.subset(val_ends, self.device) if len(val_ends) else None, self.seq_cfg,
@@ -311,6 +329,7 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
                                                          inputs.finite, passes)
         pred_df = finish_quantiles(self.to_label_units(outputs, layout, dk), layout,
                                    list(dk.label_list), model.calibration)
+        pred_df = apply_variance_calibration(pred_df, model.variance_calibration)
         spread = None
         if samples is not None:
             spread = np.std([self.to_label_units(s, layout, dk).to_numpy() for s in samples],

@@ -24,8 +24,10 @@ from freqai_seq.cross_pair.columns import align_scaled
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.intervals import IntervalCalibration, monotone_quantiles
 from freqai_seq.networks import NETWORKS, build_network
+from freqai_seq.networks.volatility_baseline import with_volatility_baseline
 from freqai_seq.seeding import loading_device, resolve_device
 from freqai_seq.tasks import parse_labels
+from freqai_seq.volatility_forecast import VarianceCalibration
 from freqai_seq.windowing import gather_windows, window_ends
 
 logger = logging.getLogger(__name__)
@@ -92,9 +94,13 @@ class SequenceModel:
         self.cross = cross
         self.layout = parse_labels(label_names)
         self.calibration: list[IntervalCalibration] = []  # of the quantile intervals
+        self.variance_calibration: list[VarianceCalibration] = []  # of &-logvar_<h> outputs
         self.device = device or resolve_device(cfg.device)
         self.net = build_network(kind, len(feature_names), len(label_names), cfg.to_dict(),
                                  n_pairs=len(cross.pairs) if cross else None)
+        if cfg.volatility_baseline == "har":
+            self.net = with_volatility_baseline(self.net, feature_names,
+                                                self.layout.volatility_idx)
         if state_dict is not None:
             self.net.load_state_dict(state_dict)
         self.net.to(self.device)
@@ -174,6 +180,7 @@ class SequenceModel:
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "cross_pair": asdict(self.cross) if self.cross is not None else None,
             "calibration": [c.as_dict() for c in self.calibration],
+            "variance_calibration": [c.as_dict() for c in self.variance_calibration],
         }
 
     def save(self, path: Path) -> None:
@@ -199,6 +206,8 @@ class SequenceModel:
                     int(ckpt["timeframe_ns"]), tail, state_dict=ckpt["state_dict"],
                     device=loading_device(cfg.device), cross=cross)
         model.calibration = [IntervalCalibration(**c) for c in ckpt.get("calibration", [])]
+        model.variance_calibration = [VarianceCalibration(**c)
+                                      for c in ckpt.get("variance_calibration", [])]
         model.restore_extra(ckpt)
         return model
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 
+from freqtrade.exchange import timeframe_to_minutes
 from freqtrade.strategy import DecimalParameter, IStrategy
 from pandas import DataFrame
 
 from freqai_seq import features
+from freqai_seq.har import add_har_features
 from freqai_seq.targets import (
     forward_regime,
     forward_return,
@@ -81,7 +83,13 @@ class SeqStrategyBase(IStrategy):
 
     def feature_engineering_standard(self, dataframe: DataFrame, metadata: dict,
                                      **kwargs) -> DataFrame:
-        return features.standard(dataframe)
+        """Calendar features, plus the HAR features when the model starts its volatility
+        outputs from HAR (`volatility_baseline: "har"`)."""
+        dataframe = features.standard(dataframe)
+        training = self.freqai_info.get("model_training_parameters") or {}
+        if training.get("volatility_baseline") == "har":
+            dataframe = add_har_features(dataframe, 1440 // timeframe_to_minutes(self.timeframe))
+        return dataframe
 
     def set_freqai_targets(self, dataframe: DataFrame, metadata: dict, **kwargs) -> DataFrame:
         dataframe[self.label] = forward_return(dataframe["close"], self.horizon)

@@ -26,6 +26,10 @@ def volatility_label(horizon: int) -> str:
     return f"&-vol_{horizon}"
 
 
+def log_variance_label(horizon: int) -> str:
+    return f"&-logvar_{horizon}"
+
+
 def regime_labels(horizon: int) -> list[str]:
     return [f"&-regime_{horizon}_{regime}" for regime in ("down", "flat", "up")]
 
@@ -46,6 +50,15 @@ def forward_volatility(close: Series, horizon: int) -> Series:
         raise ValueError(f"volatility needs a horizon of at least 2 candles, got {horizon}")
     log_returns = np.log(close).diff()
     return log_returns.rolling(horizon).std().shift(-horizon)
+
+
+def forward_log_variance(close: Series, horizon: int) -> Series:
+    """Log of the sample variance of the next `horizon` one-candle log returns: trained with
+    the squared error, the log-variance loss (robust to the heavy tail of realized variance).
+    A flat stretch (variance 0, candles freqtrade fills into gaps) has no log: NaN, which
+    FreqAI drops from training."""
+    variance = forward_volatility(close, horizon) ** 2
+    return np.log(variance.where(variance > 0))
 
 
 def forward_regime(close: Series, horizon: int, threshold: float) -> DataFrame:

@@ -4,6 +4,8 @@ FreqAI scales every `&` column as a regression target, so the tasks are encoded 
 
 - `&-ret_<h>` (and any other name): regression, weight `loss_weight_return`;
 - `&-vol_<h>`: realized future volatility, regression, weight `loss_weight_volatility`;
+- `&-logvar_<h>`: log of the realized future variance, the same task under the log-variance
+  loss (freqai_seq.volatility_forecast turns it into a variance forecast);
 - `&-regime_<h>_down`, `_flat`, `_up`: one-hot regime, all three required; the network's three
   outputs are logits trained with cross-entropy (weight `loss_weight_regime`) and predicted as
   class probabilities, written in original units (the label scaler is bypassed for them);
@@ -28,13 +30,13 @@ from freqai_seq.errors import FreqaiSeqError
 
 REGIMES = ("down", "flat", "up")
 _REGIME = re.compile(r"^&-regime_(\d+)_(\w+)$")
-_VOL = re.compile(r"^&-vol_\d+$")
+_VOL = re.compile(r"^&-(?:vol|logvar)_\d+$")
 _UNC = re.compile(r"^&-unc_(.+)$")
 _AGREE = re.compile(r"^&-agree_(.+)$")
 _QUANTILE = re.compile(r"^&-q(\d{1,2})_(.+)$")
 
 
-_HORIZON = re.compile(r"^&-(?:q\d{1,2}_)?(?:ret|vol)_(\d+)$|^&-regime_(\d+)_\w+$")
+_HORIZON = re.compile(r"^&-(?:q\d{1,2}_)?(?:ret|vol|logvar)_(\d+)$|^&-regime_(\d+)_\w+$")
 
 
 def label_horizon(name: str) -> int | None:

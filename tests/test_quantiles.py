@@ -159,7 +159,9 @@ class LowHurdleIntervalStrategy(IntervalStrategyBase):
     def round_trip_fee(self, pair):
         return -0.03
 '''
-TINY_INTERVALS = {"window": 12, "hidden_size": 16, "epochs": 2, "cross_pair": True}
+# the volatility training options too: the log-variance label, started from HAR
+TINY_INTERVALS = {"window": 12, "hidden_size": 16, "epochs": 2, "cross_pair": True,
+                  "volatility_baseline": "har"}
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +169,8 @@ def interval_run(backtest, tmp_path_factory: pytest.TempPathFactory):
     strategies = tmp_path_factory.mktemp("interval-strategy")
     (strategies / "LowHurdleIntervalStrategy.py").write_text(INTERVAL_STRATEGY)
     fixed = strategies / "fixed-stake.json"  # freqtrade then proposes 100 for every trade
-    fixed.write_text('{"stake_amount": 100}')
+    fixed.write_text(json.dumps({"stake_amount": 100, "freqai": {
+        "feature_parameters": {"volatility_label": "logvar"}}}))
     run = backtest("interval-lstm", "PyTorchLSTMRegressor", TINY_INTERVALS,
                    ["BTC/USD", "ETH/USD"], "LowHurdleIntervalStrategy", "--",
                    "--strategy-path", str(strategies), "-c", str(fixed))
@@ -192,12 +195,18 @@ def test_interval_strategy_enters_only_above_the_hurdle_and_caps_its_stakes(
         for trade in (t for t in trades if t["pair"] == pair):
             signal = pd.Timestamp(trade["open_date"]) - pd.Timedelta(hours=1)
             assert usable.loc[signal, "&-q10_ret_12"] > -0.03  # the lower end cleared it
-            vol = usable.loc[signal, "&-vol_12"] * np.sqrt(12)
+            vol = np.sqrt(np.exp(usable.loc[signal, "&-logvar_12"]) * 12)
             multiples.append(min(0.5, 0.01 / vol))  # target 0.01, capped at half the stake
             # freqtrade proposes 100 and rounds the amount to the market's precision
             assert trade["stake_amount"] == pytest.approx(100 * multiples[-1], rel=1e-3)
     assert refused > 0  # usable candles whose interval did not clear the hurdle
     assert min(multiples) < 0.5 and max(multiples) <= 0.5  # sized by volatility, and capped
+    subs = sorted(run.models.glob("sub-train-*"))
+    assert len(subs) >= 2
+    for sub in subs:  # every model started from HAR
+        model = SequenceModel.load(next(sub.glob("*_model.zip")))
+        assert model.net.coef.abs().sum() > 0
+        assert [c.label for c in model.variance_calibration] == ["&-logvar_12"]
 
 
 @pytest.mark.integration
@@ -208,7 +217,7 @@ def test_validate_scores_the_intervals_volatility_and_costs_of_a_real_run(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for line in ("90% interval of the 12-candle return (&-q05_ret_12, &-q95_ret_12)",
                  "80% interval of the 12-candle return (&-q10_ret_12, &-q90_ret_12)",
-                 "volatility forecast &-vol_12", "QLIKE model minus: trailing",
+                 "volatility forecast &-logvar_12", "QLIKE model minus: trailing",
                  "after fees, h=12"):
         assert line in result.stdout, result.stdout[-3000:]
     report = json.loads((tmp_path / "validation.json").read_text())

@@ -29,7 +29,8 @@ from freqai_seq.validation.horizons import (
 from freqai_seq.validation.intervals import evaluate_intervals, interval_labels, interval_rows
 from freqai_seq.validation.model_probe import StrategyFeatures, not_applicable, probe_run
 from freqai_seq.validation.truth import load_candles
-from freqai_seq.validation.volatility import evaluate_volatility, volatility_labels, volatility_rows
+from freqai_seq.validation.volatility import evaluate_volatility, volatility_rows
+from freqai_seq.volatility_forecast import volatility_labels
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def _forecast_source(v: Validation, source: str, frames: dict[str, pd.DataFrame]
                                 window_starts(v, p, frames[p]), train_days)
              for p in candles if label in frames[p]},
             h, v.options.resamples, v.options.seed, retrain_window_candles(v))}
-        for h, label in sorted(volatility_labels(columns).items())]
+        for h, label in volatility_labels(columns)]
     fee, fee_source = v.fee
     v.costs[source] = [
         {"horizon": h, "label": label, **evaluate_costs(

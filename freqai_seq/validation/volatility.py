@@ -1,4 +1,5 @@
-"""`&-vol_<h>` forecasts scored against the volatility baselines every risk desk uses.
+"""Volatility forecasts (`&-vol_<h>`, `&-logvar_<h>`: freqai_seq.volatility_forecast) scored
+against the volatility baselines every risk desk uses.
 
 All in per-candle variance of one-candle log returns. The truth is the sample variance of the h
 log returns after t (the label's definition, freqai_seq.targets.forward_volatility), looked up
@@ -6,10 +7,10 @@ on the full candle grid so a gap gives no score. Baselines known at t:
 
 - trailing: the sample variance of the last h log returns;
 - EWMA: RiskMetrics (lambda 0.94) of squared log returns;
-- HAR-RV (Corsi 2009): target ~ b0 + b1 RV_day + b2 RV_week + b3 RV_month (mean squared log
-  returns over the last day, week and month of candles), fitted by least squares at the start
-  of every walk-forward window on the trailing `train_period_days` of rows whose target was
-  known before that start, then used for the window (no look-ahead).
+- HAR-RV (Corsi 2009): target ~ b0 + b1 RV_day + b2 RV_week + b3 RV_month (freqai_seq.har),
+  fitted by least squares at the start of every walk-forward window on the trailing
+  `train_period_days` of rows whose target was known before that start, then used for the
+  window (no look-ahead).
 
 Scores: MSE of the variance, QLIKE = y/f - ln(y/f) - 1 (y realized, f forecast variance; the
 loss volatility forecasts are ranked by, robust to noise in y) and the Spearman IC of forecast
@@ -19,23 +20,18 @@ into gaps) have no QLIKE; they are excluded and counted.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from freqai_seq.har import HAR_DAYS, har_components
 from freqai_seq.metrics import timeframe_delta
 from freqai_seq.validation.forecast_metrics import means_with_ci, score_with_ci
 from freqai_seq.validation.intervals import ewma_sigma
+from freqai_seq.volatility_forecast import forecast_variance
 
-VOL_LABEL = re.compile(r"^&-vol_(\d+)$")
-HAR_DAYS = (1, 7, 30)  # day, week, month
 BASELINES = ("trailing", "ewma", "har")
-
-
-def volatility_labels(columns: list[str]) -> dict[int, str]:
-    return {int(m[1]): c for c in columns if (m := VOL_LABEL.match(c))}
 
 
 def log_returns(candles: pd.DataFrame, timeframe: str) -> pd.Series:
@@ -51,20 +47,10 @@ def realized_variance(returns: pd.Series, horizon: int) -> pd.Series:
     return returns.rolling(horizon).var().shift(-horizon)
 
 
-def har_design(returns: pd.Series, timeframe: str) -> pd.DataFrame:
-    per_day = pd.Timedelta(days=1) // timeframe_delta(timeframe)
-    squared = returns**2
-    # a gap leaves NaN returns: each component is the mean of the returns present (at least
-    # half), or a month of candles after every gap would have no forecast
-    return pd.DataFrame({f"rv_{d}d": squared.rolling(max(1, d * per_day),
-                                                     min_periods=max(1, d * per_day // 2)).mean()
-                         for d in HAR_DAYS})
-
-
 def har_forecast(returns: pd.Series, horizon: int, timeframe: str,
                  window_starts: list[pd.Timestamp], train_days: float) -> pd.Series:
     """HAR-RV refitted at each window start on rows whose target ends before it."""
-    design = har_design(returns, timeframe)
+    design = har_components(returns, pd.Timedelta(days=1) // timeframe_delta(timeframe))
     target = realized_variance(returns, horizon)
     candle = timeframe_delta(timeframe)
     out = pd.Series(np.nan, index=returns.index)
@@ -94,10 +80,7 @@ def volatility_rows(predictions: pd.DataFrame, candles: pd.DataFrame, horizon: i
     returns = log_returns(candles, timeframe)
     frame = pd.DataFrame({
         "date": dates, "realized": realized_variance(returns, horizon).reindex(dates).to_numpy(),
-        # a forecast standard deviation at or below 0 stays non-positive here, so it is
-        # excluded and counted (squaring it would pass it off as a variance)
-        "model": np.sign(usable[label].to_numpy(np.float64))
-        * usable[label].to_numpy(np.float64) ** 2,
+        "model": forecast_variance(label, usable[label].to_numpy(np.float64)),
         "trailing": returns.rolling(horizon).var().reindex(dates).to_numpy(),
         "ewma": (ewma_sigma(candles, timeframe)**2).set_axis(
             pd.DatetimeIndex(candles["date"]).as_unit("ns")).reindex(dates).to_numpy(),
