@@ -30,12 +30,14 @@ from freqai_seq.validation.exports import load_export
 from freqai_seq.validation.intervals import evaluate_intervals, interval_labels, interval_rows
 from freqai_seq.validation.truth import load_candles
 from freqai_seq.validation.volatility import evaluate_volatility, volatility_rows
+from freqai_seq.volatility_forecast import volatility_labels
 
 STRATEGY = "FreqaiSeqIntervalStrategy"
 CONTROLS = {"FreqaiSeqIntervalFixedStakeStrategy": "fixed", "FreqaiSeqStrategy": "threshold"}
 TAG = "intervals"
 # Candidates compared on the selection period; the reported period runs the one chosen there.
-SELECTION_ARMS = ("lstm-cross-1h-180d", "hybrid-cross-1h-180d")
+SELECTION_ARMS = ("lstm-cross-1h-180d", "hybrid-cross-1h-180d", "lstm-cross-1h-180d-logvar",
+                  "lstm-cross-1h-180d-logvar_har")
 REPORT_ARMS = ("lstm-cross-1h-180d",)  # chosen on the selection period (README, Intervals)
 
 
@@ -59,9 +61,10 @@ def score_arm(arm: Arm, period: str, userdir: Path, config: dict[str, Any], resa
         {p: interval_rows(frames[p], candles[p], h, lo, hi, cov, "1h") for p in frames},
         cov, h, resamples, seed, block)} for lo, hi, cov in found]
     train_days = (run.run_params.get("freqai") or {}).get("train_period_days") or arm.train_days
+    (label,) = [name for horizon, name in volatility_labels(columns) if horizon == h]
     volatility = evaluate_volatility(
-        {p: volatility_rows(frames[p], candles[p], h, f"&-vol_{h}", "1h",
-                            _window_starts(run, p), train_days) for p in frames},
+        {p: volatility_rows(frames[p], candles[p], h, label, "1h", _window_starts(run, p),
+                            train_days) for p in frames},
         h, resamples, seed, block)
     fee, source = run_fee(run.run_params, config)
     costs = evaluate_costs({p: cost_rows(frames[p], candles[p], h, f"&-ret_{h}", "1h", fee)

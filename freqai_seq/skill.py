@@ -31,7 +31,14 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.metrics import realized_forward_return
-from freqai_seq.skill_settings import HORIZON_HOURS, PAIR_EMBEDDING_DIM, PAIRS, PERIODS, Arm
+from freqai_seq.skill_settings import (
+    HORIZON_HOURS,
+    PAIR_EMBEDDING_DIM,
+    PAIRS,
+    PERIODS,
+    VOLATILITY_OPTIONS,
+    Arm,
+)
 from freqai_seq.targets import return_label
 from freqai_seq.validation.exports import load_export
 from freqai_seq.validation.forecast_metrics import paired_differences, score_with_ci
@@ -66,12 +73,17 @@ def overlay(arm: Arm) -> dict[str, Any]:
                               "backtest_period_days": BACKTEST_DAYS,
                               "save_backtest_models": False}
     out: dict[str, Any] = {"exchange": {"pair_whitelist": list(PAIRS)}, "freqai": freqai}
+    features: dict[str, Any] = {}
     if arm.timeframe != "1h":  # same hours of history and target at a finer timeframe
         k = arm.candles_per_hour
         out["timeframe"] = arm.timeframe
-        freqai["feature_parameters"] = {"include_timeframes": [arm.timeframe],
-                                        "label_period_candles": HORIZON_HOURS * k,
-                                        "indicator_periods_candles": [12 * k, 36 * k]}
+        features.update(include_timeframes=[arm.timeframe],
+                        label_period_candles=HORIZON_HOURS * k,
+                        indicator_periods_candles=[12 * k, 36 * k])
+    if arm.volatility != "vol":
+        features["volatility_label"] = VOLATILITY_OPTIONS[arm.volatility][0]
+    if features:
+        freqai["feature_parameters"] = features
     return out
 
 
@@ -83,6 +95,8 @@ def arm_params(arm: Arm, config: dict[str, Any]) -> dict[str, Any]:
     params["window"] = int(params.get("window", 24)) * arm.candles_per_hour
     if arm.cross:
         params.update(cross_pair=True, pair_embedding_dim=PAIR_EMBEDDING_DIM)
+    if VOLATILITY_OPTIONS[arm.volatility][1] != "none":
+        params["volatility_baseline"] = VOLATILITY_OPTIONS[arm.volatility][1]
     return params
 
 

@@ -28,11 +28,13 @@ class Arm:
     cross: bool = False
     timeframe: str = "1h"
     train_days: int = 30
+    volatility: str = "vol"  # a key of VOLATILITY_OPTIONS (only the interval strategy reads it)
 
     @property
     def name(self) -> str:
+        suffix = "" if self.volatility == "vol" else f"-{self.volatility}"
         return (f"{SHORT[self.model]}-{'cross' if self.cross else 'pair'}-{self.timeframe}-"
-                f"{self.train_days}d")
+                f"{self.train_days}d{suffix}")
 
     @property
     def freqaimodel(self) -> str:
@@ -46,16 +48,27 @@ class Arm:
         return {"1h": 1, "30m": 2}[self.timeframe]
 
 
+# The volatility label (freqai.feature_parameters.volatility_label) and model key
+# volatility_baseline of each arm volatility option.
+VOLATILITY_OPTIONS = {"vol": ("vol", "none"), "logvar": ("logvar", "none"),
+                      "logvar_har": ("logvar", "har")}
+
+
 def parse_arm(name: str) -> Arm:
-    """`lstm-cross-1h-90d` -> Arm(PyTorchLSTMRegressor, cross, 1h, 90 days)."""
+    """`lstm-cross-1h-90d` -> Arm(PyTorchLSTMRegressor, cross, 1h, 90 days); an optional fifth
+    part names a volatility option (`lstm-cross-1h-180d-logvar_har`)."""
     model_of = {short: model for model, short in SHORT.items()}
     parts = name.split("-")
-    if (len(parts) != 4 or parts[0] not in model_of or parts[1] not in ("pair", "cross")
-            or parts[2] not in ("1h", "30m") or not re.fullmatch(r"\d+d", parts[3])):
+    if (len(parts) not in (4, 5) or parts[0] not in model_of
+            or parts[1] not in ("pair", "cross") or parts[2] not in ("1h", "30m")
+            or not re.fullmatch(r"\d+d", parts[3])
+            or (parts[4:] and parts[4] not in set(VOLATILITY_OPTIONS) - {"vol"})):
         raise FreqaiSeqError(
-            f"Arm {name!r} is not <model>-<pair|cross>-<1h|30m>-<days>d with a model among "
-            f"{sorted(model_of)} (e.g. lstm-cross-1h-90d).")
-    return Arm(model_of[parts[0]], parts[1] == "cross", parts[2], int(parts[3][:-1]))
+            f"Arm {name!r} is not <model>-<pair|cross>-<1h|30m>-<days>d[-<volatility>] with a "
+            f"model among {sorted(model_of)} and a volatility option among "
+            f"{sorted(set(VOLATILITY_OPTIONS) - {'vol'})} (e.g. lstm-cross-1h-90d).")
+    return Arm(model_of[parts[0]], parts[1] == "cross", parts[2], int(parts[3][:-1]),
+               parts[4] if parts[4:] else "vol")
 
 
 LSTM = "PyTorchLSTMRegressor"

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.skill import hourly_dates
+from freqai_seq.forecast_skill import REPORT_ARMS, SELECTION_ARMS
+from freqai_seq.skill import arm_params, hourly_dates, overlay
 from freqai_seq.skill_settings import DEFAULT_ARMS, Arm, parse_arm
 from freqai_seq.validation.forecast_metrics import paired_differences
 
@@ -19,6 +20,14 @@ def test_arm_names_round_trip_and_bad_names_are_refused() -> None:
     assert parse_arm("lstm-pair-30m-90d") == Arm("PyTorchLSTMRegressor", False, "30m", 90)
     with pytest.raises(FreqaiSeqError, match="lstm-cross-1h-90d"):
         parse_arm("lstm-both-1h-90d")
+    for name in (*SELECTION_ARMS, *REPORT_ARMS):
+        assert parse_arm(name).name == name
+    har = parse_arm("lstm-cross-1h-180d-logvar_har")
+    assert overlay(har)["freqai"]["feature_parameters"] == {"volatility_label": "logvar"}
+    assert arm_params(har, {"freqai": {"model_training_parameters": {}}})[
+        "volatility_baseline"] == "har"
+    with pytest.raises(FreqaiSeqError, match="volatility option"):
+        parse_arm("lstm-cross-1h-180d-vol")
 
 
 def test_a_30m_forecast_is_scored_on_the_hour_whose_candle_closes_with_it() -> None:
