@@ -12,10 +12,13 @@ import json
 import os
 import signal
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from freqai_seq import dryrun
@@ -25,6 +28,7 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.integration
 
 PAIR = "BTC/USD"
+STRATEGY = "FreqaiSeqIntervalStrategy"  # predicts the calibrated interval columns too
 IDENTIFIER = "dryrun-pytorchlstmregressor-fast"
 CANDLE_WAIT_S = 150  # a 1m candle, plus FreqAI's processing, on a busy 2-core machine
 
@@ -101,7 +105,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory, datadir: Path) -> Iterator[Bot
     extra.write_text(json.dumps({"force_entry_enable": True, "use_exit_signal": False,
                                  "minimal_roi": {"0": 10.0}, "stoploss": -0.99}))
     userdir = root / "user_data"
-    bot = Bot(userdir, ("--fast", "--pairs", PAIR, "--training-params", str(params),
+    bot = Bot(userdir, ("--fast", "--pairs", PAIR, "--strategy", STRATEGY,
+                        "--training-params", str(params),
                         "-c", "config.json", "-c", str(extra), "--userdir", str(userdir),
                         "--datadir", str(datadir), "--api-port", "18783"))
     bot.start()
@@ -155,6 +160,57 @@ def test_predicts_each_new_candle_and_a_restart_keeps_trades_and_model(bot: Bot)
     assert history[closed]["close_date"] and history[closed]["profit_abs"] is not None
     assert [t["trade_id"] for t in bot.api("/api/v1/status")] == [still_open]
     assert third.date > second.date
+
+
+def _analysed_frame(bot: Bot) -> pd.DataFrame:
+    """The bot's analysed dataframe of PAIR as its API serves it: the features it predicted
+    the newest candle from, and that prediction."""
+    timeframe = bot.api("/api/v1/show_config")["timeframe"]
+    query = urllib.parse.urlencode({"pair": PAIR, "timeframe": timeframe, "limit": 500})
+    candles = bot.api(f"/api/v1/pair_candles?{query}")
+    frame = pd.DataFrame(candles["data"], columns=candles["columns"])
+    frame["date"] = pd.to_datetime(frame["date"], utc=True)
+    numeric = [c for c in frame.columns if c.startswith(("%", "&", "do_predict"))]
+    return frame.astype({c: np.float64 for c in numeric})
+
+
+def _batch_prediction(bot: Bot, frame: pd.DataFrame) -> pd.DataFrame:
+    """The bot's saved model predicting all rows of `frame` in one call, as a backtest does."""
+    from freqtrade.configuration import Configuration
+    from freqtrade.enums import RunMode
+    from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+    from freqtrade.resolvers.freqaimodel_resolver import FreqaiModelResolver
+
+    config = Configuration({"config": ["config.json", str(bot.folder / "run.json")],
+                            "user_data_dir": str(bot.userdir),
+                            "freqaimodel": "PyTorchLSTMRegressor",
+                            "strategy": STRATEGY}, RunMode.DRY_RUN).get_config()
+    freqai = FreqaiModelResolver.load_freqaimodel(config)
+    freqai.live = True
+    dk = FreqaiDataKitchen(config, live=True, pair=PAIR)
+    freqai.model = freqai.dd.load_data(PAIR, dk)
+    pred, do_predict = freqai.predict(frame, dk, first=True)
+    return pred.assign(do_predict=do_predict)
+
+
+def test_live_interval_columns_equal_a_batch_prediction_of_the_same_model(bot: Bot) -> None:
+    """Backtest/live parity of the calibrated interval and volatility columns: the newest
+    candle, predicted live from one window, against the same model predicting the bot's whole
+    dataframe at once."""
+    newer, checked = "", 0
+    for _ in range(2):  # two consecutive live candles
+        newer = bot.wait_prediction(newer_than=newer).date
+        frame = _analysed_frame(bot)
+        batch = _batch_prediction(bot, frame)
+        assert "Starting training" not in bot.recent_log()  # one model served every candle
+        columns = ["&-q05_ret_12", "&-q10_ret_12", "&-q90_ret_12", "&-q95_ret_12",
+                   "&-vol_12", "&-ret_12"]
+        assert batch["do_predict"].iloc[-1] == frame["do_predict"].iloc[-1] == 1
+        for column in columns:
+            # float32 rounding of the same window in a batch of another size
+            assert batch[column].iloc[-1] == pytest.approx(frame[column].iloc[-1], abs=1e-6)
+        checked += 1
+    assert checked == 2
 
 
 def test_a_market_outage_is_logged_and_the_bot_recovers(bot: Bot) -> None:

@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.validation.costs import rule_returns
+from freqai_seq.validation.costs import evaluate_costs, rule_returns
 from freqai_seq.validation.forecast_metrics import means_with_ci
+from freqai_seq.validation.horizons import BASELINES
 from freqai_seq.validation.intervals import baseline_intervals, ewma_sigma, winkler
 from freqai_seq.validation.volatility import (
+    evaluate_volatility,
     har_forecast,
     log_returns,
     qlike,
@@ -92,9 +94,18 @@ def test_after_fee_returns_by_hand() -> None:
     forecast = np.array([0.01, 0.0, 0.005, 0.003])
     next_return = np.array([0.02, -0.01, 0.01, -0.005])
     returns, position = rule_returns(forecast, np.ones(4, bool), next_return, fee=0.001)
-    # long when the forecast clears the round trip (0.002): rows 0, 2, 3; a fee per change
+    # long when the forecast clears the round trip (0.002): rows 0, 2, 3; a fee per change,
+    # and the position still open at the end pays its exit fee there
     np.testing.assert_array_equal(position, [1, 0, 1, 1])
-    np.testing.assert_allclose(returns, [0.019, -0.001, 0.009, -0.005])
+    np.testing.assert_allclose(returns, [0.019, -0.001, 0.009, -0.006])
+    rows = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=4, freq="1h"),
+                         "next_candle_return": [0.02, -0.01, np.nan, -0.005],
+                         "after_fee_return_model": returns, "position_model": position,
+                         **{f"{k}_{b}": np.zeros(4) for b in BASELINES
+                            for k in ("after_fee_return", "position")}})
+    scores = evaluate_costs({"A": rows}, 1, 0.001, "test", 20, 0, 1)["model"]
+    assert scores["total_return"] == pytest.approx(1.019 * 0.999 * 1.009 * 0.994 - 1)  # compounded
+    assert scores["held_into_gap"] == 1  # row 2 is long and has no next close
 
 
 def test_paired_mean_differences_have_their_own_interval() -> None:
@@ -134,3 +145,19 @@ def test_har_is_least_squares_on_the_rows_known_before_each_window() -> None:
     t = 24 * 100 + 5
     assert forecast.iloc[t] == pytest.approx(max(design[t] @ coef, target[rows].min()), rel=1e-9)
     assert forecast.iloc[:24 * 100].isna().all()  # nothing before the first window
+
+
+def test_volatility_scoring_excludes_and_counts_unknown_flat_and_nonpositive_rows() -> None:
+    rng = np.random.default_rng(4)
+    n = 200
+    rows = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=n, freq="1h"),
+                         **{c: rng.uniform(1e-5, 2e-5, n)
+                            for c in ("realized", "model", "trailing", "ewma", "har")}})
+    rows.loc[:29, "har"] = np.nan  # HAR's first window: no forecast yet
+    rows.loc[n - 12:, "realized"] = np.nan  # the future is not known yet
+    rows.loc[50:54, "realized"] = 0.0  # flat candles
+    rows.loc[60, "model"] = -1e-5  # a non-positive forecast
+    pooled = evaluate_volatility({"A": rows, "B": rows.copy()}, 12, 20, 0, 12)["pooled"]
+    assert (pooled["excluded_not_finite"], pooled["excluded_flat"],
+            pooled["excluded_nonpositive_forecast"], pooled["rows"]) == (84, 10, 2, 304)
+    assert pooled["model"]["qlike"]["value"] > 0

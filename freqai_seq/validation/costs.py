@@ -3,8 +3,10 @@
 The rule, per candle t with a usable forecast of the h-candle return: be long over the next
 candle when the forecast clears the round-trip fee (what one entry and one exit cost), else flat.
 Each change of position pays the one-way fee, so a return series is
-position[t] * (close[t+1] / close[t] - 1) - fee * |position[t] - position[t-1]|, and turnover is
-the mean |position change| per candle. The baselines' forecasts (zero, persistence, rolling
+position[t] * (close[t+1] / close[t] - 1) - fee * |position[t] - position[t-1]|, and a position
+still open at the last candle pays its exit fee there. Turnover is the mean |position change| per
+candle; the total return of a pair compounds its per-candle returns. A candle held into a gap
+(no next close) earns 0 and is counted. The baselines' forecasts (zero, persistence, rolling
 mean) go through the same rule on the same candles; `zero` never clears a fee, so it is the
 flat account every rule must beat.
 """
@@ -38,6 +40,8 @@ def rule_returns(forecast: np.ndarray, usable: np.ndarray, next_return: np.ndarr
     """(after-fee return, position) per candle of one pair, candles in time order."""
     position = (usable & (forecast > 2 * fee)).astype(np.float64)
     changes = np.abs(np.diff(position, prepend=0.0))
+    if len(position):
+        changes[-1] += position[-1]  # closed at the end of the period
     earned = np.where(position > 0, np.nan_to_num(next_return), 0.0)
     return earned - fee * changes, position
 
@@ -69,7 +73,8 @@ def cost_rows(predictions: pd.DataFrame, candles: pd.DataFrame, horizon: int, la
 def evaluate_costs(rows_by_pair: dict[str, pd.DataFrame], horizon: int, fee: float,
                    fee_source: str, resamples: int, seed: int, min_block: int) -> dict[str, Any]:
     """Mean after-fee return per candle (CI), total over the period (the mean over pairs of
-    each pair's sum) and turnover of the model and each baseline."""
+    each pair's compounded return), turnover, time in market and candles held into a gap of
+    the model and each baseline."""
     pairs = {p: r for p, r in rows_by_pair.items() if len(r) >= 3}
     if not pairs:
         return {"scored": False}
@@ -84,8 +89,10 @@ def evaluate_costs(rows_by_pair: dict[str, pd.DataFrame], horizon: int, fee: flo
         value, low, high = cells[n]
         out[n] = {
             "return_per_candle": {"value": value, "ci_low": low, "ci_high": high},
-            "total_return": float(np.mean([r[f"after_fee_return_{n}"].sum()
+            "total_return": float(np.mean([np.prod(1 + r[f"after_fee_return_{n}"]) - 1
                                            for r in pairs.values()])),
+            "held_into_gap": int(((pooled[f"position_{n}"] > 0)
+                                  & pooled["next_candle_return"].isna()).sum()),
             "turnover": float(np.mean(np.concatenate([
                 np.abs(np.diff(r[f"position_{n}"].to_numpy(), prepend=0.0))
                 for r in pairs.values()]))),

@@ -223,7 +223,7 @@ def interval_lines(report: dict[str, Any]) -> list[str]:
 
 
 def volatility_lines(report: dict[str, Any]) -> list[str]:
-    """Per `&-vol_<h>`: QLIKE, MSE and IC of the model and the baselines, and the model's
+    """Per volatility label: QLIKE, MSE and IC of the model and the baselines, and the model's
     QLIKE minus each baseline's (below 0: better) with its improvement in %."""
     lines = []
     for source, items in report.get("volatility", {}).items():
@@ -233,8 +233,10 @@ def volatility_lines(report: dict[str, Any]) -> list[str]:
                 lines += ["", f"{head}: no scored rows"]
                 continue
             p = item["pooled"]
-            lines += ["", f"{head} (per-candle variance), {p['rows']} rows ({p['excluded_flat']} "
-                          "flat rows excluded), 95 % CI:",
+            lines += ["", f"{head} (per-candle variance), {p['rows']} rows (excluded: "
+                          f"{p['excluded_flat']} flat, {p['excluded_not_finite']} without a "
+                          f"realized value or a baseline, {p['excluded_nonpositive_forecast']} "
+                          "non-positive forecasts), 95 % CI:",
                       f"{'':>3}{'forecast':<9} {'QLIKE':<29} {'Spearman IC':<24}"]
             for name in ("model", "trailing", "ewma", "har"):
                 lines.append(f"{'':>3}{name:<9} {_fmt(p[name]['qlike']):<29} "

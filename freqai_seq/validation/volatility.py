@@ -74,7 +74,8 @@ def har_forecast(returns: pd.Series, horizon: int, timeframe: str,
 def volatility_rows(predictions: pd.DataFrame, candles: pd.DataFrame, horizon: int,
                     label: str, timeframe: str, window_starts: list[pd.Timestamp],
                     train_days: float) -> pd.DataFrame:
-    """Usable forecasts with the realized variance and every baseline, as variances."""
+    """Usable forecasts with the realized variance and every baseline, as variances (NaN where
+    one is unknown: scoring excludes and counts those rows)."""
     usable = predictions[predictions["do_predict"] == 1]
     dates = pd.DatetimeIndex(usable["date"]).as_unit("ns")
     returns = log_returns(candles, timeframe)
@@ -86,7 +87,7 @@ def volatility_rows(predictions: pd.DataFrame, candles: pd.DataFrame, horizon: i
             pd.DatetimeIndex(candles["date"]).as_unit("ns")).reindex(dates).to_numpy(),
         "har": har_forecast(returns, horizon, timeframe, window_starts, train_days)
         .reindex(dates).to_numpy()})
-    return frame[np.isfinite(frame.drop(columns="date").to_numpy()).all(axis=1)]
+    return frame
 
 
 def qlike(realized: np.ndarray, forecast: np.ndarray) -> np.ndarray:
@@ -97,6 +98,8 @@ def qlike(realized: np.ndarray, forecast: np.ndarray) -> np.ndarray:
 def score_volatility(rows: pd.DataFrame, horizon: int, resamples: int, seed: int,
                      min_block: int, groups: np.ndarray) -> dict[str, Any]:
     names = ("model", *BASELINES)
+    finite = np.isfinite(rows[["realized", *names]].to_numpy()).all(axis=1)
+    rows, groups = rows[finite], groups[finite]
     flat = rows["realized"].to_numpy() <= 0
     positive = (rows[list(names)].to_numpy() > 0).all(axis=1)
     kept = rows[~flat & positive]
@@ -114,6 +117,9 @@ def score_volatility(rows: pd.DataFrame, horizon: int, resamples: int, seed: int
                        horizon, resamples, seed, min_block=min_block,
                        groups=groups[~flat & positive])
     out: dict[str, Any] = {"rows": len(kept), "excluded_flat": int(flat.sum()),
+                           # no realized variance yet, across a gap, or a baseline without
+                           # enough history (HAR's first window)
+                           "excluded_not_finite": int((~finite).sum()),
                            "excluded_nonpositive_forecast": int((~flat & ~positive).sum())}
     for key, (value, low, high) in cells.items():
         name, score = key.split("|")
@@ -130,7 +136,9 @@ def score_volatility(rows: pd.DataFrame, horizon: int, resamples: int, seed: int
 
 def evaluate_volatility(rows_by_pair: dict[str, pd.DataFrame], horizon: int, resamples: int,
                         seed: int, min_block: int) -> dict[str, Any]:
-    pairs = {p: r for p, r in rows_by_pair.items() if len(r) >= 3}
+    columns = ["realized", "model", *BASELINES]
+    pairs = {p: r for p, r in rows_by_pair.items()
+             if np.isfinite(r[columns].to_numpy()).all(axis=1).sum() >= 3}
     if not pairs:
         return {"scored": False}
     pooled = pd.concat(pairs.values(), ignore_index=True)
