@@ -12,12 +12,10 @@ import json
 import os
 import signal
 import time
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,7 +26,47 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.integration
 
 PAIR = "BTC/USD"
-STRATEGY = "FreqaiSeqIntervalStrategy"  # predicts the calibrated interval columns too
+# The interval strategy's model and columns, its entries left to the API (the tests open
+# trades themselves, and a signal entry would hold the pair's only slot). Each candle it also
+# writes the frame FreqAI predicted from (features and the predictions attached to it), which
+# FreqAI drops before the strategy and its API see the dataframe.
+STRATEGY = "ApiOnlyIntervalStrategy"
+STRATEGY_SOURCE = f"""
+import os
+from pathlib import Path
+
+from freqai_seq.interval_strategy import IntervalStrategyBase
+
+FRAMES = Path(__file__).parent / "predicted-frames"
+
+
+def dump(frame):
+    frame = frame.reset_index(drop=True)
+    FRAMES.mkdir(exist_ok=True)
+    path = FRAMES / (frame["date"].iloc[-1].strftime("%Y%m%d%H%M%S") + ".feather")
+    frame.to_feather(path.with_suffix(".tmp"))
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+class {STRATEGY}(IntervalStrategyBase):
+    def populate_indicators(self, df, metadata):
+        freqai = self.freqai
+        if not getattr(freqai, "dumps_frames", False):  # FreqAI's clean_up drops its kitchen
+            clean_up = freqai.clean_up
+
+            def dump_then_clean_up():
+                if freqai.dk is not None and freqai.dk.return_dataframe is not None:
+                    dump(freqai.dk.return_dataframe)
+                clean_up()
+
+            freqai.clean_up, freqai.dumps_frames = dump_then_clean_up, True
+        return super().populate_indicators(df, metadata)
+
+    def populate_entry_trend(self, df, metadata):
+        df = super().populate_entry_trend(df, metadata)
+        df["enter_long"] = 0
+        return df
+"""
 IDENTIFIER = "dryrun-pytorchlstmregressor-fast"
 CANDLE_WAIT_S = 150  # a 1m candle, plus FreqAI's processing, on a busy 2-core machine
 
@@ -102,8 +140,12 @@ def bot(tmp_path_factory: pytest.TempPathFactory, datadir: Path) -> Iterator[Bot
     params.write_text(json.dumps({"window": 12, "hidden_size": 16, "epochs": 2}))
     # Trades opened and closed through the API, as a user can, and left alone by the strategy.
     extra = root / "force.json"
+    strategies = root / "strategies"
+    strategies.mkdir()
+    (strategies / f"{STRATEGY}.py").write_text(STRATEGY_SOURCE)
     extra.write_text(json.dumps({"force_entry_enable": True, "use_exit_signal": False,
-                                 "minimal_roi": {"0": 10.0}, "stoploss": -0.99}))
+                                 "minimal_roi": {"0": 10.0}, "stoploss": -0.99,
+                                 "strategy_path": str(strategies)}))
     userdir = root / "user_data"
     bot = Bot(userdir, ("--fast", "--pairs", PAIR, "--strategy", STRATEGY,
                         "--training-params", str(params),
@@ -162,16 +204,12 @@ def test_predicts_each_new_candle_and_a_restart_keeps_trades_and_model(bot: Bot)
     assert third.date > second.date
 
 
-def _analysed_frame(bot: Bot) -> pd.DataFrame:
-    """The bot's analysed dataframe of PAIR as its API serves it: the features it predicted
-    the newest candle from, and that prediction."""
-    timeframe = bot.api("/api/v1/show_config")["timeframe"]
-    query = urllib.parse.urlencode({"pair": PAIR, "timeframe": timeframe, "limit": 500})
-    candles = bot.api(f"/api/v1/pair_candles?{query}")
-    frame = pd.DataFrame(candles["data"], columns=candles["columns"])
-    frame["date"] = pd.to_datetime(frame["date"], utc=True)
-    numeric = [c for c in frame.columns if c.startswith(("%", "&", "do_predict"))]
-    return frame.astype({c: np.float64 for c in numeric})
+def _predicted_frame(bot: Bot, date: str) -> pd.DataFrame:
+    """The frame the bot predicted the candle `date` from (written by the strategy)."""
+    stamp = pd.Timestamp(date).strftime("%Y%m%d%H%M%S")
+    path = bot.userdir.parent / "strategies" / "predicted-frames" / f"{stamp}.feather"
+    assert path.exists(), sorted(p.name for p in path.parent.glob("*"))
+    return pd.read_feather(path)
 
 
 def _batch_prediction(bot: Bot, frame: pd.DataFrame) -> pd.DataFrame:
@@ -200,7 +238,7 @@ def test_live_interval_columns_equal_a_batch_prediction_of_the_same_model(bot: B
     newer, checked = "", 0
     for _ in range(2):  # two consecutive live candles
         newer = bot.wait_prediction(newer_than=newer).date
-        frame = _analysed_frame(bot)
+        frame = _predicted_frame(bot, newer)
         batch = _batch_prediction(bot, frame)
         assert "Starting training" not in bot.recent_log()  # one model served every candle
         columns = ["&-q05_ret_12", "&-q10_ret_12", "&-q90_ret_12", "&-q95_ret_12",
