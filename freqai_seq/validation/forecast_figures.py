@@ -19,8 +19,8 @@ def _error(cells: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _forecasts(block: dict[str, Any]) -> list[str]:
-    return [n for n in block if n not in ("rows", "excluded_flat",
-                                          "excluded_nonpositive_forecast") and "-" not in n]
+    """The forecasts scored in a block (not its counts, not the paired differences)."""
+    return [n for n, v in block.items() if isinstance(v, dict) and "-" not in n]
 
 
 def coverage_figures(report: dict[str, Any]) -> list[go.Figure]:
