@@ -1,8 +1,10 @@
-"""FreqAI model stacking a sequence network (LSTM by default; `network` picks GRU or the hybrid)
-with LightGBM; logic lives in freqai_seq.ensemble."""
+"""freqtrade's loader of LSTMLightGBMEnsembleRegressor (written by `freqai-seq install`).
 
-from freqai_seq.ensemble.regressor import EnsembleRegressor
+The class lives in the installed package, freqai_seq.freqaimodels: this file never needs editing.
+"""
+
+from freqai_seq import freqaimodels
 
 
-class LSTMLightGBMEnsembleRegressor(EnsembleRegressor):
+class LSTMLightGBMEnsembleRegressor(freqaimodels.LSTMLightGBMEnsembleRegressor):
     """Network + LightGBM, non-negative stacking weights fitted on a held-out tail."""

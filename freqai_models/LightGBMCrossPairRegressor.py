@@ -1,8 +1,10 @@
-"""FreqAI model: FreqAI's LightGBMRegressor pooled over all pairs, one model per window
-(see freqai_seq.cross_pair.lightgbm); the baseline of cross-pair training."""
+"""freqtrade's loader of LightGBMCrossPairRegressor (written by `freqai-seq install`).
 
-from freqai_seq.cross_pair.lightgbm import PooledLightGBMRegressor
+The class lives in the installed package, freqai_seq.freqaimodels: this file never needs editing.
+"""
+
+from freqai_seq import freqaimodels
 
 
-class LightGBMCrossPairRegressor(PooledLightGBMRegressor):
+class LightGBMCrossPairRegressor(freqaimodels.LightGBMCrossPairRegressor):
     """LightGBM trained once per window on the rows of every whitelisted pair."""

@@ -1,10 +1,10 @@
-"""FreqAI model: Conv1d blocks, LSTM, multi-head self-attention, multi-horizon pooling
-(see freqai_seq.networks.hybrid and freqai_seq.regressor)."""
+"""freqtrade's loader of PyTorchCNNLSTMAttentionRegressor (written by `freqai-seq install`).
 
-from freqai_seq.regressor import SequenceRegressor
+The class lives in the installed package, freqai_seq.freqaimodels: this file never needs editing.
+"""
+
+from freqai_seq import freqaimodels
 
 
-class PyTorchCNNLSTMAttentionRegressor(SequenceRegressor):
+class PyTorchCNNLSTMAttentionRegressor(freqaimodels.PyTorchCNNLSTMAttentionRegressor):
     """CNN + LSTM + attention sequence regressor; keys: `freqai-seq keys --hybrid`."""
-
-    network = "cnn_lstm_attention"

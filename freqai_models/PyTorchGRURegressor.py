@@ -1,9 +1,10 @@
-"""FreqAI model: stacked GRU over a window of candles (see freqai_seq.regressor)."""
+"""freqtrade's loader of PyTorchGRURegressor (written by `freqai-seq install`).
 
-from freqai_seq.regressor import SequenceRegressor
+The class lives in the installed package, freqai_seq.freqaimodels: this file never needs editing.
+"""
+
+from freqai_seq import freqaimodels
 
 
-class PyTorchGRURegressor(SequenceRegressor):
+class PyTorchGRURegressor(freqaimodels.PyTorchGRURegressor):
     """GRU sequence regressor; every option is a `model_training_parameters` key."""
-
-    network = "gru"

@@ -1,9 +1,10 @@
-"""FreqAI model: stacked LSTM over a window of candles (see freqai_seq.regressor)."""
+"""freqtrade's loader of PyTorchLSTMRegressor (written by `freqai-seq install`).
 
-from freqai_seq.regressor import SequenceRegressor
+The class lives in the installed package, freqai_seq.freqaimodels: this file never needs editing.
+"""
+
+from freqai_seq import freqaimodels
 
 
-class PyTorchLSTMRegressor(SequenceRegressor):
+class PyTorchLSTMRegressor(freqaimodels.PyTorchLSTMRegressor):
     """LSTM sequence regressor; every option is a `model_training_parameters` key."""
-
-    network = "lstm"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.loaders import install_loaders
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
 from freqai_seq.processes import die_with_parent
@@ -81,6 +82,7 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
     inputs = check_run_inputs(request.configs, RunSpec(
         request.strategy, request.model, request.timerange, request.run_identifier,
         request.training_params, request.pairs), subcommand, request.datadir)
+    install_loaders(request.userdir)
     runs = request.userdir / "runs"
     name = f"{request.run_identifier}{request.run_config_suffix}"
     with market_running(request.datadir, request.host, request.port, request.state_file,

@@ -74,7 +74,7 @@ def training_params(bm: BenchModel, s: BenchSettings) -> dict[str, Any]:
             params["pool_horizons"] = hybrid_pool_horizons(s.window)
         return params
     if bm.freqaimodel == "LightGBMRegressor":
-        return json.loads(Path("params/lightgbm.json").read_text())
+        return json.loads((paths.PARAMS / "lightgbm.json").read_text())
     return {"learning_rate": 3e-4, "model_kwargs": BUILTIN_TORCH[bm.freqaimodel],
             "trainer_kwargs": {"n_epochs": s.epochs, "batch_size": s.batch_size,
                                "n_steps": None}}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from freqai_seq import paths
+from freqai_seq.compat import check_versions
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
 
@@ -264,6 +265,23 @@ def _cmd_dryrun(args: argparse.Namespace) -> int:
     print(f"Dry-run bot running (pid {state.pid}, {state.api_url}); newest analysed candles:")
     for prediction in dryrun.latest_predictions(folder):
         print("  " + prediction.describe())
+    return 0
+
+
+def _cmd_install(args: argparse.Namespace) -> int:
+    from freqai_seq.loaders import install, loader_files, write_example_config
+
+    written = install(args.userdir, force=args.force)
+    print(f"{len(written)} loader file(s) written, {len(loader_files()) - len(written)} already "
+          f"up to date, under {args.userdir}:")
+    for relative in loader_files():
+        print(f"  {args.userdir / relative}")
+    if args.config is not None:
+        write_example_config(args.config, force=args.force)
+        print(f"example config: {args.config}")
+    print("freqtrade finds them with --userdir, e.g.:\n"
+          f"  freqtrade backtesting -c {args.config or 'config.json'} --userdir {args.userdir} "
+          "--strategy FreqaiSeqStrategy --freqaimodel PyTorchLSTMRegressor")
     return 0
 
 
@@ -671,6 +689,18 @@ def build_parser() -> argparse.ArgumentParser:
                            "%(default)s)")
     tune.set_defaults(func=_cmd_tune)
 
+    inst = sub.add_parser(
+        "install", help="write the loader files through which freqtrade finds the plugin's "
+                        "FreqAI models and strategies into a user-data folder (and, with "
+                        "--config, an example config)")
+    inst.add_argument("--userdir", "--user-data-dir", type=Path, default=paths.USER_DATA,
+                      help="freqtrade's user-data folder (default: %(default)s)")
+    inst.add_argument("--config", type=Path, default=None,
+                      help="also write the example config here (refused when it exists)")
+    inst.add_argument("--force", action="store_true",
+                      help="replace files of the same names that freqai-seq did not write")
+    inst.set_defaults(func=_cmd_install)
+
     keys = sub.add_parser("keys", help="print the sequence models' model_training_parameters "
                                        "as a Markdown table")
     which = keys.add_mutually_exclusive_group()
@@ -694,6 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s - %(name)s - %(levelname)s - %(message)s")
     try:
+        check_versions()
         return args.func(args)
     except FreqaiSeqError as err:
         logger.error("%s", err)

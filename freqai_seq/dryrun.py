@@ -28,6 +28,7 @@ from typing import Any
 
 from freqai_seq import paths, processes
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.loaders import install_loaders
 from freqai_seq.market import DEFAULT_HOST, fast_replay
 from freqai_seq.market import process as market
 from freqai_seq.market.overlay import offline_overlay
@@ -212,6 +213,7 @@ def start(request: DryRunRequest) -> BotState:
     _, user_config = load_user_configs(request.configs)  # a missing or broken file: exit 2
     training_params = (replacing_training_params(user_config, request.training_params)
                        if request.training_params else None)
+    install_loaders(request.userdir)
     folder.mkdir(parents=True, exist_ok=True)
     market_datadir = request.datadir
     if request.fast:

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from freqai_seq import paths
 from freqai_seq.backtest import BacktestRequest, run_offline
 from freqai_seq.errors import FreqaiSeqError
 
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMERANGE = "20190801-20190901"  # 33 trades on the two pairs: 20 get analysed
 DEFAULT_PAIRS = ("BTC/USD", "ETH/USD")
-DEFAULT_TRAINING_PARAMS = Path("params/lookahead.json")  # a small network: about a minute
+DEFAULT_TRAINING_PARAMS = paths.PARAMS / "lookahead.json"  # a small network: about a minute
 # float32 rounding of the same window in differently sized batches: a few 1e-7 of the label's
 # standard deviation; a prediction that saw the future moves by a sizeable fraction of it
 PREDICTION_TOLERANCE = 1e-5

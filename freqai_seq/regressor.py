@@ -1,6 +1,6 @@
 """FreqAI model base for sequence networks: data preparation, windows, training, prediction.
 
-Subclasses only name their network (`network = "lstm"`); see `freqai_models/`.
+Subclasses only name their network (`network = "lstm"`); see freqai_seq.freqaimodels.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.freqai_interface import IFreqaiModel
 from pandas import DataFrame, concat
 
+from freqai_seq.compat import check_versions
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.cross_pair.hooks import CrossPairHooks
 from freqai_seq.cross_pair.trainer import CrossPairTrainer
@@ -103,6 +104,10 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
     fills_agreement: ClassVar[bool] = False
 
     def __init__(self, **kwargs: Any) -> None:
+        try:  # loaded by plain freqtrade too: an unsupported version says so first
+            check_versions()
+        except FreqaiSeqError as err:
+            raise OperationalException(str(err)) from err
         config = kwargs["config"]
         identifier = config.get("freqai", {}).get("identifier", "")
         set_aside_unreadable_state(Path(config["user_data_dir"]) / "models" / identifier)

@@ -1,10 +1,10 @@
-"""The interval strategy with freqtrade's own stake: the control that shows what volatility
-targeting adds; logic lives in freqai_seq.interval_strategy."""
+"""freqtrade's loader of FreqaiSeqIntervalFixedStakeStrategy (written by `freqai-seq install`).
 
-from freqai_seq.interval_strategy import IntervalStrategyBase
+The class lives in the installed package, freqai_seq.strategies: this file never needs editing.
+"""
+
+from freqai_seq import strategies
 
 
-class FreqaiSeqIntervalFixedStakeStrategy(IntervalStrategyBase):
+class FreqaiSeqIntervalFixedStakeStrategy(strategies.FreqaiSeqIntervalFixedStakeStrategy):
     """FreqaiSeqIntervalStrategy's entries and exits, every stake as freqtrade proposes it."""
-
-    size_by_volatility = False

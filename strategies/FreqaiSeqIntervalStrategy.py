@@ -1,8 +1,10 @@
-"""Long-only FreqAI strategy on calibrated return intervals with volatility-targeted stakes;
-logic lives in freqai_seq.interval_strategy."""
+"""freqtrade's loader of FreqaiSeqIntervalStrategy (written by `freqai-seq install`).
 
-from freqai_seq.interval_strategy import IntervalStrategyBase
+The class lives in the installed package, freqai_seq.strategies: this file never needs editing.
+"""
+
+from freqai_seq import strategies
 
 
-class FreqaiSeqIntervalStrategy(IntervalStrategyBase):
+class FreqaiSeqIntervalStrategy(strategies.FreqaiSeqIntervalStrategy):
     """Enter when the 80 % interval's lower end clears the round-trip fee."""

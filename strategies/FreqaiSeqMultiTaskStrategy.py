@@ -1,9 +1,10 @@
-"""Long-only FreqAI strategy on a multi-task model (returns at two horizons, volatility, regime,
-uncertainty); logic lives in freqai_seq.strategy. Use it with PyTorchCNNLSTMAttentionRegressor
-(or any sequence regressor of this package)."""
+"""freqtrade's loader of FreqaiSeqMultiTaskStrategy (written by `freqai-seq install`).
 
-from freqai_seq.strategy import MultiTaskStrategyBase
+The class lives in the installed package, freqai_seq.strategies: this file never needs editing.
+"""
+
+from freqai_seq import strategies
 
 
-class FreqaiSeqMultiTaskStrategy(MultiTaskStrategyBase):
+class FreqaiSeqMultiTaskStrategy(strategies.FreqaiSeqMultiTaskStrategy):
     """Enter when horizons agree, the up regime is likely and uncertainty is low."""

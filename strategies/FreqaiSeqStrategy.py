@@ -1,7 +1,10 @@
-"""Long-only FreqAI strategy on a forward-return prediction; logic lives in freqai_seq.strategy."""
+"""freqtrade's loader of FreqaiSeqStrategy (written by `freqai-seq install`).
 
-from freqai_seq.strategy import SeqStrategyBase
+The class lives in the installed package, freqai_seq.strategies: this file never needs editing.
+"""
+
+from freqai_seq import strategies
 
 
-class FreqaiSeqStrategy(SeqStrategyBase):
+class FreqaiSeqStrategy(strategies.FreqaiSeqStrategy):
     """Enter when the predicted forward return clears its adaptive threshold, exit on reversal."""

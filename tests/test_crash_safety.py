@@ -17,8 +17,8 @@ import pytest
 import torch
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.drawer import CrashSafeDataDrawer
+from freqai_seq.freqaimodels import PyTorchLSTMRegressor
 from freqai_seq.sequence_model import SequenceModel
 from tests.seqkit import make_config, synthetic_frame, train
 

@@ -18,15 +18,17 @@ import torch
 from freqtrade.exceptions import OperationalException
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from freqai_models.LightGBMCrossPairRegressor import LightGBMCrossPairRegressor
-from freqai_models.LSTMLightGBMEnsembleRegressor import LSTMLightGBMEnsembleRegressor
-from freqai_models.PyTorchCNNLSTMAttentionRegressor import PyTorchCNNLSTMAttentionRegressor
-from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
-from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.cross_pair.columns import align_scaled, aligned_names, check_same_features
 from freqai_seq.cross_pair.store import SharedNetworks
 from freqai_seq.drawer import CrashSafeDataDrawer
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.freqaimodels import (
+    LightGBMCrossPairRegressor,
+    LSTMLightGBMEnsembleRegressor,
+    PyTorchCNNLSTMAttentionRegressor,
+    PyTorchGRURegressor,
+    PyTorchLSTMRegressor,
+)
 from freqai_seq.sequence_model import SequenceModel
 from tests.conftest import BacktestRun
 from tests.crosskit import CORR, cross_config, pair_frames, train_window

@@ -49,7 +49,7 @@ def test_services_build_on_freqtrades_torch_image() -> None:
         assert default and default.group(1) == "freqtradeorg/freqtrade:stable_freqaitorch"
         assert service["build"]["args"]["FREQTRADE_IMAGE"] == default.group(1)
         assert re.search(r"^FROM \$\{FREQTRADE_IMAGE\}$", text, re.MULTILINE)
-        assert "pip install --user --no-cache-dir -e ." in text
+        assert "pip install --user --no-cache-dir /tmp/dist/freqai_seq-*.whl" in text  # the wheel
         for line in re.findall(r"^COPY (.+)$", text, re.MULTILINE):
             *sources, _target = line.split()
             for source in sources:

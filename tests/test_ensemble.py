@@ -14,9 +14,9 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
-from freqai_models.LSTMLightGBMEnsembleRegressor import LSTMLightGBMEnsembleRegressor
 from freqai_seq.ensemble.model import EnsembleModel
 from freqai_seq.ensemble.stacking import fit_stack
+from freqai_seq.freqaimodels import LSTMLightGBMEnsembleRegressor
 from freqai_seq.tasks import parse_labels
 from tests.conftest import BacktestRun
 from tests.seqkit import make_config, predict_frame, synthetic_frame, train
@@ -141,7 +141,7 @@ def test_a_test_split_too_small_for_stacking_is_a_clear_error(tmp_path: Path) ->
 
 
 def test_agree_labels_need_the_ensemble(tmp_path: Path) -> None:
-    from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
+    from freqai_seq.freqaimodels import PyTorchLSTMRegressor
 
     frame = synthetic_frame(400)
     frame["&-agree_target"] = 0.0

@@ -10,8 +10,8 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
-from freqai_models.PyTorchCNNLSTMAttentionRegressor import PyTorchCNNLSTMAttentionRegressor
 from freqai_seq.config_schema import HybridConfig
+from freqai_seq.freqaimodels import PyTorchCNNLSTMAttentionRegressor
 from freqai_seq.networks import build_network
 from freqai_seq.networks.hybrid import CNNLSTMAttention, ConvBlock
 from tests.seqkit import make_config

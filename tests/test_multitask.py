@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from freqtrade.exceptions import OperationalException
 
-from freqai_models.PyTorchCNNLSTMAttentionRegressor import PyTorchCNNLSTMAttentionRegressor
-from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.freqaimodels import PyTorchCNNLSTMAttentionRegressor, PyTorchLSTMRegressor
 from freqai_seq.tasks import parse_labels
 from tests.seqkit import make_config, predict_frame, synthetic_frame, train
 

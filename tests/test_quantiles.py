@@ -14,10 +14,12 @@ from freqtrade.data.btanalysis import load_backtest_stats
 from freqtrade.exceptions import OperationalException
 from scipy.stats import spearmanr
 
-from freqai_models.LSTMLightGBMEnsembleRegressor import LSTMLightGBMEnsembleRegressor
-from freqai_models.PyTorchCNNLSTMAttentionRegressor import PyTorchCNNLSTMAttentionRegressor
-from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
-from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
+from freqai_seq.freqaimodels import (
+    LSTMLightGBMEnsembleRegressor,
+    PyTorchCNNLSTMAttentionRegressor,
+    PyTorchGRURegressor,
+    PyTorchLSTMRegressor,
+)
 from freqai_seq.intervals import conformal_correction
 from freqai_seq.sequence_model import SequenceModel
 from freqai_seq.tasks import parse_labels

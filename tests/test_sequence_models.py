@@ -11,12 +11,14 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
-from freqai_models.LSTMLightGBMEnsembleRegressor import LSTMLightGBMEnsembleRegressor
-from freqai_models.PyTorchCNNLSTMAttentionRegressor import PyTorchCNNLSTMAttentionRegressor
-from freqai_models.PyTorchGRURegressor import PyTorchGRURegressor
-from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.freqaimodels import (
+    LSTMLightGBMEnsembleRegressor,
+    PyTorchCNNLSTMAttentionRegressor,
+    PyTorchGRURegressor,
+    PyTorchLSTMRegressor,
+)
 from freqai_seq.sequence_model import SequenceModel
 from freqai_seq.tasks import parse_labels
 from freqai_seq.training import TaskLoss, WindowedSet, evaluate, train_network

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from freqtrade.exceptions import OperationalException
 
-from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
+from freqai_seq.freqaimodels import PyTorchLSTMRegressor
 from freqai_seq.sequence_model import SequenceModel
 from freqai_seq.tracking import default_tracking_uri
 from tests.backtest_runs import PAIRS, lstm_run

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from freqai_models.PyTorchLSTMRegressor import PyTorchLSTMRegressor
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.freqaimodels import PyTorchLSTMRegressor
 from freqai_seq.har import HAR_FEATURES, add_har_features
 from freqai_seq.networks import build_network
 from freqai_seq.networks.volatility_baseline import VolatilityBaseline, with_volatility_baseline

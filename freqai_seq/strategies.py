@@ -1,0 +1,23 @@
+"""The strategies a freqtrade user loads (`--strategy <name>`), found through loader files like
+the model classes (freqai_seq.loaders)."""
+
+from freqai_seq.interval_strategy import IntervalStrategyBase
+from freqai_seq.strategy import MultiTaskStrategyBase, SeqStrategyBase
+
+
+class FreqaiSeqStrategy(SeqStrategyBase):
+    """Enter when the predicted forward return clears its adaptive threshold, exit on reversal."""
+
+
+class FreqaiSeqMultiTaskStrategy(MultiTaskStrategyBase):
+    """Enter when horizons agree, the up regime is likely and uncertainty is low."""
+
+
+class FreqaiSeqIntervalStrategy(IntervalStrategyBase):
+    """Enter when the 80 % interval's lower end clears the round-trip fee."""
+
+
+class FreqaiSeqIntervalFixedStakeStrategy(IntervalStrategyBase):
+    """FreqaiSeqIntervalStrategy's entries and exits, every stake as freqtrade proposes it."""
+
+    size_by_volatility = False
