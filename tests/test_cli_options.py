@@ -1,0 +1,44 @@
+"""freqtrade's option names and short forms on every command that shares an option, with the
+earlier spellings still accepted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from freqai_seq.cli import build_parser
+from freqai_seq.cli_options import FLAGS
+
+
+def test_freqtrade_spellings_and_the_earlier_ones_parse_alike() -> None:
+    parser = build_parser()
+    freqtrade_style = parser.parse_args([
+        "-vv", "backtest", "-c", "a.json", "-s", "MyStrategy", "--freqaimodel",
+        "PyTorchGRURegressor", "--user-data-dir", "ud", "--data-dir", "dd"])
+    earlier = parser.parse_args([
+        "backtest", "--config", "a.json", "--strategy", "MyStrategy", "--model",
+        "PyTorchGRURegressor", "--userdir", "ud", "-d", "dd"])
+    for args in (freqtrade_style, earlier):
+        assert (args.config, args.strategy, args.model, args.userdir, args.datadir) == (
+            [Path("a.json")], "MyStrategy", "PyTorchGRURegressor", Path("ud"), Path("dd"))
+    assert freqtrade_style.verbose == 2 and earlier.verbose == 0
+    assert parser.parse_args(["lookahead", "-p", "BTC/USD", "ETH/USD"]).pairs == [
+        "BTC/USD", "ETH/USD"]
+
+
+RUNS = ("strategy", "model", "userdir", "config", "datadir")
+
+
+@pytest.mark.parametrize(("command", "names"), [
+    ("backtest", RUNS), ("lookahead", (*RUNS, "pairs")), ("hyperopt", (*RUNS, "pairs")),
+    ("dryrun", (*RUNS, "pairs")),
+    ("plot", ("strategy", "model", "userdir", "datadir", "pairs")),  # reuses the run's config
+    ("tune", ("strategy", "model", "config", "datadir", "pairs")),  # no freqtrade userdir
+    ("validate", ("strategy", "datadir", "pairs"))])
+def test_every_command_spells_its_shared_options_alike(command: str, names: tuple) -> None:
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices[command]
+    flags = {flag for action in sub._actions for flag in action.option_strings}
+    for name in names:
+        assert set(FLAGS[name]) <= flags, (command, name)
