@@ -344,11 +344,12 @@ def _tcp_port(text: str) -> int:
     return int(text)
 
 
-def _market_options(parser: argparse.ArgumentParser, own_market: bool = False) -> None:
-    """`own_market`: the command runs against the market of `market start` when one runs at
-    --state-file, else starts one for itself (on a free port unless --port is given)."""
+def _served_data_option(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "datadir", type=Path, default=paths.DATA_DIR,
-                        help="freqtrade data directory to serve (default: %(default)s)")
+               help="freqtrade data directory to serve (default: %(default)s)")
+
+
+def _address_options(parser: argparse.ArgumentParser, own_market: bool = False) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
     if own_market:
         parser.add_argument("--port", type=int, default=None,
@@ -357,11 +358,26 @@ def _market_options(parser: argparse.ArgumentParser, own_market: bool = False) -
     else:
         parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                             help="default: %(default)s; 0 picks a free port")
+
+
+def _state_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-file", type=Path, default=paths.MARKET_STATE_FILE,
                         help="state file of the `market start` market (default: %(default)s)")
+
+
+def _market_log_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-file", "--market-log", dest="market_log", type=Path,
                         default=paths.MARKET_STATE_FILE.with_name("market.log"),
                         help="log of a background market (default: %(default)s)")
+
+
+def _market_options(parser: argparse.ArgumentParser) -> None:
+    """A command that runs against the market of `market start` when one runs at
+    --state-file, else starts one for itself (on a free port unless --port is given)."""
+    _served_data_option(parser)
+    _address_options(parser, own_market=True)
+    _state_file_option(parser)
+    _market_log_option(parser)
 
 
 def _freqtrade_run_options(parser: argparse.ArgumentParser) -> None:
@@ -373,7 +389,7 @@ def _freqtrade_run_options(parser: argparse.ArgumentParser) -> None:
                         help="FreqAI model class (default: %(default)s)")
     add_option(parser, "userdir", type=Path, default=paths.USER_DATA,
                         help="freqtrade user_data directory (default: %(default)s)")
-    _market_options(parser, own_market=True)
+    _market_options(parser)
 
 
 def _freqtrade_passthrough(parser: argparse.ArgumentParser) -> None:
@@ -396,23 +412,34 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(func=_cmd_data)
 
     market = sub.add_parser("market", help="offline Binance-compatible market on 127.0.0.1")
-    market.add_argument("action", choices=["start", "stop", "status", "serve", "overlay"],
-                        help="start/stop a background server, show its status, serve in the "
-                             "foreground, or print the config overlay for a host and port")
-    _market_options(market)
-    market.add_argument("--data-format", default="feather", help="default: %(default)s")
-    market.add_argument("--replay-start", type=_time_ms, default=None, metavar="TIME",
-                        help="replay the history as a live market from this UTC time (e.g. "
-                             "2019-08-15 or 2019-08-15T06:00; shifted by whole weeks to now)")
-    market.add_argument("--replay-since", type=_time_ms, default=None, metavar="TIME",
-                        help="wall-clock time the replay began (default: now); give the first "
-                             "start's time to a restarted replay so its clock continues")
-    market.add_argument("--allow-remote", action="store_true",
-                        help="allow a --host other than loopback (127.0.0.0/8, ::1, localhost): "
-                             "the market has no authentication")
+    actions = market.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = actions.add_parser("start", help="start a background server")
+    serve = actions.add_parser("serve", help="serve in the foreground")
+    for server in (start, serve):
+        _served_data_option(server)
+        _address_options(server)
+        _state_file_option(server)
+        server.add_argument("--data-format", default="feather", help="default: %(default)s")
+        server.add_argument("--replay-start", type=_time_ms, default=None, metavar="TIME",
+                            help="replay the history as a live market from this UTC time (e.g. "
+                                 "2019-08-15 or 2019-08-15T06:00; shifted by whole weeks to "
+                                 "now)")
+        server.add_argument("--replay-since", type=_time_ms, default=None, metavar="TIME",
+                            help="wall-clock time the replay began (default: now); give the "
+                                 "first start's time to a restarted replay so its clock "
+                                 "continues")
+        server.add_argument("--allow-remote", action="store_true",
+                            help="allow a --host other than loopback (127.0.0.0/8, ::1, "
+                                 "localhost): the market has no authentication")
+    _market_log_option(start)
     # A market a command starts for itself exits once that process (pid and start time) is gone.
-    market.add_argument("--owner-pid", type=int, default=None, help=argparse.SUPPRESS)
-    market.add_argument("--owner-create-time", type=float, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--owner-pid", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--owner-create-time", type=float, default=None, help=argparse.SUPPRESS)
+    for action, text in (("stop", "stop the background server"),
+                         ("status", "show whether it runs (exit 1 when not)")):
+        _state_file_option(actions.add_parser(action, help=text))
+    _address_options(actions.add_parser(
+        "overlay", help="print the config overlay pointing ccxt at a host and port"))
     market.set_defaults(func=_cmd_market)
 
     bt = sub.add_parser("backtest", help="offline `freqtrade backtesting` with FreqAI",
@@ -513,32 +540,39 @@ def build_parser() -> argparse.ArgumentParser:
                       help="default: the backtest's pairs")
     add_option(plot, "userdir", type=Path, default=paths.USER_DATA,
                       help="freqtrade user_data directory (default: %(default)s)")
-    _market_options(plot, own_market=True)
+    _market_options(plot)
     plot.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                       help="extra plot-dataframe arguments, after --")
     plot.set_defaults(func=_cmd_plot)
 
     dry = sub.add_parser("dryrun", help="`freqtrade trade --dry-run` with FreqAI against the "
                                         "replay market")
-    dry.add_argument("action", choices=["start", "stop", "status"])
-    add_option(dry, "model", default="PyTorchLSTMRegressor", help="default: %(default)s")
-    add_option(dry, "strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
-    dry.add_argument("--replay-start", type=_time_ms, default=_time_ms("2019-08-01"),
-                     metavar="TIME", help="replayed history starts here (default 2019-08-01)")
-    add_option(dry, "pairs", nargs="+", default=None, help="default: the config's pairs")
-    dry.add_argument("--training-params", type=Path, default=None,
-                     help="JSON file replacing freqai.model_training_parameters")
-    add_option(dry, "config", action="append", type=Path,
-                     help="freqtrade config(s); default: config.json")
-    dry.add_argument("--fast", action="store_true",
-                     help="replay the 30m candles as 1m candles: a new candle (and prediction) "
-                          "every minute; time-of-day features lose their meaning")
-    dry.add_argument("--api-port", type=_tcp_port, default=18780,
-                     help="REST API port on 127.0.0.1 (default: %(default)s)")
-    add_option(dry, "datadir", type=Path, default=paths.DATA_DIR,
-                     help="candles the market replays (default: %(default)s)")
-    add_option(dry, "userdir", type=Path, default=paths.USER_DATA,
-                     help="default: %(default)s")
+    dry_actions = dry.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dry_start = dry_actions.add_parser("start", help="start the replay market and the bot")
+    add_option(dry_start, "model", default="PyTorchLSTMRegressor", help="default: %(default)s")
+    add_option(dry_start, "strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    dry_start.add_argument("--replay-start", type=_time_ms, default=_time_ms("2019-08-01"),
+                           metavar="TIME", help="replayed history starts here (default "
+                                                "2019-08-01)")
+    add_option(dry_start, "pairs", nargs="+", default=None, help="default: the config's pairs")
+    dry_start.add_argument("--training-params", type=Path, default=None,
+                           help="JSON file replacing freqai.model_training_parameters")
+    add_option(dry_start, "config", action="append", type=Path,
+               help="freqtrade config(s); default: config.json")
+    dry_start.add_argument("--fast", action="store_true",
+                           help="replay the 30m candles as 1m candles: a new candle (and "
+                                "prediction) every minute; time-of-day features lose their "
+                                "meaning")
+    dry_start.add_argument("--api-port", type=_tcp_port, default=18780,
+                           help="REST API port on 127.0.0.1 (default: %(default)s)")
+    add_option(dry_start, "datadir", type=Path, default=paths.DATA_DIR,
+               help="candles the market replays (default: %(default)s)")
+    dry_stop = dry_actions.add_parser("stop", help="stop the bot and the market it started")
+    dry_status = dry_actions.add_parser("status", help="the bot's newest predictions (exit 1 "
+                                                       "when it does not run)")
+    for action_parser in (dry_start, dry_stop, dry_status):
+        add_option(action_parser, "userdir", type=Path, default=paths.USER_DATA,
+                   help="the bot's user-data folder (default: %(default)s)")
     dry.set_defaults(func=_cmd_dryrun)
 
     from freqai_seq.validation.horizons import DEFAULT_HORIZONS

@@ -32,13 +32,15 @@ RUNS = ("strategy", "model", "userdir", "config", "datadir")
 
 @pytest.mark.parametrize(("command", "names"), [
     ("backtest", RUNS), ("lookahead", (*RUNS, "pairs")), ("hyperopt", (*RUNS, "pairs")),
-    ("dryrun", (*RUNS, "pairs")),
+    ("dryrun start", (*RUNS, "pairs")),
     ("plot", ("strategy", "model", "userdir", "datadir", "pairs")),  # reuses the run's config
     ("tune", ("strategy", "model", "config", "datadir", "pairs")),  # no freqtrade userdir
     ("validate", ("strategy", "datadir", "pairs"))])
 def test_every_command_spells_its_shared_options_alike(command: str, names: tuple) -> None:
-    parser = build_parser()
-    sub = parser._subparsers._group_actions[0].choices[command]
+    """(and the actions of `market` and `dryrun` take only their own options: test_market)"""
+    sub = build_parser()
+    for word in command.split():  # `dryrun start`: the action's own subparser
+        sub = sub._subparsers._group_actions[0].choices[word]
     flags = {flag for action in sub._actions for flag in action.option_strings}
     for name in names:
         assert set(FLAGS[name]) <= flags, (command, name)

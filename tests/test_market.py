@@ -146,11 +146,15 @@ def test_cli_start_status_stop_and_stale_state(datadir: Path, tmp_path: Path) ->
     assert started.returncode == 0 and "Started offline market" in started.stdout
     recorded = read_state(Path(state))
     assert recorded is not None and recorded.port != 0
-    assert run_cli("market", "status", *common).returncode == 0
-    stopped = run_cli("market", "stop", *common)
+    assert run_cli("market", "status", "--state-file", state).returncode == 0
+    # an action takes only its own options: a start option is refused, nothing is stopped
+    refused = run_cli("market", "stop", *common)
+    assert refused.returncode == 2 and "unrecognized arguments: --port" in refused.stderr
+    assert read_state(Path(state)) == recorded
+    stopped = run_cli("market", "stop", "--state-file", state)
     assert stopped.returncode == 0 and f"pid {recorded.pid}" in stopped.stdout
     assert not Path(state).exists()
-    status = run_cli("market", "status", *common)
+    status = run_cli("market", "status", "--state-file", state)
     assert status.returncode == 1 and "not running" in status.stdout
     # A state file left by a killed market is recognised as stale and replaced.
     Path(state).write_text(json.dumps({"pid": 2**22 + 7, "host": "127.0.0.1", "port": 1,
