@@ -507,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "one when the model or its parameters change)")
     add_option(hyp, "pairs", nargs="+", default=None, help="default: the config's pairs")
     hyp.add_argument("--epochs", type=int, default=hyperopt.DEFAULT_EPOCHS,
-                     help="default: %(default)s")
+                     help="hyperopt epochs, as freqtrade's (default: %(default)s)")
     hyp.add_argument("--spaces", nargs="+", default=list(hyperopt.DEFAULT_SPACES),
                      metavar="SPACE", help="any of " + ", ".join(hyperopt.OPTIMISABLE_SPACES) +
                      " (default: %(default)s)")
@@ -611,7 +611,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "against FreqAI's built-in models")
     add_option(bench_p, "pairs", nargs="+", default=list(defaults.pairs))
     bench_p.add_argument("--timerange", default=defaults.timerange)
-    bench_p.add_argument("--epochs", type=int, default=defaults.epochs)
+    bench_p.add_argument("--train-epochs", "--epochs", dest="epochs", type=int,
+                         default=defaults.epochs,
+                         help="network epochs per training (default: %(default)s; --epochs: "
+                              "the earlier spelling)")
     bench_p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     bench_p.add_argument("--window", type=int, default=defaults.window)
     bench_p.add_argument("--models", nargs="+", default=list(ALL_MODELS), choices=ALL_MODELS,
@@ -694,9 +697,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--predict-days", type=int, default=None,
                       help="predicted days per window (default: the config's "
                            "backtest_period_days)")
-    tune.add_argument("--epochs", type=int, default=tune_defaults.epochs,
-                      help="epochs of every training (default: %(default)s; 0 keeps the "
-                           "config's)")
+    tune.add_argument("--train-epochs", "--epochs", dest="epochs", type=int,
+                      default=tune_defaults.epochs,
+                      help="network epochs of every training (default: %(default)s; 0 keeps "
+                           "the config's; --epochs: the earlier spelling)")
     tune.add_argument("--n-trials", type=int, default=tune_defaults.n_trials,
                       help="trials this worker runs (default: %(default)s)")
     tune.add_argument("--timeout", type=float, default=None,

@@ -69,7 +69,7 @@ def test_bench_command_runs_and_writes_its_report(tmp_path: Path, datadir: Path)
     mc_model = f"{HYBRID}+multitask+mc{MC_PASSES}"
     result = run_cli("bench", "--models", "PyTorchLSTMRegressor", mc_model,
                      "LSTMLightGBMEnsembleRegressor", "LightGBMRegressor", "--pairs", "BTC/USD",
-                     "--timerange", "20190801-20190808", "--epochs", "1", "--out",
+                     "--timerange", "20190801-20190808", "--train-epochs", "1", "--out",
                      str(tmp_path / "bench"), "--userdir", str(tmp_path / "user_data"))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "bench" / "bench.json").read_text())

@@ -153,7 +153,7 @@ def test_two_worker_processes_share_one_sqlite_study(datadir: Path, inputs: Path
                "--storage", storage, "--training-params", str(inputs / "params.json"),
                "--space", str(inputs / "space.json"), "--pairs", "BTC/USD", "--windows", "2",
                "--train-days", "10", "--predict-days", "2", "--end", "20190401",
-               "--epochs", "2", "--n-trials", "2", "--threads", "1", "--out", str(tmp_path)]
+               "--train-epochs", "2", "--n-trials", "2", "--threads", "1", "--out", str(tmp_path)]
     workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [w.communicate(timeout=300) for w in workers]
