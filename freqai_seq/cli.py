@@ -189,16 +189,15 @@ def _publish_period_tables(args: argparse.Namespace, name: str, tables: str) -> 
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from freqtrade.configuration.load_config import load_from_files
-
     from freqai_seq import bench
     from freqai_seq.bench_settings import BenchSettings
+    from freqai_seq.run_config import load_user_configs
 
     settings = BenchSettings(pairs=tuple(args.pairs), timerange=args.timerange,
                                    epochs=args.epochs, batch_size=args.batch_size,
                                    window=args.window, models=tuple(args.models),
                                    out_dir=args.out, userdir=args.userdir)
-    report = bench.run(settings, load_from_files(["config.json"]))
+    report = bench.run(settings, load_user_configs(None)[1])
     table = bench.format_report(report)
     (args.out / "bench.md").write_text(table + "\n")
     print(table)

@@ -23,6 +23,7 @@ from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
+from freqai_seq.run_config import load_user_configs
 from freqai_seq.skill import BACKTEST_DAYS, identifier, run_arm
 from freqai_seq.skill_settings import HORIZON_HOURS, PAIRS, PERIODS, Arm
 from freqai_seq.validation.costs import cost_rows, evaluate_costs, run_fee
@@ -76,9 +77,7 @@ def score_arm(arm: Arm, period: str, userdir: Path, config: dict[str, Any], resa
 
 def run(arms: list[Arm], period: str, out_dir: Path, userdir: Path, resamples: int,
         seed: int) -> dict[str, Any]:
-    from freqtrade.configuration.load_config import load_from_files
-
-    config = load_from_files(["config.json"])
+    _, config = load_user_configs(None)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_file = out_dir / "market.json"
     strategies: dict[str, dict[str, Any]] = {}

@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.run_config import load_freqtrade_config
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +85,9 @@ class StrategyFrames:
 
 def load_run_config(run_config: Path, userdir: Path) -> dict[str, Any]:
     """The run's merged config as freqtrade reads it, with the run's user-data folder."""
-    from freqtrade.configuration import Configuration
-    from freqtrade.enums import RunMode
-
     if not run_config.exists():
         raise FreqaiSeqError(f"Run config {run_config} not found: run the backtest first.")
-    args = {"config": [str(run_config)], "user_data_dir": str(userdir)}
-    return Configuration(args, RunMode.OTHER).get_config()
+    return load_freqtrade_config([run_config], userdir)
 
 
 def measure(run_config: Path, userdir: Path, pairs: tuple[str, ...] | list[str],

@@ -73,8 +73,8 @@ def load_user_configs(configs: list[Path] | tuple[Path, ...] | None) -> tuple[
     files = tuple(configs or [DEFAULT_CONFIG])
     for config in files:
         if not config.is_file():
-            raise FreqaiSeqError(f"Config file {config} not found (run from the repository root "
-                                 "or pass -c).")
+            raise FreqaiSeqError(f"Config file {config} not found (relative paths start in "
+                                 f"{Path.cwd()}; pass -c).")
         try:
             with _quiet_freqtrade():
                 load_config_file(str(config))
@@ -89,6 +89,20 @@ def load_user_configs(configs: list[Path] | tuple[Path, ...] | None) -> tuple[
                              f"{str(exc).strip().splitlines()[0]}") from exc
     merged.pop("config_files", None)
     return files, merged
+
+
+def load_freqtrade_config(configs: list[Path] | tuple[Path, ...] | None,
+                          userdir: Path | None = None) -> dict[str, Any]:
+    """The config as a freqtrade command builds it in process (its defaults, the user-data
+    folder, run mode OTHER), after the file checks of `load_user_configs`."""
+    from freqtrade.configuration import Configuration
+    from freqtrade.enums import RunMode
+
+    files, _ = load_user_configs(configs)
+    args: dict[str, Any] = {"config": [str(c) for c in files]}
+    if userdir is not None:
+        args["user_data_dir"] = str(userdir)
+    return Configuration(args, RunMode.OTHER).get_config()
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.metrics import realized_forward_return
+from freqai_seq.run_config import load_user_configs
 from freqai_seq.skill_settings import (
     HORIZON_HOURS,
     PAIR_EMBEDDING_DIM,
@@ -204,9 +205,7 @@ def score(arms: list[Arm], period: str, userdir: Path, datadir: Path, resamples:
 
 def run(arms: list[Arm], period: str, out_dir: Path, userdir: Path, resamples: int,
         seed: int) -> dict[str, Any]:
-    from freqtrade.configuration.load_config import load_from_files
-
-    config = load_from_files(["config.json"])
+    _, config = load_user_configs(None)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_file = out_dir / "market.json"
     with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,

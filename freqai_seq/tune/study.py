@@ -30,6 +30,7 @@ import pandas as pd
 from freqai_seq.atomic import atomic_writer
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.json_files import read_json_object
+from freqai_seq.run_config import load_freqtrade_config
 from freqai_seq.tune.objective import METRICS, WalkForward, WalkForwardScore, load_regressor
 from freqai_seq.tune.settings import TuneSettings
 from freqai_seq.tune.space import load_space, lowest, suggest
@@ -83,17 +84,11 @@ def shown_url(url: str) -> str:
 def load_config(settings: TuneSettings, userdir: Path) -> dict[str, Any]:
     """The merged freqtrade config of the tuning runs: the user's configs with freqtrade's
     schema defaults, the strategy, model, pairs, windows and a throw-away user_data folder."""
-    from freqtrade.configuration import Configuration
     from freqtrade.configuration.config_validation import validate_config_schema
     from freqtrade.configuration.timerange import TimeRange
     from freqtrade.enums import RunMode
 
-    for path in settings.configs:
-        if not path.exists():
-            raise FreqaiSeqError(f"Config file {path} not found (run from the repository root "
-                                 "or pass -c).")
-    config = Configuration({"config": [str(c) for c in settings.configs],
-                            "user_data_dir": str(userdir)}, RunMode.OTHER).get_config()
+    config = load_freqtrade_config(settings.configs, userdir)
     validate_config_schema(config)  # fills freqtrade's defaults, as a real command does
     freqai = config["freqai"]
     params = (read_json_object(settings.training_params, "--training-params")

@@ -14,7 +14,7 @@ import pandas as pd
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.metrics import realized_forward_return
-from freqai_seq.run_config import check_label_period, load_user_configs
+from freqai_seq.run_config import check_label_period, load_freqtrade_config, load_user_configs
 from freqai_seq.validation import probe_metrics as pm
 from freqai_seq.validation.costs import DEFAULT_FEE, cost_rows, evaluate_costs, run_fee
 from freqai_seq.validation.exports import ExportedRun, load_export
@@ -85,10 +85,9 @@ def default_config(models: Path) -> Path:
 
 
 def _load_config(path: Path, strategy: str | None, datadir: Path) -> dict[str, Any]:
-    from freqtrade.configuration import Configuration
     from freqtrade.enums import RunMode
 
-    config = Configuration.from_files([str(path)])
+    config = load_freqtrade_config([path])
     if strategy:
         config["strategy"] = strategy
     config["datadir"] = datadir
