@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.freqtrade_log import FAILED_TRAINING, REJECTED_CONFIG
 from freqai_seq.loaders import install_loaders
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
@@ -118,9 +119,6 @@ def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
     return 0
 
 
-FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
-# freqtrade's main() logs a ConfigurationError and then exits 0.
-REJECTED_CONFIG = re.compile(r" - freqtrade - ERROR - Configuration error: ")
 OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables
 WIDE_TERMINAL = 4000
 

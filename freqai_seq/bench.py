@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import statistics
 import time
@@ -33,6 +32,7 @@ from freqai_seq.bench_settings import (
 )
 from freqai_seq.config_schema import HybridConfig, SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.freqtrade_log import DONE_TRAINING, TRAINING_SHAPE
 from freqai_seq.live_latency import StrategyFrames, measure
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
@@ -41,7 +41,6 @@ from freqai_seq.targets import return_label, uncertainty_label
 
 logger = logging.getLogger(__name__)
 
-DONE_TRAINING = re.compile(r"Done training \S+ \((\d+(?:\.\d+)?) secs\)")
 
 
 @dataclass
@@ -230,7 +229,6 @@ def bare_loop_seconds(n_rows: int, n_features: int, s: BenchSettings) -> float:
     return _time_call(train, repeat=3)
 
 
-SHAPE = re.compile(r"Training model on (\d+) features and (\d+) rows")
 
 
 def typical_trainings(log_path: Path) -> tuple[int, int, float]:
@@ -239,7 +237,7 @@ def typical_trainings(log_path: Path) -> tuple[int, int, float]:
     shapes: list[tuple[int, int, float]] = []
     pending: tuple[int, int] | None = None
     for line in log_path.read_text().splitlines():
-        if match := SHAPE.search(line):
+        if match := TRAINING_SHAPE.search(line):
             pending = (int(match.group(2)), int(match.group(1)))
         elif (match := DONE_TRAINING.search(line)) and pending:
             shapes.append((*pending, float(match.group(1))))

@@ -28,6 +28,7 @@ from typing import Any
 
 from freqai_seq.backtest import BacktestRequest, run_offline
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.freqtrade_log import DONE_TRAINING, HYPEROPT_EPOCHS_START, HYPEROPT_RESULTS_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +52,6 @@ OPTIMISABLE_SPACES = ("default", "buy", "sell", "roi", "stoploss", "trailing", "
 # freqtrade's results table and progress bar fill the virtual terminal: 200 columns hold the
 # table (a wider one would pad each line with spaces); the lines counted here start a log record.
 COLUMNS = 200
-DONE_TRAINING = re.compile(r"Done training \S+")
-EPOCHS_START = re.compile(r"Hyperopting with data from")
-RESULTS_FILE = re.compile(r"epochs? saved to '([^']+\.fthypt)'")
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ def count_trainings(output: str) -> Trainings:
     before = during = 0
     epochs_started = False
     for line in output.splitlines():
-        if EPOCHS_START.search(line):
+        if HYPEROPT_EPOCHS_START.search(line):
             epochs_started = True
         elif DONE_TRAINING.search(line):
             if epochs_started:
@@ -137,7 +135,7 @@ def read_results(path: Path) -> list[dict[str, Any]]:
 
 def results_file(output: str, userdir: Path) -> Path | None:
     """The results file freqtrade names at the end of its run (else its latest one)."""
-    found = RESULTS_FILE.findall(output)
+    found = HYPEROPT_RESULTS_FILE.findall(output)
     if found:
         return Path(found[-1])
     latest = userdir / "hyperopt_results" / ".last_result.json"

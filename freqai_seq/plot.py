@@ -28,7 +28,7 @@ from typing import Any
 
 from freqai_seq.backtest import BacktestRequest, run_offline
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.hyperopt import DONE_TRAINING
+from freqai_seq.freqtrade_log import DONE_TRAINING
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from freqai_seq.backtest import BacktestRequest, run_backtest
 from freqai_seq.bench import training_params
 from freqai_seq.bench_settings import BENCH_MODELS, BenchSettings
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.freqtrade_log import DONE_TRAINING
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.metrics import realized_forward_return
@@ -47,7 +47,6 @@ from freqai_seq.validation.truth import load_candles
 
 logger = logging.getLogger(__name__)
 
-DONE_TRAINING = re.compile(r"Done training \S+ \((\d+(?:\.\d+)?) secs\)")
 BACKTEST_DAYS = 7
 BASELINE = "lightgbm-pair-1h-30d"
 

@@ -1,0 +1,19 @@
+"""Every line of freqtrade's and FreqAI's output the commands read, in one place: when a
+freqtrade release rewords one, this is the file to change."""
+
+from __future__ import annotations
+
+import re
+
+# FreqAI, after each training; the group is its duration in seconds
+DONE_TRAINING = re.compile(r"Done training \S+ \((\d+(?:\.\d+)?) secs\)")
+# FreqAI logs a failed training and carries on with the next one
+FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
+# FreqAI, before each training: features and rows of the training set
+TRAINING_SHAPE = re.compile(r"Training model on (\d+) features and (\d+) rows")
+# freqtrade's main() logs a ConfigurationError and then exits 0
+REJECTED_CONFIG = re.compile(r" - freqtrade - ERROR - Configuration error: ")
+# freqtrade hyperopt: FreqAI has trained, the epochs begin
+HYPEROPT_EPOCHS_START = re.compile(r"Hyperopting with data from")
+# freqtrade hyperopt: where the epochs were saved
+HYPEROPT_RESULTS_FILE = re.compile(r"epochs? saved to '([^']+\.fthypt)'")
