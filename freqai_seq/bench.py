@@ -33,11 +33,11 @@ from freqai_seq.bench_settings import (
 from freqai_seq.config_schema import HybridConfig, SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.freqtrade_log import DONE_TRAINING, TRAINING_SHAPE
+from freqai_seq.labels import return_label, uncertainty_label
 from freqai_seq.live_latency import StrategyFrames, measure
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.metrics import realized_forward_return, score, spread_error_ic
-from freqai_seq.targets import return_label, uncertainty_label
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.labels import return_label, volatility_labels
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.run_config import load_user_configs
@@ -31,7 +32,6 @@ from freqai_seq.validation.exports import load_export
 from freqai_seq.validation.intervals import evaluate_intervals, interval_labels, interval_rows
 from freqai_seq.validation.truth import load_candles
 from freqai_seq.validation.volatility import evaluate_volatility, volatility_rows
-from freqai_seq.volatility_forecast import volatility_labels
 
 STRATEGY = "FreqaiSeqIntervalStrategy"
 CONTROLS = {"FreqaiSeqIntervalFixedStakeStrategy": "fixed", "FreqaiSeqStrategy": "threshold"}
@@ -70,7 +70,7 @@ def score_arm(arm: Arm, period: str, userdir: Path, config: dict[str, Any], resa
                             train_days) for p in frames},
         h, resamples, seed, block)
     fee, source = run_fee(run.run_params, config)
-    costs = evaluate_costs({p: cost_rows(frames[p], candles[p], h, f"&-ret_{h}", "1h", fee)
+    costs = evaluate_costs({p: cost_rows(frames[p], candles[p], h, return_label(h), "1h", fee)
                             for p in frames}, h, fee, source, resamples, seed, block)
     return {"intervals": intervals, "volatility": volatility, "costs": costs}
 

@@ -22,15 +22,9 @@ from freqtrade.exceptions import OperationalException
 from freqtrade.strategy import DecimalParameter
 from pandas import DataFrame
 
+from freqai_seq.labels import log_variance_label, quantile_label, volatility_label
 from freqai_seq.strategy import SeqStrategyBase
-from freqai_seq.targets import (
-    forward_log_variance,
-    forward_return,
-    forward_volatility,
-    log_variance_label,
-    quantile_label,
-    volatility_label,
-)
+from freqai_seq.targets import forward_log_variance, forward_return, forward_volatility
 from freqai_seq.volatility_forecast import forecast_variance
 
 LEVELS = (5, 10, 90, 95)

@@ -27,20 +27,17 @@ from freqai_seq.cross_pair.trainer import CrossPairTrainer
 from freqai_seq.drawer import CrashSafeDataDrawer, set_aside_unreadable_state
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.intervals import calibrate, finish_quantiles
+from freqai_seq.labels import is_log_variance, label_horizon
 from freqai_seq.model_inputs import dates_ns, model_inputs
 from freqai_seq.networks import NETWORKS
 from freqai_seq.networks.volatility_baseline import VolatilityBaseline
 from freqai_seq.pair_rows import scaled_rows
 from freqai_seq.seeding import resolve_device, seed_everything
 from freqai_seq.sequence_model import HistoryTail, SequenceModel
-from freqai_seq.tasks import TaskLayout, label_horizon, parse_labels
+from freqai_seq.tasks import TaskLayout, parse_labels
 from freqai_seq.tracking import log_training, mlflow_settings
 from freqai_seq.training import TaskLoss, WindowedData, train_network
-from freqai_seq.volatility_forecast import (
-    apply_variance_calibration,
-    calibrate_variance,
-    is_log_variance,
-)
+from freqai_seq.volatility_forecast import apply_variance_calibration, calibrate_variance
 from freqai_seq.windowing import window_ends
 
 logger = logging.getLogger(__name__)

@@ -28,6 +28,7 @@ from freqai_seq.bench import training_params
 from freqai_seq.bench_settings import BENCH_MODELS, BenchSettings
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.freqtrade_log import DONE_TRAINING
+from freqai_seq.labels import return_label
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.metrics import realized_forward_return
@@ -40,7 +41,6 @@ from freqai_seq.skill_settings import (
     VOLATILITY_OPTIONS,
     Arm,
 )
-from freqai_seq.targets import return_label
 from freqai_seq.validation.exports import load_export
 from freqai_seq.validation.forecast_metrics import paired_differences, score_with_ci
 from freqai_seq.validation.truth import load_candles

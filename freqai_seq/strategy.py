@@ -22,15 +22,8 @@ from pandas import DataFrame
 
 from freqai_seq import features
 from freqai_seq.har import add_har_features
-from freqai_seq.targets import (
-    forward_regime,
-    forward_return,
-    forward_volatility,
-    regime_labels,
-    return_label,
-    uncertainty_label,
-    volatility_label,
-)
+from freqai_seq.labels import regime_labels, return_label, uncertainty_label, volatility_label
+from freqai_seq.targets import forward_regime, forward_return, forward_volatility
 
 logger = logging.getLogger(__name__)
 

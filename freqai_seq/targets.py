@@ -7,11 +7,6 @@ import numpy as np
 from pandas import DataFrame, Series
 
 
-def return_label(horizon: int) -> str:
-    """FreqAI label column for the forward return over `horizon` candles."""
-    return f"&-ret_{horizon}"
-
-
 def forward_return(close: Series, horizon: int) -> Series:
     """Simple return from this candle's close to the close `horizon` candles later.
 
@@ -20,28 +15,6 @@ def forward_return(close: Series, horizon: int) -> Series:
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 candle, got {horizon}")
     return close.shift(-horizon) / close - 1
-
-
-def volatility_label(horizon: int) -> str:
-    return f"&-vol_{horizon}"
-
-
-def log_variance_label(horizon: int) -> str:
-    return f"&-logvar_{horizon}"
-
-
-def regime_labels(horizon: int) -> list[str]:
-    return [f"&-regime_{horizon}_{regime}" for regime in ("down", "flat", "up")]
-
-
-def quantile_label(level: int, label: str) -> str:
-    """(10, `&-ret_12`) -> `&-q10_ret_12`: the level-th percentile of that target."""
-    return f"&-q{level:02d}_{label[2:]}"
-
-
-def uncertainty_label(label: str) -> str:
-    """`&-ret_12` -> `&-unc_ret_12`: the column the model fills with its MC-dropout spread."""
-    return f"&-unc_{label[2:]}"
 
 
 def forward_volatility(close: Series, horizon: int) -> Series:

@@ -23,27 +23,12 @@ FreqAI scales every `&` column as a regression target, so the tasks are encoded 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.labels import AGREEMENT, QUANTILE, REGIME, UNCERTAINTY, VOLATILITY
 
 REGIMES = ("down", "flat", "up")
-_REGIME = re.compile(r"^&-regime_(\d+)_(\w+)$")
-_VOL = re.compile(r"^&-(?:vol|logvar)_\d+$")
-_UNC = re.compile(r"^&-unc_(.+)$")
-_AGREE = re.compile(r"^&-agree_(.+)$")
-_QUANTILE = re.compile(r"^&-q(\d{1,2})_(.+)$")
-
-
-_HORIZON = re.compile(r"^&-(?:q\d{1,2}_)?(?:ret|vol|logvar)_(\d+)$|^&-regime_(\d+)_\w+$")
-
-
-def label_horizon(name: str) -> int | None:
-    """Candles ahead a return, volatility, regime or quantile label looks (None for other
-    names)."""
-    match = _HORIZON.match(name)
-    return int(match.group(1) or match.group(2)) if match else None
 
 
 @dataclass(frozen=True)
@@ -85,7 +70,7 @@ def parse_labels(labels: list[str]) -> TaskLayout:
     regimes: dict[str, dict[str, int]] = {}
     quantiles: dict[str, dict[float, int]] = {}
     for i, name in enumerate(labels):
-        if match := _QUANTILE.match(name):
+        if match := QUANTILE.match(name):
             level, target = int(match.group(1)), match.group(2)
             if not 1 <= level <= 99:
                 raise FreqaiSeqError(f"Label {name}: the quantile level must be 1 to 99.")
@@ -93,19 +78,19 @@ def parse_labels(labels: list[str]) -> TaskLayout:
                 raise FreqaiSeqError(f"Label {name}: level {level} of {target} is declared "
                                      "twice.")
             quantiles[target][level / 100] = i
-        elif match := _REGIME.match(name):
+        elif match := REGIME.match(name):
             horizon, regime = match.groups()
             if regime not in REGIMES:
                 raise FreqaiSeqError(f"Label {name}: regime must be one of {REGIMES}.")
             regimes.setdefault(horizon, {})[regime] = i
-        elif (match := _UNC.match(name)) or (match := _AGREE.match(name)):
+        elif (match := UNCERTAINTY.match(name)) or (match := AGREEMENT.match(name)):
             source = f"&-{match.group(1)}"
-            if source not in position or _UNC.match(source) or _AGREE.match(source):
+            if source not in position or UNCERTAINTY.match(source) or AGREEMENT.match(source):
                 raise FreqaiSeqError(f"Label {name} describes {source}, which is not a trained "
                                      "label of this model.")
-            target = layout.uncertainty_of if _UNC.match(name) else layout.agreement_of
+            target = layout.uncertainty_of if UNCERTAINTY.match(name) else layout.agreement_of
             target[i] = position[source]
-        elif _VOL.match(name):
+        elif VOLATILITY.match(name):
             layout.volatility_idx.append(i)
         else:
             layout.return_idx.append(i)

@@ -14,25 +14,14 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from pandas import DataFrame
 
+from freqai_seq.labels import is_log_variance
+
 logger = logging.getLogger(__name__)
-
-VOL_LABEL = re.compile(r"^&-(vol|logvar)_(\d+)$")
-
-
-def volatility_labels(columns: list[str]) -> list[tuple[int, str]]:
-    """(horizon, label) of every volatility label, by horizon then name."""
-    return sorted((int(m[2]), c) for c in columns if (m := VOL_LABEL.match(c)))
-
-
-def is_log_variance(label: str) -> bool:
-    return label.startswith("&-logvar_")
-
 
 def forecast_variance(label: str, values: np.ndarray) -> np.ndarray:
     """Per-candle variance forecasts from the label's predicted values. A standard deviation at

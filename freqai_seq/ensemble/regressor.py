@@ -25,10 +25,11 @@ from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.ensemble.config import EnsembleConfig, split_params
 from freqai_seq.ensemble.model import EnsembleModel
 from freqai_seq.ensemble.stacking import fit_stack
+from freqai_seq.labels import label_horizon
 from freqai_seq.model_inputs import dates_ns
 from freqai_seq.networks import NETWORKS
 from freqai_seq.regressor import SequenceRegressor
-from freqai_seq.tasks import TaskLayout, label_horizon, parse_labels
+from freqai_seq.tasks import TaskLayout, parse_labels
 from freqai_seq.training import WindowedData
 
 logger = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.labels import return_labels
 from freqai_seq.metrics import score
-from freqai_seq.validation.horizons import return_labels
 from freqai_seq.validation.model_probe import StrategyFeatures
 from freqai_seq.validation.truth import load_candles, truth_and_baselines
 

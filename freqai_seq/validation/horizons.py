@@ -3,17 +3,16 @@ the naive baselines on the same rows."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from freqai_seq.labels import return_labels
 from freqai_seq.validation.forecast_metrics import block_length, score_with_ci
 from freqai_seq.validation.truth import truth_and_baselines
 
-RETURN_LABEL = re.compile(r"^&-ret_(\d+)$")
 DEFAULT_HORIZONS = (1, 5, 10, 20, 50)
 BASELINES = ("zero", "persistence", "rolling_mean")
 
@@ -23,11 +22,6 @@ class HorizonSource:
     horizon: int
     label: str | None
     source: str
-
-
-def return_labels(columns: list[str]) -> dict[int, str]:
-    """Horizon -> label of the forward-return forecasts (`&-ret_<h>`) among the columns."""
-    return {int(m[1]): c for c in columns if (m := RETURN_LABEL.match(c))}
 
 
 def plan_horizons(requested: tuple[int, ...], columns: list[str]) -> list[HorizonSource]:

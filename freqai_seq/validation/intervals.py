@@ -18,19 +18,18 @@ block-bootstrap CIs and the paired CI of the Winkler difference against each bas
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from freqai_seq.labels import QUANTILE_RETURN, label_horizon, return_label, uncertainty_label
 from freqai_seq.metrics import realized_forward_return, timeframe_delta
-from freqai_seq.tasks import label_horizon, parse_labels
+from freqai_seq.tasks import parse_labels
 from freqai_seq.validation.forecast_metrics import means_with_ci
 from freqai_seq.validation.truth import past_return
 
-QUANTILE_RETURN = re.compile(r"^&-q\d{1,2}_ret_\d+$")
 EWMA_LAMBDA = 0.94
 TRAILING_DAYS = 30
 TERCILES = ("low", "mid", "high")
@@ -93,7 +92,8 @@ def interval_rows(predictions: pd.DataFrame, candles: pd.DataFrame, horizon: int
                           "ewma_sigma": at(ewma_sigma(candles, timeframe))})
     for name, (lo, hi) in baseline_intervals(candles, horizon, coverage, timeframe).items():
         frame[f"{name}_lower"], frame[f"{name}_upper"] = at(lo), at(hi)
-    spread, point = f"&-unc_ret_{horizon}", f"&-ret_{horizon}"
+    point = return_label(horizon)
+    spread = uncertainty_label(point)
     if spread in usable and point in usable and (usable[spread] > 0).any():
         z = norm.ppf(1 - (1 - coverage) / 2)
         centre, width = usable[point].to_numpy(np.float64), usable[spread].to_numpy(np.float64)

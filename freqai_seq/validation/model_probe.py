@@ -23,11 +23,11 @@ import pandas as pd
 import torch
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.labels import return_labels
 from freqai_seq.model_inputs import model_inputs
 from freqai_seq.sequence_model import SequenceModel
 from freqai_seq.validation import probe_metrics as pm
 from freqai_seq.validation.exports import ExportedRun, SubTrain
-from freqai_seq.validation.horizons import return_labels
 from freqai_seq.windowing import gather_windows
 
 logger = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.labels import return_labels, volatility_labels
 from freqai_seq.metrics import realized_forward_return
 from freqai_seq.run_config import check_label_period, load_freqtrade_config, load_user_configs
 from freqai_seq.validation import probe_metrics as pm
@@ -23,14 +24,12 @@ from freqai_seq.validation.horizons import (
     aligned_rows,
     evaluate_horizon,
     plan_horizons,
-    return_labels,
     smoothness,
 )
 from freqai_seq.validation.intervals import evaluate_intervals, interval_labels, interval_rows
 from freqai_seq.validation.model_probe import StrategyFeatures, not_applicable, probe_run
 from freqai_seq.validation.truth import load_candles
 from freqai_seq.validation.volatility import evaluate_volatility, volatility_rows
-from freqai_seq.volatility_forecast import volatility_labels
 
 logger = logging.getLogger(__name__)
 
