@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import subprocess
 import sys
 from collections import deque
@@ -17,7 +16,7 @@ from freqai_seq.loaders import install_loaders
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
 from freqai_seq.processes import die_with_parent
-from freqai_seq.run_config import RunRecord, RunSpec, check_run_inputs, write_overlay
+from freqai_seq.run_config import RunRecord, RunSpec, check_run_inputs, slug, write_overlay
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +45,15 @@ class BacktestRequest:
     def run_identifier(self) -> str:
         if self.identifier:
             return self.identifier
-        return re.sub(r"[^a-z0-9]+", "-", f"{self.model}-{self.strategy}".lower())
+        return slug(f"{self.model}-{self.strategy}")
 
 
 FREQTRADE = ("-m", "freqtrade")  # how the interpreter starts freqtrade's command line
+
+
+def passthrough(extra: list[str]) -> list[str]:
+    """The arguments a command passes on to freqtrade: what follows its `--`."""
+    return extra[1:] if extra[:1] == ["--"] else extra
 
 
 def freqtrade_command(request: BacktestRequest, configs: list[Path],
@@ -59,7 +63,7 @@ def freqtrade_command(request: BacktestRequest, configs: list[Path],
            "--strategy", request.strategy, "--freqaimodel", request.model,
            "--timerange", request.timerange, "--userdir", str(request.userdir),
            "--datadir", str(request.datadir)]
-    extra = request.extra[1:] if request.extra[:1] == ["--"] else request.extra
+    extra = passthrough(request.extra)
     if subcommand == "backtesting" and "--cache" not in extra:
         # freqtrade's result cache keys on config and strategy, not on the FreqAI model's code or
         # its folder: a cached result would skip FreqAI (and the models validate re-runs).

@@ -3,12 +3,12 @@ defaults without importing torch."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
+from freqai_seq.run_config import slug
 
 MC_PASSES = 20
 
@@ -29,7 +29,7 @@ class BenchModel:
 
     @property
     def identifier(self) -> str:
-        return "bench-" + re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        return "bench-" + slug(self.name).strip("-")
 
 
 HYBRID = "PyTorchCNNLSTMAttentionRegressor"

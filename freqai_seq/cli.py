@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from freqai_seq import paths
 from freqai_seq.cli_options import add_option
@@ -18,6 +18,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
 
 if TYPE_CHECKING:
+    from freqai_seq.backtest import BacktestRequest
     from freqai_seq.validation.validate import ValidateOptions
 
 logger = logging.getLogger("freqai_seq")
@@ -75,16 +76,26 @@ def _cmd_market(args: argparse.Namespace) -> int:
     raise AssertionError(args.action)
 
 
-def _cmd_backtest(args: argparse.Namespace) -> int:
-    from freqai_seq.backtest import BacktestRequest, run_backtest
+def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
+    """The freqtrade run a command's shared options describe (`fields` replace some)."""
+    from freqai_seq.backtest import BacktestRequest
 
-    request = BacktestRequest(
-        configs=args.config, strategy=args.strategy, model=args.model,
-        timerange=args.timerange, identifier=args.identifier, datadir=args.datadir,
-        userdir=args.userdir, host=args.host, port=args.port, state_file=args.state_file,
-        log_file=args.market_log, training_params=args.training_params,
-        extra=args.freqtrade_args,
-    )
+    described = {
+        "configs": getattr(args, "config", None), "strategy": args.strategy, "model": args.model,
+        "timerange": getattr(args, "timerange", ""),
+        "identifier": getattr(args, "identifier", None),
+        "datadir": args.datadir, "userdir": args.userdir, "host": args.host, "port": args.port,
+        "state_file": args.state_file, "log_file": args.market_log,
+        "training_params": getattr(args, "training_params", None),
+        "extra": getattr(args, "freqtrade_args", None) or [],
+        "pairs": tuple(getattr(args, "pairs", None) or ())}
+    return BacktestRequest(**{**described, **fields})
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from freqai_seq.backtest import run_backtest
+
+    request = _run_request(args)
     code = run_backtest(request)
     if code != 0 or not args.validate:
         return code
@@ -97,45 +108,25 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _cmd_lookahead(args: argparse.Namespace) -> int:
-    from freqai_seq.backtest import BacktestRequest
     from freqai_seq.lookahead import run_lookahead
 
-    request = BacktestRequest(
-        configs=args.config, strategy=args.strategy, model=args.model,
-        timerange=args.timerange, identifier=None, datadir=args.datadir,
-        userdir=args.userdir, host=args.host, port=args.port, state_file=args.state_file,
-        log_file=args.market_log, training_params=args.training_params,
-        extra=args.freqtrade_args, pairs=tuple(args.pairs or ()),
-    )
-    return run_lookahead(request, args.minimum_trade_amount, args.targeted_trade_amount,
+    return run_lookahead(_run_request(args), args.minimum_trade_amount, args.targeted_trade_amount,
                          keep=args.keep)
 
 
 def _cmd_hyperopt(args: argparse.Namespace) -> int:
-    from freqai_seq.backtest import BacktestRequest
     from freqai_seq.hyperopt import HyperoptRequest, run_hyperopt
 
-    backtest = BacktestRequest(
-        configs=args.config, strategy=args.strategy, model=args.model,
-        timerange=args.timerange, identifier=args.identifier, datadir=args.datadir,
-        userdir=args.userdir, host=args.host, port=args.port, state_file=args.state_file,
-        log_file=args.market_log, training_params=args.training_params,
-        extra=args.freqtrade_args, pairs=tuple(args.pairs or ()),
-    )
     return run_hyperopt(HyperoptRequest(
-        backtest=backtest, epochs=args.epochs, spaces=tuple(args.spaces), loss=args.loss,
+        backtest=_run_request(args), epochs=args.epochs, spaces=tuple(args.spaces), loss=args.loss,
         jobs=args.jobs, random_state=args.random_state, min_trades=args.min_trades,
         export_params=args.export_params))
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from freqai_seq.backtest import BacktestRequest
     from freqai_seq.plot import PlotRequest, run_plots
 
-    identifier = args.identifier or BacktestRequest(
-        configs=None, strategy=args.strategy, model=args.model, timerange="", identifier=None,
-        datadir=args.datadir, userdir=args.userdir, host=args.host, port=args.port,
-        state_file=args.state_file, log_file=args.market_log).run_identifier
+    identifier = args.identifier or _run_request(args, identifier=None).run_identifier
     return run_plots(PlotRequest(
         identifier=identifier, userdir=args.userdir, datadir=args.datadir, host=args.host,
         port=args.port, state_file=args.state_file, log_file=args.market_log,

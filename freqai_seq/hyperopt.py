@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from freqai_seq.backtest import BacktestRequest, run_offline
+from freqai_seq.backtest import BacktestRequest, passthrough, run_offline
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.freqtrade_log import DONE_TRAINING, HYPEROPT_EPOCHS_START, HYPEROPT_RESULTS_FILE
+from freqai_seq.run_config import slug
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +93,11 @@ class HyperoptRequest:
                 "--random-state", str(self.random_state), "--min-trades", str(self.min_trades)]
         if not self.export_params:
             args.append("--disable-param-export")
-        extra = self.backtest.extra
-        return args + (extra[1:] if extra[:1] == ["--"] else extra)
+        return args + passthrough(self.backtest.extra)
 
 
 def default_identifier(model: str, strategy: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", f"hyperopt-{model}-{strategy}".lower())
+    return slug(f"hyperopt-{model}-{strategy}")
 
 
 # ------------------------------------------------------------------ what the run left behind

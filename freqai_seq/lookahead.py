@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
-from freqai_seq.backtest import BacktestRequest, run_offline
+from freqai_seq.backtest import BacktestRequest, passthrough, run_offline
 from freqai_seq.errors import FreqaiSeqError
 
 logger = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ def run_lookahead(request: BacktestRequest, minimum_trades: int, targeted_trades
         raise FreqaiSeqError(f"{models} or {run_config} already exists; lookahead-analysis "
                              "deletes its identifier's models folder, so it only runs under "
                              "a new identifier.")
-    extra = request.extra[1:] if request.extra[:1] == ["--"] else request.extra
+    extra = passthrough(request.extra)
     request = replace(request, extra=["--minimum-trade-amount", str(minimum_trades),
                                       "--targeted-trade-amount", str(targeted_trades), *extra])
     try:

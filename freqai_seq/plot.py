@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from freqai_seq.backtest import BacktestRequest, run_offline
+from freqai_seq.backtest import BacktestRequest, passthrough, run_offline
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.freqtrade_log import DONE_TRAINING
 
@@ -116,7 +116,7 @@ def run_plots(request: PlotRequest) -> int:
                              f"(pairs {', '.join(result.pairs)}).")
     logger.info("Plotting backtest %s (%s, %s, %s, %s)", result.path.name, result.strategy,
                 result.model, result.timerange, " ".join(pairs))
-    extra = request.extra[1:] if request.extra[:1] == ["--"] else request.extra
+    extra = passthrough(request.extra)
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "backtest-config.json"

@@ -63,6 +63,11 @@ class RunInputs:
         return sorted({*([timeframe] if timeframe else []), *included})
 
 
+def slug(text: str) -> str:
+    """A FreqAI identifier made of `text`: lower case, every other run of characters a `-`."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower())
+
+
 def load_user_configs(configs: list[Path] | tuple[Path, ...] | None) -> tuple[
         tuple[Path, ...], dict[str, Any]]:
     """The user's config files and their merge, as freqtrade loads them; a missing or broken

@@ -3,11 +3,11 @@ can show the defaults without importing torch, freqtrade or optuna."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from freqai_seq import paths
+from freqai_seq.run_config import slug
 
 TUNE_DIR = paths.USER_DATA / "tune"
 
@@ -46,7 +46,7 @@ class TuneSettings:
     def study_name(self) -> str:
         if self.study:
             return self.study
-        return re.sub(r"[^a-z0-9]+", "-", f"{self.model}-{self.strategy}".lower())
+        return slug(f"{self.model}-{self.strategy}")
 
     @property
     def storage_url(self) -> str:
