@@ -1,11 +1,12 @@
 """The FreqAI model classes a freqtrade user loads (`--freqaimodel <name>`).
 
 freqtrade only loads a class defined in a file of its freqaimodel path, so each class is found
-through a loader file (`freqai-seq install`, freqai_seq.loaders) that subclasses it here."""
+through a loader file (`freqai-seq install`, freqai_seq.commands.loaders) that subclasses it
+here."""
 
-from freqai_seq.cross_pair.lightgbm import PooledLightGBMRegressor
-from freqai_seq.ensemble.regressor import EnsembleRegressor
-from freqai_seq.regressor import SequenceRegressor
+from freqai_seq.model.cross_pair.lightgbm import PooledLightGBMRegressor
+from freqai_seq.model.ensemble.regressor import EnsembleRegressor
+from freqai_seq.model.regressor import SequenceRegressor
 
 
 class PyTorchLSTMRegressor(SequenceRegressor):

@@ -1,6 +1,6 @@
 """FreqAI label names: every name the plugin builds and every pattern it reads them with, in
-one place (what each label trains and predicts: freqai_seq.tasks; the targets they hold:
-freqai_seq.targets)."""
+one place (what each label trains and predicts: freqai_seq.model.tasks; the targets they hold:
+freqai_seq.strategy.targets)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The strategies a freqtrade user loads (`--strategy <name>`), found through loader files like
-the model classes (freqai_seq.loaders)."""
+the model classes (freqai_seq.commands.loaders)."""
 
-from freqai_seq.interval_strategy import IntervalStrategyBase
-from freqai_seq.strategy import MultiTaskStrategyBase, SeqStrategyBase
+from freqai_seq.strategy.base import MultiTaskStrategyBase, SeqStrategyBase
+from freqai_seq.strategy.interval_strategy import IntervalStrategyBase
 
 
 class FreqaiSeqStrategy(SeqStrategyBase):

@@ -12,7 +12,7 @@ from freqtrade.configuration import TimeRange
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.utils import get_tb_logger
 
-from freqai_seq.regressor import SequenceRegressor
+from freqai_seq.model.regressor import SequenceRegressor
 from tests.seqkit import make_config
 
 CORR = "P0/USD"

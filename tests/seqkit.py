@@ -13,7 +13,7 @@ from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.utils import get_tb_logger
 
-from freqai_seq.regressor import SequenceRegressor
+from freqai_seq.model.regressor import SequenceRegressor
 from tests.conftest import ROOT
 
 SMALL = {"window": 8, "hidden_size": 16, "num_layers": 1, "head_hidden": 16, "epochs": 30,

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.bench_settings import HYBRID, MC_PASSES
-from freqai_seq.metrics import realized_forward_return, score, spread_error_ic
-from freqai_seq.validation.forecast_metrics import point_scores, resampled_scores
+from freqai_seq.evaluation.bench_settings import HYBRID, MC_PASSES
+from freqai_seq.evaluation.metrics import realized_forward_return, score, spread_error_ic
+from freqai_seq.evaluation.validation.forecast_metrics import point_scores, resampled_scores
 from tests.conftest import run_cli
 
 

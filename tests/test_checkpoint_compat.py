@@ -27,3 +27,19 @@ def test_every_committed_checkpoint_loads_like_freqai_and_predicts_as_saved() ->
         outputs, _, predicted = model.predict_rows(x, dates, np.ones(len(x), bool))
         assert np.flatnonzero(predicted).tolist() == expected["rows"], path.name
         np.testing.assert_allclose(outputs[predicted], expected["outputs"], atol=1e-6)
+
+
+def test_models_name_a_loader_that_never_moves_and_the_old_paths_still_resolve(
+        tmp_path: Path) -> None:
+    from freqai_seq.checkpoints import CheckpointLoader
+    from freqai_seq.ensemble.model import EnsembleModelLoader
+    from freqai_seq.sequence_model import SequenceModelLoader
+
+    assert SequenceModelLoader is CheckpointLoader and EnsembleModelLoader is CheckpointLoader
+    source = sorted(FIXTURES.glob("*_model.zip"))[0]
+    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    model = checkpoint["pytrainer"].load_from_checkpoint(checkpoint)
+    model.save(tmp_path / "resaved_model.zip")
+    resaved = torch.load(tmp_path / "resaved_model.zip", map_location="cpu", weights_only=False)
+    assert type(resaved["pytrainer"]) is CheckpointLoader
+    assert type(resaved["pytrainer"]).__module__ == "freqai_seq.checkpoints"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from freqai_seq.cli import build_parser
-from freqai_seq.cli_options import FLAGS
+from freqai_seq.commands.cli import build_parser
+from freqai_seq.commands.cli_options import FLAGS
 
 
 def test_freqtrade_spellings_and_the_earlier_ones_parse_alike() -> None:

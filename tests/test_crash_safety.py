@@ -17,9 +17,9 @@ import pytest
 import torch
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from freqai_seq.drawer import CrashSafeDataDrawer
 from freqai_seq.freqaimodels import PyTorchLSTMRegressor
-from freqai_seq.sequence_model import SequenceModel
+from freqai_seq.model.drawer import CrashSafeDataDrawer
+from freqai_seq.model.sequence_model import SequenceModel
 from tests.seqkit import make_config, synthetic_frame, train
 
 

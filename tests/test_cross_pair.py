@@ -18,9 +18,6 @@ import torch
 from freqtrade.exceptions import OperationalException
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from freqai_seq.cross_pair.columns import align_scaled, aligned_names, check_same_features
-from freqai_seq.cross_pair.store import SharedNetworks
-from freqai_seq.drawer import CrashSafeDataDrawer
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.freqaimodels import (
     LightGBMCrossPairRegressor,
@@ -29,7 +26,10 @@ from freqai_seq.freqaimodels import (
     PyTorchGRURegressor,
     PyTorchLSTMRegressor,
 )
-from freqai_seq.sequence_model import SequenceModel
+from freqai_seq.model.cross_pair.columns import align_scaled, aligned_names, check_same_features
+from freqai_seq.model.cross_pair.store import SharedNetworks
+from freqai_seq.model.drawer import CrashSafeDataDrawer
+from freqai_seq.model.sequence_model import SequenceModel
 from tests.conftest import BacktestRun
 from tests.crosskit import CORR, cross_config, pair_frames, train_window
 from tests.seqkit import predict

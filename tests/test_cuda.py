@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 import torch
 
-from freqai_seq.config_schema import HybridConfig, SequenceConfig
-from freqai_seq.seeding import seed_everything
-from freqai_seq.sequence_model import HistoryTail, SequenceModel
-from freqai_seq.tasks import parse_labels
-from freqai_seq.training import TaskLoss, WindowedData, train_network
-from freqai_seq.windowing import window_ends
+from freqai_seq.model.config_schema import HybridConfig, SequenceConfig
+from freqai_seq.model.seeding import seed_everything
+from freqai_seq.model.sequence_model import HistoryTail, SequenceModel
+from freqai_seq.model.tasks import parse_labels
+from freqai_seq.model.training import TaskLoss, WindowedData, train_network
+from freqai_seq.model.windowing import window_ends
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA device")
 

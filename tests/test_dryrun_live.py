@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from freqai_seq import dryrun
+from freqai_seq.commands import dryrun
 from freqai_seq.market import process as market
 from tests.conftest import run_cli
 
@@ -35,7 +35,7 @@ STRATEGY_SOURCE = f"""
 import os
 from pathlib import Path
 
-from freqai_seq.interval_strategy import IntervalStrategyBase
+from freqai_seq.strategy.interval_strategy import IntervalStrategyBase
 
 FRAMES = Path(__file__).parent / "predicted-frames"
 

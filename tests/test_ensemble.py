@@ -14,10 +14,10 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
-from freqai_seq.ensemble.model import EnsembleModel
-from freqai_seq.ensemble.stacking import fit_stack
 from freqai_seq.freqaimodels import LSTMLightGBMEnsembleRegressor
-from freqai_seq.tasks import parse_labels
+from freqai_seq.model.ensemble.model import EnsembleModel
+from freqai_seq.model.ensemble.stacking import fit_stack
+from freqai_seq.model.tasks import parse_labels
 from tests.conftest import BacktestRun
 from tests.seqkit import make_config, predict_frame, synthetic_frame, train
 

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.validation.costs import evaluate_costs, rule_returns
-from freqai_seq.validation.forecast_metrics import means_with_ci
-from freqai_seq.validation.horizons import BASELINES
-from freqai_seq.validation.intervals import baseline_intervals, ewma_sigma, winkler
-from freqai_seq.validation.volatility import (
+from freqai_seq.evaluation.validation.costs import evaluate_costs, rule_returns
+from freqai_seq.evaluation.validation.forecast_metrics import means_with_ci
+from freqai_seq.evaluation.validation.horizons import BASELINES
+from freqai_seq.evaluation.validation.intervals import baseline_intervals, ewma_sigma, winkler
+from freqai_seq.evaluation.validation.volatility import (
     evaluate_volatility,
     har_forecast,
     log_returns,

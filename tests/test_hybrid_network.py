@@ -10,10 +10,10 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
-from freqai_seq.config_schema import HybridConfig
 from freqai_seq.freqaimodels import PyTorchCNNLSTMAttentionRegressor
-from freqai_seq.networks import build_network
-from freqai_seq.networks.hybrid import CNNLSTMAttention, ConvBlock
+from freqai_seq.model.config_schema import HybridConfig
+from freqai_seq.model.networks import build_network
+from freqai_seq.model.networks.hybrid import CNNLSTMAttention, ConvBlock
 from tests.seqkit import make_config
 
 

@@ -14,7 +14,7 @@ from freqtrade.data.converter import ohlcv_to_dataframe
 from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from freqai_seq.drawer import CrashSafeDataDrawer
+from freqai_seq.model.drawer import CrashSafeDataDrawer
 from tests.conftest import ROOT
 
 PAIRS = ["BTC/USD", "ETH/USD"]

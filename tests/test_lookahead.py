@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.lookahead import (
+from freqai_seq.commands.lookahead import (
     Difference,
     explain,
     parse_table,
@@ -112,7 +112,7 @@ def test_rounding_is_measured_against_the_label_spread() -> None:
 
 # ---------------------------------------------------------------------- real freqtrade
 PEEKING_STRATEGY = '''
-from freqai_seq.strategy import SeqStrategyBase
+from freqai_seq.strategy.base import SeqStrategyBase
 
 
 class PeekingSeqStrategy(SeqStrategyBase):

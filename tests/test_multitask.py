@@ -13,7 +13,7 @@ from freqtrade.exceptions import OperationalException
 
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.freqaimodels import PyTorchCNNLSTMAttentionRegressor, PyTorchLSTMRegressor
-from freqai_seq.tasks import parse_labels
+from freqai_seq.model.tasks import parse_labels
 from tests.seqkit import make_config, predict_frame, synthetic_frame, train
 
 HYBRID = {"pool_horizons": [2, 4, 8], "attention_dim": 16, "attention_heads": 2,

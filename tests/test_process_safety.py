@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from freqai_seq import dryrun, processes
-from freqai_seq.cli import build_parser
+from freqai_seq import processes
+from freqai_seq.commands import dryrun
+from freqai_seq.commands.cli import build_parser
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import process as market
 from tests.conftest import ROOT, run_cli
@@ -278,7 +279,8 @@ def test_a_reused_owner_pid_does_not_keep_a_market_alive(
         stranger: subprocess.Popen[bytes], datadir: Path, tmp_path: Path) -> None:
     state_file = tmp_path / "market.json"
     serve = subprocess.run(
-        [sys.executable, "-m", "freqai_seq.cli", "market", "serve", "--datadir", str(datadir),
+        [sys.executable, "-m", "freqai_seq.commands.cli", "market", "serve",
+         "--datadir", str(datadir),
          "--port", "0", "--state-file", str(state_file), "--owner-pid", str(stranger.pid),
          "--owner-create-time", repr(_reused(stranger).create_time)],
         cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)

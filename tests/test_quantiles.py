@@ -20,9 +20,9 @@ from freqai_seq.freqaimodels import (
     PyTorchGRURegressor,
     PyTorchLSTMRegressor,
 )
-from freqai_seq.intervals import conformal_correction
-from freqai_seq.sequence_model import SequenceModel
-from freqai_seq.tasks import parse_labels
+from freqai_seq.model.intervals import conformal_correction
+from freqai_seq.model.sequence_model import SequenceModel
+from freqai_seq.model.tasks import parse_labels
 from tests.conftest import run_cli
 from tests.seqkit import make_config, predict_frame, train
 
@@ -148,7 +148,7 @@ def test_every_sequence_model_predicts_calibrated_non_crossing_quantiles(
 INTERVAL_STRATEGY = '''
 from freqtrade.strategy import DecimalParameter
 
-from freqai_seq.interval_strategy import IntervalStrategyBase
+from freqai_seq.strategy.interval_strategy import IntervalStrategyBase
 
 
 class LowHurdleIntervalStrategy(IntervalStrategyBase):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from freqai_seq.backtest import _run_and_count_failed_trainings
-from freqai_seq.run_config import REDACTED, RunSpec, redacted, run_overlay
+from freqai_seq.commands.backtest import _run_and_count_failed_trainings
+from freqai_seq.commands.run_config import REDACTED, RunSpec, redacted, run_overlay
 from tests.backtest_runs import lstm_run
 from tests.conftest import FIXTURE_SECRETS, ROOT, BacktestRun, run_cli
 
@@ -126,7 +126,7 @@ def test_backtest_writes_no_secret_and_a_rejected_rerun_keeps_the_record(
 
 def test_dryrun_credentials_file_is_private(tmp_path: Path) -> None:
     """The API credentials file is created 0600, and an older, wider one is narrowed."""
-    from freqai_seq.dryrun import local_config
+    from freqai_seq.commands.dryrun import local_config
 
     path = local_config(tmp_path, 18781)
     assert path.stat().st_mode & 0o777 == 0o600
@@ -147,7 +147,7 @@ def test_kill_9_of_a_backtest_leaves_nothing_running(datadir: Path, tmp_path: Pa
 
     userdir = tmp_path / "user_data"
     wrapper = subprocess.Popen(
-        [sys.executable, "-m", "freqai_seq.cli", "backtest", "--identifier", "killed",
+        [sys.executable, "-m", "freqai_seq.commands.cli", "backtest", "--identifier", "killed",
          "--timerange", "20190801-20190815", "--userdir", str(userdir), "--datadir",
          str(datadir), "--state-file", str(tmp_path / "market.json")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -11,7 +11,6 @@ import pytest
 import torch
 from freqtrade.exceptions import OperationalException
 
-from freqai_seq.config_schema import SequenceConfig
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.freqaimodels import (
     LSTMLightGBMEnsembleRegressor,
@@ -19,9 +18,10 @@ from freqai_seq.freqaimodels import (
     PyTorchGRURegressor,
     PyTorchLSTMRegressor,
 )
-from freqai_seq.sequence_model import SequenceModel
-from freqai_seq.tasks import parse_labels
-from freqai_seq.training import TaskLoss, WindowedSet, evaluate, train_network
+from freqai_seq.model.config_schema import SequenceConfig
+from freqai_seq.model.sequence_model import SequenceModel
+from freqai_seq.model.tasks import parse_labels
+from freqai_seq.model.training import TaskLoss, WindowedSet, evaluate, train_network
 from tests.seqkit import make_config, predict, synthetic_frame, train
 
 MODELS = [PyTorchLSTMRegressor, PyTorchGRURegressor, PyTorchCNNLSTMAttentionRegressor,
@@ -117,7 +117,7 @@ def test_early_stopping_restores_the_best_validation_weights() -> None:
     torch.manual_seed(0)
     cfg = SequenceConfig(window=4, hidden_size=8, num_layers=1, head_hidden=8, epochs=40,
                          learning_rate=0.05, early_stopping_patience=3, dropout=0.0)
-    from freqai_seq.networks import build_network
+    from freqai_seq.model.networks import build_network
 
     net = build_network("lstm", 2, 1, cfg.to_dict())
     x = torch.randn(300, 2)
@@ -188,8 +188,8 @@ def test_config_schema_rejects_bools_for_ints() -> None:
 def test_every_config_key_is_documented_in_code_and_readme() -> None:
     from dataclasses import fields
 
-    from freqai_seq.config_schema import HYBRID_KEY_DOCS, KEY_DOCS, HybridConfig
-    from freqai_seq.ensemble.config import ENSEMBLE_KEY_DOCS
+    from freqai_seq.model.config_schema import HYBRID_KEY_DOCS, KEY_DOCS, HybridConfig
+    from freqai_seq.model.ensemble.config import ENSEMBLE_KEY_DOCS
     from tests.conftest import ROOT, run_cli
 
     names = [f.name for f in fields(SequenceConfig)]
@@ -244,7 +244,7 @@ def test_tensorboard_logger_receives_losses_and_learning_rate(tmp_path: Path) ->
 
 
 def test_augmentation_is_training_only_seeded_and_off_by_default(tmp_path: Path) -> None:
-    from freqai_seq.training import augment
+    from freqai_seq.model.training import augment
 
     x = torch.randn(4, 8, 3)
     assert augment(x, SequenceConfig(), torch.Generator()) is x  # off by default

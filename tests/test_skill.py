@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.forecast_skill import REPORT_ARMS, SELECTION_ARMS
-from freqai_seq.skill import arm_params, hourly_dates, overlay
-from freqai_seq.skill_settings import DEFAULT_ARMS, Arm, parse_arm
-from freqai_seq.validation.forecast_metrics import paired_differences
+from freqai_seq.evaluation.forecast_skill import REPORT_ARMS, SELECTION_ARMS
+from freqai_seq.evaluation.skill import arm_params, hourly_dates, overlay
+from freqai_seq.evaluation.skill_settings import DEFAULT_ARMS, Arm, parse_arm
+from freqai_seq.evaluation.validation.forecast_metrics import paired_differences
 
 
 def test_arm_names_round_trip_and_bad_names_are_refused() -> None:

@@ -11,8 +11,8 @@ import pytest
 from freqtrade.exceptions import OperationalException
 
 from freqai_seq.freqaimodels import PyTorchLSTMRegressor
-from freqai_seq.sequence_model import SequenceModel
-from freqai_seq.tracking import default_tracking_uri
+from freqai_seq.model.sequence_model import SequenceModel
+from freqai_seq.model.tracking import default_tracking_uri
 from tests.backtest_runs import PAIRS, lstm_run
 from tests.conftest import BacktestRun
 from tests.seqkit import make_config, predict, synthetic_frame, train

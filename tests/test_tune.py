@@ -16,11 +16,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from freqai_seq import cli
-from freqai_seq.config_schema import SequenceConfig
+from freqai_seq.commands import cli
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.tune import study as tune_study
-from freqai_seq.tune.settings import TuneSettings
+from freqai_seq.evaluation.tune import study as tune_study
+from freqai_seq.evaluation.tune.settings import TuneSettings
+from freqai_seq.model.config_schema import SequenceConfig
 from tests.conftest import ROOT
 
 # A small network on one pair, two 2-day windows after 10 days of training: a trial takes a
@@ -149,7 +149,7 @@ def test_two_worker_processes_share_one_sqlite_study(datadir: Path, inputs: Path
                                                       tmp_path: Path) -> None:
     """Two real `freqai-seq tune` processes started together on one SQLite file."""
     storage = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-    command = [sys.executable, "-m", "freqai_seq.cli", "tune", "--study", "shared",
+    command = [sys.executable, "-m", "freqai_seq.commands.cli", "tune", "--study", "shared",
                "--storage", storage, "--training-params", str(inputs / "params.json"),
                "--space", str(inputs / "space.json"), "--pairs", "BTC/USD", "--windows", "2",
                "--train-days", "10", "--predict-days", "2", "--end", "20190401",
@@ -179,7 +179,7 @@ def test_a_cross_pair_trial_trains_one_network_per_window_for_all_pairs(
     params.write_text(json.dumps({**BASE_PARAMS, "cross_pair": True, "pair_embedding_dim": 2}))
     settings = tiny(inputs, tmp_path, study="cross", training_params=params,
                     pairs=("BTC/USD", "ETH/USD"), n_trials=1)
-    with caplog.at_level(logging.INFO, logger="freqai_seq.cross_pair"):
+    with caplog.at_level(logging.INFO, logger="freqai_seq.model.cross_pair"):
         report = tune_study.run(settings)
     trained = re.findall(r"training the shared network of the window ending [0-9: -]+ on 2 pairs "
                          r"\(BTC/USD, ETH/USD\)", caplog.text)

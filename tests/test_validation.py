@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.validation import probe_metrics as pm
-from freqai_seq.validation.forecast_metrics import (
+from freqai_seq.evaluation.validation import probe_metrics as pm
+from freqai_seq.evaluation.validation.forecast_metrics import (
     block_length,
     date_block_counts,
     point_scores,
     resampled_scores,
     score_with_ci,
 )
-from freqai_seq.validation.horizons import plan_horizons, smoothness
-from freqai_seq.validation.truth import past_return, rolling_drift
+from freqai_seq.evaluation.validation.horizons import plan_horizons, smoothness
+from freqai_seq.evaluation.validation.truth import past_return, rolling_drift
 from tests.backtest_runs import hybrid_run, lstm_run
 from tests.conftest import BacktestRun, run_cli
 

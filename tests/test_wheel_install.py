@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
+from freqai_seq.commands.loaders import install, loader_files, write_example_config
 from freqai_seq.compat import installed_versions, supported_ranges, unsupported
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.loaders import install, loader_files, write_example_config
 from freqai_seq.market.overlay import offline_overlay
 from tests.conftest import INTEGRATION_TIMERANGE, ROOT
 

@@ -1,1 +1,1 @@
-"""LightGBM + sequence-network stacking under FreqAI (`LSTMLightGBMEnsembleRegressor`)."""
+"""Old path of the ensemble's model loader (see freqai_seq.ensemble.model)."""

@@ -1,0 +1,170 @@
+"""Offline `freqtrade backtesting` with FreqAI: starts the market if needed, runs freqtrade."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from freqai_seq.commands.freqtrade_log import FAILED_TRAINING, REJECTED_CONFIG
+from freqai_seq.commands.loaders import install_loaders
+from freqai_seq.commands.run_config import RunRecord, RunSpec, check_run_inputs, slug, write_overlay
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.market.overlay import offline_overlay
+from freqai_seq.market.process import market_running
+from freqai_seq.processes import die_with_parent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    configs: list[Path] | None
+    strategy: str
+    model: str
+    timerange: str
+    identifier: str | None
+    datadir: Path
+    userdir: Path
+    host: str
+    port: int | None  # None: the market started for the run takes a free port
+    state_file: Path
+    log_file: Path
+    training_params: Path | None = None
+    extra: list[str] = field(default_factory=list)
+    pairs: tuple[str, ...] = ()  # replaces the config's pair_whitelist when given
+    # user_data/runs/<identifier><suffix>.json: a run that reuses another run's identifier
+    # (plots of a backtest) keeps that run's recorded config intact
+    run_config_suffix: str = ""
+
+    @property
+    def run_identifier(self) -> str:
+        if self.identifier:
+            return self.identifier
+        return slug(f"{self.model}-{self.strategy}")
+
+
+FREQTRADE = ("-m", "freqtrade")  # how the interpreter starts freqtrade's command line
+
+
+def passthrough(extra: list[str]) -> list[str]:
+    """The arguments a command passes on to freqtrade: what follows its `--`."""
+    return extra[1:] if extra[:1] == ["--"] else extra
+
+
+def freqtrade_command(request: BacktestRequest, configs: list[Path],
+                      subcommand: str = "backtesting",
+                      launcher: tuple[str, ...] = FREQTRADE) -> list[str]:
+    cmd = [sys.executable, *launcher, subcommand, *[a for c in configs for a in ("-c", str(c))],
+           "--strategy", request.strategy, "--freqaimodel", request.model,
+           "--timerange", request.timerange, "--userdir", str(request.userdir),
+           "--datadir", str(request.datadir)]
+    extra = passthrough(request.extra)
+    if subcommand == "backtesting" and "--cache" not in extra:
+        # freqtrade's result cache keys on config and strategy, not on the FreqAI model's code or
+        # its folder: a cached result would skip FreqAI (and the models validate re-runs).
+        extra = [*extra, "--cache", "none"]
+    return cmd + extra
+
+
+def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
+                log_path: Path | None = None,
+                launcher: tuple[str, ...] = FREQTRADE,
+                columns: int | None = None) -> tuple[int, int, str]:
+    """`freqtrade <subcommand>` against the offline market (the one `market start` runs, else
+    one started for this run alone). Input is checked first (FreqaiSeqError: exit 2). Returns 0
+    or 1 (freqtrade failed or rejected its input; 130 when interrupted), the number of failed
+    FreqAI trainings and the last lines of freqtrade's output (all of it is echoed, and written
+    to `log_path` when given). `columns`: the width of freqtrade's virtual terminal (default:
+    wide enough for one line per log record)."""
+    if not any(request.datadir.glob("*.feather")):
+        raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
+                             "(or `make data`) first.")
+    inputs = check_run_inputs(request.configs, RunSpec(
+        request.strategy, request.model, request.timerange, request.run_identifier,
+        request.training_params, request.pairs), subcommand, request.datadir)
+    install_loaders(request.userdir)
+    runs = request.userdir / "runs"
+    name = f"{request.run_identifier}{request.run_config_suffix}"
+    with market_running(request.datadir, request.host, request.port, request.state_file,
+                        request.log_file) as market:
+        overlay = {**inputs.overlay, "exchange": {**inputs.overlay.get("exchange", {}),
+                                                  **offline_overlay(market.host,
+                                                                    market.port)["exchange"]}}
+        overlay_path = write_overlay(overlay, runs / f".{name}.overlay-{os.getpid()}.json")
+        record = RunRecord.begin(runs / f"{name}.json", inputs.merged)
+        cmd = freqtrade_command(request, [*inputs.configs, overlay_path], subcommand, launcher)
+        logger.info("Running: %s", " ".join(cmd))
+        logger.info("FreqAI identifier %s: models and predictions go to %s",
+                    request.run_identifier, request.userdir / "models" / request.run_identifier)
+        code = 130
+        try:
+            code, failed, tail = _run_and_count_failed_trainings(cmd, subcommand, log_path,
+                                                                 columns or WIDE_TERMINAL)
+        finally:
+            overlay_path.unlink(missing_ok=True)
+            record.finish(code == 0, request.userdir / "models" / request.run_identifier)
+        return code, failed, tail
+
+
+def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
+    """Run the backtest; its output also goes to `log_path` when given."""
+    code, failed, _ = run_offline(request, "backtesting", log_path)
+    if code != 0:
+        return code
+    if failed:
+        logger.error("%d FreqAI trainings failed and were skipped (their windows got no "
+                     "predictions); see the warnings above. Exiting non-zero.", failed)
+        return 1
+    return 0
+
+
+OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables
+WIDE_TERMINAL = 4000
+
+
+def _run_and_count_failed_trainings(cmd: list[str], subcommand: str, log_path: Path | None,
+                                    columns: int = WIDE_TERMINAL) -> tuple[int, int, str]:
+    """Run freqtrade, echoing its output; returns 0 or 1 (freqtrade failed, or rejected its
+    config and exited 0 anyway), the failed trainings (FreqAI logs a failed training and
+    carries on, so they are counted here to keep them from looking like a successful run) and
+    the output's tail."""
+    failed = 0
+    rejected = False
+    tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+    log = log_path.open("w") if log_path else None
+    # Without a terminal freqtrade's rich log handler wraps lines at 80 columns, which would
+    # split the messages counted here; a wide virtual terminal keeps each record on one line.
+    env = {**os.environ, "COLUMNS": str(columns)}
+    try:
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              bufsize=1, env=env, preexec_fn=die_with_parent) as proc:
+            assert proc.stdout is not None
+            try:
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    tail.append(line)
+                    if log:
+                        log.write(line)
+                    failed += bool(FAILED_TRAINING.search(line))
+                    rejected = rejected or bool(REJECTED_CONFIG.search(line))
+            except BaseException:  # interrupted: freqtrade must not outlive us
+                proc.terminate()
+                raise
+            sys.stdout.flush()
+    finally:
+        if log:
+            log.close()
+    if proc.returncode == 130:
+        raise KeyboardInterrupt
+    if proc.returncode != 0 or rejected:
+        logger.error("freqtrade %s %s; its reason is above%s.", subcommand,
+                     "rejected its input" if rejected else
+                     f"failed with exit code {proc.returncode}",
+                     f" and in {log_path}" if log_path else "")
+        return 1, failed, "".join(tail)
+    return 0, failed, "".join(tail)

@@ -1,0 +1,2 @@
+"""What scores the results: validation, the benchmark, skill and interval reports, model
+tuning."""

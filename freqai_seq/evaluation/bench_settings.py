@@ -1,0 +1,63 @@
+"""Benchmark settings, kept apart from the benchmark itself so the CLI parser can show the
+defaults without importing torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from freqai_seq import paths
+from freqai_seq.commands.run_config import slug
+
+MC_PASSES = 20
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    """One benchmark row: a FreqAI model class run by a strategy, with extra training keys."""
+
+    name: str
+    freqaimodel: str
+    strategy: str = "FreqaiSeqStrategy"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sequence(self) -> bool:
+        return self.freqaimodel.startswith(("PyTorchLSTM", "PyTorchGRU", "PyTorchCNNLSTM",
+                                            "LSTMLightGBM"))
+
+    @property
+    def identifier(self) -> str:
+        return "bench-" + slug(self.name).strip("-")
+
+
+HYBRID = "PyTorchCNNLSTMAttentionRegressor"
+BUILTIN_TORCH = {"PyTorchMLPRegressor": {"hidden_dim": 512, "dropout_percent": 0.2, "n_layer": 1},
+                 "PyTorchTransformerRegressor": {"hidden_dim": 512, "dropout_percent": 0.2,
+                                                 "n_layer": 1}}
+BENCH_MODELS: dict[str, BenchModel] = {m.name: m for m in (
+    BenchModel("PyTorchLSTMRegressor", "PyTorchLSTMRegressor"),
+    BenchModel("PyTorchGRURegressor", "PyTorchGRURegressor"),
+    BenchModel(HYBRID, HYBRID),
+    BenchModel(f"{HYBRID}+multitask", HYBRID, "FreqaiSeqMultiTaskStrategy"),
+    BenchModel(f"{HYBRID}+multitask+mc{MC_PASSES}", HYBRID, "FreqaiSeqMultiTaskStrategy",
+               {"mc_dropout_passes": MC_PASSES}),
+    BenchModel("LSTMLightGBMEnsembleRegressor", "LSTMLightGBMEnsembleRegressor"),
+    BenchModel("LightGBMRegressor", "LightGBMRegressor"),
+    *(BenchModel(name, name) for name in BUILTIN_TORCH),
+)}
+ALL_MODELS = tuple(BENCH_MODELS)
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    pairs: tuple[str, ...] = ("BTC/USD", "ETH/USD", "LTC/USD")
+    timerange: str = "20190601-20190901"
+    epochs: int = 10
+    batch_size: int = 64
+    window: int = 24
+    train_days: int = 30  # per-pair FreqAI's usual length, whatever config.json says
+    models: tuple[str, ...] = ALL_MODELS
+    out_dir: Path = paths.USER_DATA / "bench"
+    userdir: Path = paths.USER_DATA

@@ -1,0 +1,244 @@
+"""`freqai-seq skill`: does any model forecast the 12-hour return, measured honestly.
+
+Every arm is a walk-forward FreqAI backtest of all bundled pairs (weekly retraining) over the
+selection period or the reported period. Arms are scored together on the rows every arm
+predicted (same pairs, same hourly dates; a 30m arm's forecast made when the hourly candle
+closes), against the 12-hour return recomputed from the 1h candles. Scores: mean per-pair
+Spearman IC (the goal's measure), pooled and cross-sectional IC, MSE against the zero
+forecast, direction accuracy, each with date-block bootstrap 95 % CIs (blocks at least one
+retrain window long), and the paired-bootstrap CI of each arm's mean per-pair IC minus
+FreqAI's LightGBM's. A finished arm is kept (`done.json`) and a rerun resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from freqai_seq import paths
+from freqai_seq.commands.backtest import BacktestRequest, run_backtest
+from freqai_seq.commands.freqtrade_log import DONE_TRAINING
+from freqai_seq.commands.run_config import load_user_configs
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.evaluation.bench import training_params
+from freqai_seq.evaluation.bench_settings import BENCH_MODELS, BenchSettings
+from freqai_seq.evaluation.metrics import realized_forward_return
+from freqai_seq.evaluation.skill_settings import (
+    HORIZON_HOURS,
+    PAIR_EMBEDDING_DIM,
+    PAIRS,
+    PERIODS,
+    VOLATILITY_OPTIONS,
+    Arm,
+)
+from freqai_seq.evaluation.validation.exports import load_export
+from freqai_seq.evaluation.validation.forecast_metrics import paired_differences, score_with_ci
+from freqai_seq.evaluation.validation.truth import load_candles
+from freqai_seq.labels import return_label
+from freqai_seq.market import DEFAULT_HOST
+from freqai_seq.market.process import market_running
+
+logger = logging.getLogger(__name__)
+
+BACKTEST_DAYS = 7
+BASELINE = "lightgbm-pair-1h-30d"
+
+
+@dataclass(frozen=True)
+class ArmRun:
+    arm: str
+    period: str
+    wall_s: float
+    train_s: float
+    windows: int
+    trades: int
+    profit_pct: float
+    max_drawdown_pct: float | None = None
+    sharpe: float | None = None
+
+
+def identifier(arm: Arm, period: str, tag: str = "") -> str:
+    return f"skill-{period}-{arm.name}{f'-{tag}' if tag else ''}"
+
+
+def overlay(arm: Arm) -> dict[str, Any]:
+    freqai: dict[str, Any] = {"train_period_days": arm.train_days,
+                              "backtest_period_days": BACKTEST_DAYS,
+                              "save_backtest_models": False}
+    out: dict[str, Any] = {"exchange": {"pair_whitelist": list(PAIRS)}, "freqai": freqai}
+    features: dict[str, Any] = {}
+    if arm.timeframe != "1h":  # same hours of history and target at a finer timeframe
+        k = arm.candles_per_hour
+        out["timeframe"] = arm.timeframe
+        features.update(include_timeframes=[arm.timeframe],
+                        label_period_candles=HORIZON_HOURS * k,
+                        indicator_periods_candles=[12 * k, 36 * k])
+    if arm.volatility != "vol":
+        features["volatility_label"] = VOLATILITY_OPTIONS[arm.volatility][0]
+    if features:
+        freqai["feature_parameters"] = features
+    return out
+
+
+def arm_params(arm: Arm, config: dict[str, Any]) -> dict[str, Any]:
+    if arm.model in BENCH_MODELS and not BENCH_MODELS[arm.model].sequence:
+        return training_params(BENCH_MODELS[arm.model], BenchSettings())
+    params = {k: v for k, v in config["freqai"]["model_training_parameters"].items()
+              if k not in ("cross_pair", "pair_embedding_dim")}  # the arm decides these
+    params["window"] = int(params.get("window", 24)) * arm.candles_per_hour
+    if arm.cross:
+        params.update(cross_pair=True, pair_embedding_dim=PAIR_EMBEDDING_DIM)
+    if VOLATILITY_OPTIONS[arm.volatility][1] != "none":
+        params["volatility_baseline"] = VOLATILITY_OPTIONS[arm.volatility][1]
+    return params
+
+
+def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file: Path,
+            out_dir: Path, userdir: Path, strategy: str = "FreqaiSeqStrategy",
+            run_name: str | None = None, models_of: str | None = None) -> ArmRun:
+    """The arm's backtest, or its record when it already finished. `models_of`: the FreqAI
+    identifier whose predictions the run reuses (another strategy on the same model: FreqAI
+    loads the saved prediction files instead of training)."""
+    run_name = run_name or identifier(arm, period)
+    ident = models_of or run_name
+    run_dir = out_dir / run_name
+    done = run_dir / "done.json"
+    if done.exists():
+        return ArmRun(**json.loads(done.read_text()))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "overlay.json").write_text(json.dumps(overlay(arm)))
+    (run_dir / "params.json").write_text(json.dumps(arm_params(arm, config)))
+    request = BacktestRequest(
+        configs=[Path("config.json"), run_dir / "overlay.json"], strategy=strategy,
+        model=arm.freqaimodel, timerange=PERIODS[period], identifier=ident, datadir=paths.DATA_DIR,
+        userdir=userdir, host=DEFAULT_HOST, port=port, state_file=state_file,
+        log_file=state_file.with_name("market.log"), training_params=run_dir / "params.json",
+        extra=["--cache", "none"])
+    log_path = run_dir / "backtest.log"
+    logger.info("skill: %s with %s on the %s period (%s)", arm.name, strategy, period,
+                PERIODS[period])
+    start = time.perf_counter()
+    code = run_backtest(request, log_path)
+    wall = time.perf_counter() - start
+    if code != 0:
+        raise FreqaiSeqError(f"The {arm.name} backtest failed (exit {code}); see {log_path}.")
+    from freqtrade.data.btanalysis import load_backtest_stats
+
+    stats = load_backtest_stats(userdir / "backtest_results")["strategy"][strategy]
+    files = list((userdir / "models" / ident / "backtesting_predictions").glob("*.feather"))
+    record = ArmRun(arm.name, period, wall,
+                    sum(float(t) for t in DONE_TRAINING.findall(log_path.read_text())),
+                    len(files) // len(PAIRS), int(stats["total_trades"]),
+                    100 * float(stats["profit_total"]),
+                    100 * float(stats.get("max_drawdown_account") or 0.0),
+                    stats.get("sharpe"))
+    done.write_text(json.dumps(asdict(record)))
+    return record
+
+
+def hourly_dates(dates: pd.DatetimeIndex, timeframe: str) -> pd.DatetimeIndex:
+    """The 1h row a forecast belongs to: the one whose candle closes when the forecast's candle
+    closes (30m candle 10:30 -> 1h candle 10:00); forecasts between hours map off the hour."""
+    return dates + pd.Timedelta(timeframe) - pd.Timedelta("1h")
+
+
+def hourly_forecasts(arm: Arm, period: str, userdir: Path) -> pd.DataFrame:
+    """(pair, date, forecast) on hourly rows: a 30m forecast made at the close of the 1h
+    candle dated `date` (the 30m candle dated date + 30 min)."""
+    run = load_export(userdir / "models" / identifier(arm, period), list(PAIRS))
+    label = return_label(HORIZON_HOURS * arm.candles_per_hour)
+    parts = []
+    for pair in run.pairs:
+        frame = run.predictions(pair)
+        frame = frame[frame["do_predict"] == 1]
+        dates = hourly_dates(pd.DatetimeIndex(frame["date"]).as_unit("ns"), arm.timeframe)
+        parts.append(pd.DataFrame({"pair": pair, "date": dates,
+                                   arm.name: frame[label].to_numpy(np.float64)}))
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["date"].dt.minute == 0]
+
+
+def common_rows(arms: list[Arm], period: str, userdir: Path, datadir: Path) -> pd.DataFrame:
+    """Rows every arm predicted, with the realized 12-hour return."""
+    rows = None
+    for arm in arms:
+        frame = hourly_forecasts(arm, period, userdir)
+        rows = frame if rows is None else rows.merge(frame, on=["pair", "date"])
+    truths = []
+    for pair in PAIRS:
+        truth = realized_forward_return(load_candles(datadir, pair, "1h"), HORIZON_HOURS, "1h")
+        truths.append(pd.DataFrame({"pair": pair, "realized": truth.to_numpy(),
+                                    "date": pd.DatetimeIndex(truth.index).as_unit("ns")}))
+    rows = rows.merge(pd.concat(truths), on=["pair", "date"])
+    return rows[np.isfinite(rows.drop(columns=["pair", "date"]).to_numpy()).all(axis=1)]
+
+
+def score(arms: list[Arm], period: str, userdir: Path, datadir: Path, resamples: int,
+          seed: int) -> dict[str, Any]:
+    rows = common_rows(arms, period, userdir, datadir)
+    if rows.empty:
+        raise FreqaiSeqError(f"No {period} row is predicted by every arm.")
+    forecasts = {a.name: rows[a.name].to_numpy() for a in arms}
+    truth, dates = rows["realized"].to_numpy(), rows["date"].to_numpy()
+    groups = pd.factorize(rows["pair"])[0]
+    block = BACKTEST_DAYS * 24
+    scores = score_with_ci(forecasts, truth, dates, HORIZON_HOURS, resamples, seed,
+                           min_block=block, groups=groups)
+    baseline = BASELINE if BASELINE in forecasts else None
+    diffs = (paired_differences(forecasts, baseline, "mean_pair_ic", truth, dates,
+                                HORIZON_HOURS, resamples, seed, min_block=block,
+                                groups=groups) if baseline else {})
+    return {"period": period, "timerange": PERIODS[period], "rows": len(rows),
+            "dates": len(np.unique(dates)), "block_candles": block, "baseline": baseline,
+            "arms": {a.name: {**scores[a.name].as_dict(),
+                              "mse_vs_zero": scores[a.name].value["mse_vs_zero"],
+                              "ic_minus_baseline": diffs.get(a.name)} for a in arms}}
+
+
+def run(arms: list[Arm], period: str, out_dir: Path, userdir: Path, resamples: int,
+        seed: int) -> dict[str, Any]:
+    _, config = load_user_configs(None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state_file = out_dir / "market.json"
+    with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,
+                        out_dir / "market.log") as market:
+        runs = [run_arm(a, period, config, market.port, state_file, out_dir, userdir)
+                for a in arms]
+    report = score(arms, period, userdir, paths.DATA_DIR, resamples, seed)
+    report["runs"] = {r.arm: asdict(r) for r in runs}
+    (out_dir / f"skill-{period}.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _ci(entry: dict[str, float | None]) -> str:
+    def f(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:+.3f}"
+    return f"{f(entry['value'])} [{f(entry['ci_low'])}, {f(entry['ci_high'])}]"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [f"{report['period']} period {report['timerange']}: {report['rows']} rows "
+             f"({report['dates']} hourly dates), 5 pairs, weekly retraining; 95 % CIs from "
+             f"{report['block_candles']}-candle date blocks",
+             "", "| arm | mean per-pair IC | vs LightGBM (paired) | pooled IC | "
+             "cross-sectional IC | MSE / zero | direction | s per window | trades | profit % |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, s in report["arms"].items():
+        run = report["runs"][name]
+        diff = s["ic_minus_baseline"]
+        diff_text = ("n/a" if diff is None or name == report["baseline"]
+                     else f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]")
+        per_window = run["train_s"] / max(1, run["windows"])
+        lines.append(
+            f"| {name} | {_ci(s['mean_pair_ic'])} | {diff_text} | {_ci(s['spearman_ic'])} | "
+            f"{_ci(s['cross_sectional_ic'])} | {s['mse_vs_zero']:.3f} | "
+            f"{s['direction_accuracy']['value']:.3f} | {per_window:.1f} | {run['trades']} | "
+            f"{run['profit_pct']:+.2f} |")
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""FreqAI's data drawer made crash-safe for live trading.
+
+FreqAI writes `pair_dictionary.json` (which model each pair uses) and its other state files by
+truncating and rewriting them in place, so a kill during that write leaves a file that stops the
+bot at its next start. And a model file that cannot be loaded (corrupt, or from an incompatible
+version) raises on every candle while the drawer still calls the model fresh, so the pair never
+trades again. This drawer writes atomically and, in live mode, turns an unloadable model into a
+logged error plus a retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pandas as pd
+import rapidjson
+from freqtrade.freqai.data_drawer import METADATA, FreqaiDataDrawer
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+from freqai_seq.atomic import atomic_writer
+from freqai_seq.model.cross_pair.store import SharedNetworks
+
+logger = logging.getLogger(__name__)
+
+STATE_FILES = ("pair_dictionary.json", "global_metadata.json", "metric_tracker.json")
+
+
+def set_aside_unreadable_state(folder: Path) -> list[Path]:
+    """Move FreqAI state files that are not valid JSON out of the way (kept as `*.unreadable`), so
+    the drawer starts from scratch and retrains instead of failing at start-up."""
+    moved = []
+    for name in STATE_FILES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as exc:
+            target = path.with_name(f"{name}.unreadable")
+            path.replace(target)
+            moved.append(target)
+            logger.error("FreqAI state file %s is unreadable (%s): kept as %s; starting without "
+                         "it, so the pairs it listed are retrained.", path, exc, target.name)
+    return moved
+
+
+class CrashSafeDataDrawer(FreqaiDataDrawer):
+    """FreqaiDataDrawer with atomic state writes and recovery from unloadable live models."""
+
+    def _dump_json(self, path: Path, obj: Any) -> None:
+        with self.save_lock, atomic_writer(path) as fh:
+            fh.write(rapidjson.dumps(obj, default=self.np_encoder,
+                                     number_mode=rapidjson.NM_NATIVE).encode())
+
+    def save_drawer_to_disk(self) -> None:
+        self._dump_json(self.pair_dictionary_path, self.pair_dict)
+
+    def save_metric_tracker_to_disk(self) -> None:
+        self._dump_json(self.metric_tracker_path, self.metric_tracker)
+
+    def save_global_metadata_to_disk(self, metadata: dict[str, Any]) -> None:
+        self._dump_json(self.global_metadata_path, metadata)
+
+    def save_historic_predictions_to_disk(self) -> None:
+        with atomic_writer(self.historic_predictions_path) as fh:
+            cloudpickle.dump(self.historic_predictions, fh,
+                             protocol=cloudpickle.DEFAULT_PROTOCOL)
+        with atomic_writer(self.historic_predictions_bkp_path) as fh, \
+                self.historic_predictions_path.open("rb") as src:
+            shutil.copyfileobj(src, fh)
+
+    def update_historic_data(self, strategy: Any, dk: FreqaiDataKitchen) -> None:
+        """FreqAI appends the data provider's new candles (`date` in microseconds) to the history
+        it loaded from disk (milliseconds); pandas 3 concatenates the two as an object column,
+        and every later training of the pair then fails on `.dt` ("Can only use .dt accessor").
+        The column is turned back into UTC datetimes."""
+        super().update_historic_data(strategy, dk)
+        with self.history_lock:
+            for frames in self.historic_data.values():
+                for tf, frame in frames.items():
+                    if not pd.api.types.is_datetime64_any_dtype(frame["date"]):
+                        frames[tf] = frame.assign(date=pd.to_datetime(frame["date"], utc=True))
+
+    def purge_old_models(self) -> None:
+        """FreqAI's purge, plus the cross-pair networks beyond the same count per key."""
+        super().purge_old_models()
+        keep = self.freqai_info.get("purge_old_models", 0)
+        if keep:
+            SharedNetworks(Path(self.full_path)).purge(2 if isinstance(keep, bool) else keep)
+
+    @staticmethod
+    def _exact_metadata(dk: FreqaiDataKitchen) -> dict[str, Any]:
+        """The metadata FreqAI just read, read again with exact floats: its native-number parse
+        can be one ulp off (label means and standard deviations, hence the strategy's
+        thresholds, would differ between a model kept in memory and the same model loaded)."""
+        with (dk.data_path / f"{dk.model_filename}_{METADATA}.json").open("r") as fp:
+            return rapidjson.load(fp, number_mode=rapidjson.NM_NAN)
+
+    def load_data(self, coin: str, dk: FreqaiDataKitchen) -> Any:
+        """In live mode a model that cannot be loaded is reported and retrained: the pair gets
+        `do_predict = 0` until then. Backtests still fail loudly."""
+        from_disk = coin not in self.meta_data_dictionary
+        try:
+            model = super().load_data(coin, dk)
+            if model is not None and from_disk:
+                dk.data = self._exact_metadata(dk)
+            return model
+        except Exception as exc:  # torch, pickle, zip, JSON and our format errors all land here
+            if not dk.live:
+                raise
+            with self.pair_dict_lock:
+                info = self.pair_dict.get(coin, {})
+                logger.error(
+                    "Cannot load the model of %s (%s in %s): %s: %s. It will be retrained; "
+                    "until then the pair gets no predictions.", coin, info.get("model_filename"),
+                    info.get("data_path"), type(exc).__name__, str(exc).rstrip("."))
+                if coin in self.pair_dict:
+                    self.pair_dict[coin]["trained_timestamp"] = 0
+                    self.pair_dict[coin]["model_filename"] = ""
+            self.model_dictionary.pop(coin, None)
+            self.meta_data_dictionary.pop(coin, None)
+            return None

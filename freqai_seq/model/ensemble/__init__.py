@@ -1,0 +1,1 @@
+"""LightGBM + sequence-network stacking under FreqAI (`LSTMLightGBMEnsembleRegressor`)."""

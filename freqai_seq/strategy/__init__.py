@@ -1,0 +1,2 @@
+"""What the strategies run inside freqtrade: features, targets, entry/exit and stake
+logic."""
