@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 EPOCHS ?= 100
 HYPEROPT_TIMERANGE ?= 20190301-20190601
 
-.PHONY: setup data backtest lookahead hyperopt plot dryrun stop test lint market-start market-stop clean
+.PHONY: setup data backtest lookahead hyperopt plot dryrun stop test lint market-start market-stop docs clean
 
 setup: $(STAMP)
 
@@ -75,6 +75,11 @@ market-start: data
 
 market-stop: $(STAMP)
 	$(BIN)/freqai-seq market stop
+
+# The documentation site (mkdocs, docs/) on http://127.0.0.1:8000, rebuilt on every change;
+# `$(BIN)/mkdocs build --strict` writes it to site/ (tests/test_docs.py builds it too).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs serve
 
 clean:
 	rm -rf $(VENV) user_data/models user_data/backtest_results user_data/runs user_data/market

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
+from pathlib import Path
 
 #: the key tables `key_table` knows: `freqai-seq keys`, `keys --hybrid`, `keys --ensemble`
 KEY_TABLES = ("sequence", "hybrid", "ensemble")
@@ -83,4 +85,6 @@ def synopsis(path: list[str]) -> str:
             raise ValueError(f"{where} has no command {name!r}; one of {', '.join(subs)}")
         parser = subs[name]
     parser.formatter_class = functools.partial(parser.formatter_class, width=HELP_WIDTH)
-    return parser.format_help().rstrip()
+    # defaults inside the installed package read `freqai_seq/...`, wherever it is installed
+    installed = str(Path(__file__).resolve().parent.parent) + os.sep
+    return parser.format_help().rstrip().replace(installed, "")

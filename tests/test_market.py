@@ -141,7 +141,7 @@ def test_second_start_reuses_and_busy_port_is_a_clear_error(market: MarketState,
 
 def test_cli_start_status_stop_and_stale_state(datadir: Path, tmp_path: Path) -> None:
     state = str(tmp_path / "m.json")
-    common = ["--port", "0", "--state-file", state, "--log-file", str(tmp_path / "m.log")]
+    common = ["--port", "0", "--state-file", state, "--market-log", str(tmp_path / "m.log")]
     started = run_cli("market", "start", *common)
     assert started.returncode == 0 and "Started offline market" in started.stdout
     recorded = read_state(Path(state))

@@ -330,7 +330,7 @@ def test_a_non_loopback_host_needs_allow_remote(datadir: Path, tmp_path: Path,
     state_file = tmp_path / "market.json"
     try:
         refused = run_cli("market", "start", "--host", "0.0.0.0", "--port", "0",
-                          "--state-file", str(state_file), "--log-file", str(tmp_path / "m.log"))
+                          "--state-file", str(state_file), "--market-log", str(tmp_path / "m.log"))
     finally:
         market.stop(state_file)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr

@@ -114,12 +114,15 @@ def test_backtest_writes_no_secret_and_a_rejected_rerun_keeps_the_record(
     before = record_path.read_bytes()
 
     # freqtrade itself rejects this rerun (no such strategy) after our checks passed.
+    logfile = run.userdir / "logs" / "rejected.log"
     rerun = run_cli("backtest", "-c", "config.json", "--strategy", "NoSuchStrategy",
-                    "--identifier", run.identifier, "--userdir", str(run.userdir),
+                    "--logfile", str(logfile), "--identifier", run.identifier,
+                    "--userdir", str(run.userdir),
                     "--datadir", str(ROOT / "user_data" / "data" / "binance"),
                     "--timerange", "20190801-20190815", timeout=300)
     assert rerun.returncode == 1, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "freqtrade backtesting failed with exit code" in rerun.stderr
+    assert "NoSuchStrategy" in logfile.read_text()  # freqtrade's --logfile, as freqtrade's
     assert record_path.read_bytes() == before
     assert not list((run.userdir / "runs").glob(".*"))  # no pending record or overlay left
 

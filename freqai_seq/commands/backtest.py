@@ -56,6 +56,11 @@ def passthrough(extra: list[str]) -> list[str]:
     return extra[1:] if extra[:1] == ["--"] else extra
 
 
+def freqtrade_logfile(logfile: Path | None) -> list[str]:
+    """freqtrade's own `--logfile` (its log also goes to our output, which the runner reads)."""
+    return ["--logfile", str(logfile)] if logfile else []
+
+
 def freqtrade_command(request: BacktestRequest, configs: list[Path],
                       subcommand: str = "backtesting",
                       launcher: tuple[str, ...] = FREQTRADE) -> list[str]:

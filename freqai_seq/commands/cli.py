@@ -78,7 +78,7 @@ def _cmd_market(args: argparse.Namespace) -> int:
 
 def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
     """The freqtrade run a command's shared options describe (`fields` replace some)."""
-    from freqai_seq.commands.backtest import BacktestRequest
+    from freqai_seq.commands.backtest import BacktestRequest, freqtrade_logfile, passthrough
 
     described = {
         "configs": getattr(args, "config", None), "strategy": args.strategy, "model": args.model,
@@ -87,7 +87,8 @@ def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
         "datadir": args.datadir, "userdir": args.userdir, "host": args.host, "port": args.port,
         "state_file": args.state_file, "log_file": args.market_log,
         "training_params": getattr(args, "training_params", None),
-        "extra": getattr(args, "freqtrade_args", None) or [],
+        "extra": [*freqtrade_logfile(args.logfile),
+                  *passthrough(getattr(args, "freqtrade_args", None) or [])],
         "pairs": tuple(getattr(args, "pairs", None) or ())}
     return BacktestRequest(**{**described, **fields})
 
@@ -130,7 +131,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return run_plots(PlotRequest(
         identifier=identifier, userdir=args.userdir, datadir=args.datadir, host=args.host,
         port=args.port, state_file=args.state_file, log_file=args.market_log,
-        pairs=tuple(args.pairs or ()), extra=args.freqtrade_args))
+        pairs=tuple(args.pairs or ()), extra=args.freqtrade_args, logfile=args.logfile))
 
 
 def _cmd_skill(args: argparse.Namespace) -> int:
@@ -154,28 +155,29 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
 
 
 def _add_scoring_options(parser: argparse.ArgumentParser, name: str) -> None:
-    """What `skill` and `intervals` share: bootstrap, output folders, the README block."""
+    """What `skill` and `intervals` share: bootstrap, output folders, the docs page."""
     from freqai_seq.evaluation.skill_settings import OUT_DIR
 
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     add_option(parser, "userdir", type=Path, default=Path("user_data"))
-    parser.add_argument("--readme", type=Path, default=None,
-                        help=f"also replace the period's tables between the {name} markers")
+    parser.add_argument("--page", "--readme", dest="page", type=Path, default=None,
+                        help=f"also replace the period's tables between the {name} markers of "
+                             f"this docs page (docs/results/{name}.md in the repository)")
 
 
 def _publish_period_tables(args: argparse.Namespace, name: str, tables: str) -> int:
-    """`<out>/<name>-<period>.md`, the console, and with --readme the README's block between
+    """`<out>/<name>-<period>.md`, the console, and with --page the docs page's block between
     `<!-- <name>:<period> -->` markers."""
-    from freqai_seq.evaluation.bench import update_readme
+    from freqai_seq.evaluation.bench import update_page
 
     (args.out / f"{name}-{args.period}.md").write_text(tables + "\n")
     print(tables)
-    if args.readme:
-        update_readme(args.readme, tables, f"<!-- {name}:{args.period} -->",
-                      f"<!-- /{name}:{args.period} -->")
-        print(f"\nUpdated the {args.period} tables of {args.readme}")
+    if args.page:
+        update_page(args.page, tables, f"<!-- {name}:{args.period} -->",
+                    f"<!-- /{name}:{args.period} -->")
+        print(f"\nUpdated the {args.period} tables of {args.page}")
     return 0
 
 
@@ -192,9 +194,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     table = bench.format_report(report)
     (args.out / "bench.md").write_text(table + "\n")
     print(table)
-    if args.readme:
-        bench.update_readme(args.readme, table)
-        print(f"\nUpdated the benchmark section of {args.readme}")
+    if args.page:
+        bench.update_page(args.page, table)
+        print(f"\nUpdated the benchmark tables of {args.page}")
     print(f"\nWritten to {args.out / 'bench.json'} and {args.out / 'bench.md'}")
     return 0
 
@@ -232,7 +234,7 @@ def _cmd_dryrun(args: argparse.Namespace) -> int:
             model=args.model, strategy=args.strategy, replay_start_ms=args.replay_start,
             pairs=tuple(args.pairs or ()), configs=tuple(args.config or [Path("config.json")]),
             training_params=args.training_params, datadir=args.datadir, userdir=args.userdir,
-            api_port=args.api_port, fast=args.fast)
+            api_port=args.api_port, fast=args.fast, logfile=args.logfile)
         try:
             state = dryrun.start(request)
         except dryrun.BotFailed as err:
@@ -346,7 +348,7 @@ def _state_file_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _market_log_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-file", "--market-log", dest="market_log", type=Path,
+    parser.add_argument("--market-log", dest="market_log", type=Path,
                         default=paths.MARKET_STATE_FILE.with_name("market.log"),
                         help="log of a background market (default: %(default)s)")
 
@@ -369,7 +371,14 @@ def _freqtrade_run_options(parser: argparse.ArgumentParser) -> None:
                         help="FreqAI model class (default: %(default)s)")
     add_option(parser, "userdir", type=Path, default=paths.USER_DATA,
                         help="freqtrade user_data directory (default: %(default)s)")
+    _logfile_option(parser)
     _market_options(parser)
+
+
+def _logfile_option(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "logfile", type=Path, default=None, metavar="FILE",
+               help="freqtrade's own log file (passed on as freqtrade's --logfile; its output "
+                    "is also shown here)")
 
 
 def _freqtrade_passthrough(parser: argparse.ArgumentParser) -> None:
@@ -520,6 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="default: the backtest's pairs")
     add_option(plot, "userdir", type=Path, default=paths.USER_DATA,
                       help="freqtrade user_data directory (default: %(default)s)")
+    _logfile_option(plot)
     _market_options(plot)
     plot.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                       help="extra plot-dataframe arguments, after --")
@@ -547,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="REST API port on 127.0.0.1 (default: %(default)s)")
     add_option(dry_start, "datadir", type=Path, default=paths.DATA_DIR,
                help="candles the market replays (default: %(default)s)")
+    _logfile_option(dry_start)
     dry_stop = dry_actions.add_parser("stop", help="stop the bot and the market it started")
     dry_status = dry_actions.add_parser("status", help="the bot's newest predictions (exit 1 "
                                                        "when it does not run)")
@@ -600,8 +611,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p.add_argument("--models", nargs="+", default=list(ALL_MODELS), choices=ALL_MODELS,
                          metavar="MODEL", help=f"any of {', '.join(ALL_MODELS)}")
     bench_p.add_argument("--out", type=Path, default=defaults.out_dir)
-    bench_p.add_argument("--readme", type=Path, default=None,
-                         help="also replace the table between the bench markers of this file")
+    bench_p.add_argument("--page", "--readme", dest="page", type=Path, default=None,
+                         help="also replace the tables between the bench markers of this docs "
+                              "page (docs/results/benchmark.md in the repository)")
     add_option(bench_p, "userdir", type=Path, default=defaults.userdir,
                          help="freqtrade user_data directory for the runs' models")
     bench_p.set_defaults(func=_cmd_bench)

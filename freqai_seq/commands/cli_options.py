@@ -1,6 +1,7 @@
 """The options several `freqai-seq` commands share, each defined once with freqtrade's names
 and short forms (`-s/--strategy`, `--freqaimodel`, `-p/--pairs`, `--userdir`/`--user-data-dir`,
-`-d/--datadir`/`--data-dir`); the spellings of earlier releases stay as aliases."""
+`-d/--datadir`/`--data-dir`, `--logfile`/`--log-file`); the spellings of earlier releases stay as
+aliases."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ FLAGS: dict[str, tuple[str, ...]] = {
     "userdir": ("--userdir", "--user-data-dir"),
     "datadir": ("-d", "--datadir", "--data-dir"),
     "config": ("-c", "--config"),
+    "logfile": ("--logfile", "--log-file"),  # freqtrade's own log file, as freqtrade's option
 }
 
 

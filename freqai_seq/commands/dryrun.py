@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths, processes
+from freqai_seq.commands.backtest import freqtrade_logfile
 from freqai_seq.commands.loaders import install_loaders
 from freqai_seq.commands.run_config import load_user_configs, replacing_training_params
 from freqai_seq.errors import FreqaiSeqError
@@ -60,6 +61,7 @@ class DryRunRequest:
     userdir: Path = paths.USER_DATA
     api_port: int = API_PORT
     fast: bool = False  # 30m candles relabelled as 1m: a new candle every minute
+    logfile: Path | None = None  # freqtrade's --logfile (its output also goes to bot.log)
 
     @property
     def folder(self) -> Path:
@@ -233,7 +235,8 @@ def start(request: DryRunRequest) -> BotState:
            *[a for c in request.configs for a in ("-c", str(c))], "-c", str(overlay),
            "-c", str(local), "--strategy", request.strategy, "--freqaimodel", request.model,
            "--db-url", f"sqlite:///{(folder / f'trades-{request.session}.sqlite').resolve()}",
-           "--userdir", str(request.userdir), "--datadir", str(folder / "data" / request.session)]
+           "--userdir", str(request.userdir), "--datadir", str(folder / "data" / request.session),
+           *freqtrade_logfile(request.logfile)]
     with log_file.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,

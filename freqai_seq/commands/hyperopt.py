@@ -42,7 +42,7 @@ DEFAULT_TIMERANGE = "20190301-20190601"
 DEFAULT_SPACES = ("buy", "sell", "roi", "stoploss")
 # Daily Sharpe ratio of the summed trade profits, days without trades counting as 0, after
 # 0.05 % slippage per trade: risk-adjusted, finite, and it does not reward a handful of lucky
-# trades or churning (README, "Hyperopt").
+# trades or churning (docs: Hyperopt).
 DEFAULT_LOSS = "SharpeHyperOptLossDaily"
 DEFAULT_EPOCHS = 100
 DEFAULT_RANDOM_STATE = 42

@@ -26,7 +26,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from freqai_seq.commands.backtest import BacktestRequest, passthrough, run_offline
+from freqai_seq.commands.backtest import (
+    BacktestRequest,
+    freqtrade_logfile,
+    passthrough,
+    run_offline,
+)
 from freqai_seq.commands.freqtrade_log import DONE_TRAINING
 from freqai_seq.errors import FreqaiSeqError
 
@@ -91,6 +96,7 @@ class PlotRequest:
     log_file: Path
     pairs: tuple[str, ...] = ()  # default: the backtest's pairs
     extra: list[str] = field(default_factory=list)  # to plot-dataframe
+    logfile: Path | None = None  # freqtrade's --logfile, of both commands
 
 
 def plot_files(userdir: Path, pairs: tuple[str, ...], timeframe: str) -> list[Path]:
@@ -128,7 +134,7 @@ def run_plots(request: PlotRequest) -> int:
             datadir=request.datadir, userdir=request.userdir, host=request.host,
             port=request.port, state_file=request.state_file, log_file=request.log_file,
             pairs=tuple(pairs), run_config_suffix=".plot")
-        source = ["--backtest-filename", str(result.path)]
+        source = ["--backtest-filename", str(result.path), *freqtrade_logfile(request.logfile)]
         for subcommand, args in (("plot-dataframe", [*source, *extra]),
                                  ("plot-profit", source)):
             log_path = request.userdir / "runs" / f"{request.identifier}.{subcommand}.log"

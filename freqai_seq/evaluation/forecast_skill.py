@@ -44,7 +44,7 @@ TAG = "intervals"
 SELECTION_ARMS = ("lstm-cross-1h-180d", "hybrid-cross-1h-180d", "lstm-cross-1h-180d-logvar",
                   "lstm-cross-1h-180d-logvar_har")
 # The earlier choice (the MSE of the volatility) and the volatility option the selection period
-# chose by the goal's measure, QLIKE (README, Intervals).
+# chose by the goal's measure, QLIKE (docs: Results, Intervals).
 REPORT_ARMS = ("lstm-cross-1h-180d", "lstm-cross-1h-180d-logvar")
 
 

@@ -10,7 +10,7 @@ from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 
 # Settings are chosen on the selection period only; the reported period is scored once with the
-# chosen settings (README, Skill).
+# chosen settings (docs: Results, Skill).
 PERIODS = {"selection": "20180701-20181231", "report": "20190101-20191001"}
 PAIRS = ("BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD")
 HORIZON_HOURS = 12
@@ -78,7 +78,7 @@ STAGE1 = tuple(Arm(LSTM, cross, tf, days) for tf, days in
                for cross in (False, True))
 # FreqAI's own models per pair at its usual 30 days: the baselines every arm is compared with.
 BASELINES = (Arm("LightGBMRegressor"), Arm("PyTorchMLPRegressor"))
-# What stage 1 chose on the selection period (README, Skill): 1h candles, 180 training days.
+# What stage 1 chose on the selection period (docs: Results, Skill): 1h candles, 180 training days.
 CHOSEN_TIMEFRAME, CHOSEN_DAYS = "1h", 180
 
 

@@ -1,6 +1,6 @@
 """`model_training_parameters` of the sequence models, read and validated once.
 
-Every key, its default and its meaning is listed here and nowhere else; the README table is
+Every key, its default and its meaning is listed here and nowhere else; the docs tables are
 generated from `KEY_DOCS` (see `freqai-seq keys`).
 """
 
@@ -37,7 +37,7 @@ KEY_DOCS: dict[str, str] = {
     "device": "`auto` (cuda if available, else cpu), `cpu` or `cuda`",
     "mixed_precision": "autocast + GradScaler, only ever applied on cuda; off by default because "
                        "it made a training step 1.0 to 1.8 times slower on an H100 for these "
-                       "network sizes (README, GPU)",
+                       "network sizes (docs: Operations, GPU)",
     "inference_batch_size": "windows per forward pass when predicting",
     "loss_weight_return": "loss weight of return (and any other regression) labels",
     "loss_weight_volatility": "loss weight of `&-vol_<h>` and `&-logvar_<h>` labels",
@@ -55,7 +55,7 @@ KEY_DOCS: dict[str, str] = {
     "num_threads": "torch CPU threads (0 keeps torch's default)",
     "cross_pair": "train one network per window on the windows of every whitelisted pair "
                   "(each scaled by its own FreqAI pipelines) and give every pair that network "
-                  "(README, Cross-pair training)",
+                  "(docs: Cross-pair training)",
     "pair_embedding_dim": "cross_pair only: size of a learned pair embedding appended to every "
                           "candle of a window (0 = the network does not know the pair)",
     "unseen_pair_share": "cross_pair with an embedding: share of training windows whose pair id "

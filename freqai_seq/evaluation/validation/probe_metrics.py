@@ -1,4 +1,4 @@
-"""Formulas of the model analysis, on arrays (documented in the README and the report).
+"""Formulas of the model analysis, on arrays (documented in the docs, Validation, and the report).
 
 Lags count candles back from the newest step of a window: lag 0 is the candle predicted on.
 """

@@ -1,5 +1,5 @@
 """The ensemble's own `model_training_parameters` keys; every other key configures the network
-(see `freqai-seq keys`). Documented in ENSEMBLE_KEY_DOCS and the README."""
+(see `freqai-seq keys`). Documented in ENSEMBLE_KEY_DOCS (the docs table is generated from it)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class EnsembleConfig:
     ensemble_embedding: bool = False
     ensemble_disagreement_do_predict: bool = False
     ensemble_dynamic_candles: int = 0
-    ensemble_stack_shrinkage: float = 0.1  # chosen on the selection period (README)
+    ensemble_stack_shrinkage: float = 0.1  # chosen on the selection period (docs: Ensemble)
     ensemble_stack_max_weight: float = 0.0
 
     def __post_init__(self) -> None:

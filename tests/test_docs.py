@@ -1,0 +1,107 @@
+"""The documentation site: `mkdocs build --strict` passes, the parts generated from the code
+(key tables, command synopses) are in it, the measured tables sit between their markers in
+the pages their commands write, and the README stays a one-or-two-screen introduction."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from freqai_seq import reference
+from tests.conftest import ROOT
+
+DOCS = ROOT / "docs"
+
+# the blocks `bench`, `skill` and `intervals` replace (`--page`), by the page that holds them
+MEASURED_BLOCKS = {
+    "results/benchmark.md": [("<!-- bench:start -->", "<!-- bench:end -->")],
+    "results/skill.md": [("<!-- skill:selection -->", "<!-- /skill:selection -->"),
+                         ("<!-- skill:report -->", "<!-- /skill:report -->")],
+    "results/intervals.md": [("<!-- intervals:selection -->", "<!-- /intervals:selection -->"),
+                             ("<!-- intervals:report -->", "<!-- /intervals:report -->")],
+}
+
+
+@functools.cache
+def _hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_hook_generated",
+                                                  DOCS / "hooks" / "generated.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rendered_page(page: str) -> str:
+    """The Markdown of `docs/<page>` as the site renders it: placeholders replaced."""
+    return _hook().render((DOCS / page).read_text(), page)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)], cwd=ROOT,
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert built.returncode == 0, built.stdout + built.stderr
+    return out
+
+
+def test_site_builds_strict_with_the_generated_tables_and_synopses(site: Path) -> None:
+    sequence = (site / "models" / "sequence" / "index.html").read_text()
+    assert "<td><code>hidden_size</code></td>" in sequence
+    assert "<td><code>conv_kernels</code></td>" in (site / "models" / "hybrid" /
+                                                     "index.html").read_text()
+    assert "<td><code>ensemble_stack_shrinkage</code></td>" in (site / "models" / "ensemble" /
+                                                                "index.html").read_text()
+    commands = (site / "commands" / "index.html").read_text()
+    for path in reference.command_paths():
+        assert f"usage: freqai-seq {' '.join(path)} " in commands, path
+    for html in site.rglob("*.html"):  # no placeholder left (pages name them only as code)
+        assert "<!-- generated:" not in html.read_text(), html
+
+
+def test_placeholders_render_the_code_s_tables_and_help() -> None:
+    page = rendered_page("models/sequence.md")
+    assert reference.key_table("sequence") in page
+    assert "<!-- generated:" not in page
+    assert reference.synopsis(["market", "start"]) in rendered_page("data-and-market.md")
+    # a placeholder alone on its line is replaced; one named in running text is not
+    text = "<!-- generated:keys hybrid -->\nsee `<!-- generated:keys hybrid -->`\n"
+    assert _hook().render(text).count("<!-- generated:keys hybrid -->") == 1
+
+
+@pytest.mark.parametrize("placeholder", ["<!-- generated:nothing -->",
+                                         "<!-- generated:keys lstm -->",
+                                         "<!-- generated:synopsis market nothing -->"])
+def test_a_bad_placeholder_fails_the_build(placeholder: str) -> None:
+    from mkdocs.exceptions import PluginError
+
+    with pytest.raises(PluginError, match="generated:"):
+        _hook().render(placeholder)
+
+
+def test_measured_tables_sit_between_their_markers() -> None:
+    for page, blocks in MEASURED_BLOCKS.items():
+        text = (DOCS / page).read_text()
+        for start, end in blocks:
+            assert text.count(start) == 1 and text.count(end) == 1, (page, start)
+            assert re.search(re.escape(start) + r"\n.*\|.*\n" + re.escape(end), text, re.S), page
+
+
+def test_readme_is_a_short_introduction() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 200
+    for command in ("make backtest", "make test"):
+        assert command in readme
+    for link in re.findall(r"\]\((docs/[^)#]+)", readme):
+        assert (ROOT / link).is_file(), link
