@@ -91,6 +91,11 @@ def test_bench_command_runs_and_writes_its_report(tmp_path: Path, datadir: Path)
     (frame,) = [pd.read_feather(f) for f in predictions.glob("*_prediction.feather")]
     assert (frame.loc[frame["do_predict"] == 1, "&-unc_ret_12"] > 0).all()
     assert report["bare_loop_s"] > 0
+    # The bare loop's shape is the one the LSTM's saved model recorded: what its training logged.
+    shape = re.search(r"Training model on (\d+) features and (\d+) rows", log)
+    assert shape, "no training shape logged"
+    assert (report["bare_loop_shape"]["features"], report["bare_loop_shape"]["rows"]) == (
+        int(shape[1]), int(shape[2]))
     assert set(report["inference_candles_per_s"]) == {
         "lstm_batched", "lstm_per_candle_loop", "gru_batched", "gru_per_candle_loop",
         "hybrid_batched", f"hybrid_batched_mc{MC_PASSES}", "transformer_per_candle_loop"}

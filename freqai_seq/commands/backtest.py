@@ -6,14 +6,17 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from freqai_seq import paths
 from freqai_seq.commands.freqtrade_log import FAILED_TRAINING, REJECTED_CONFIG
 from freqai_seq.commands.loaders import install_loaders
 from freqai_seq.commands.run_config import RunRecord, RunSpec, check_run_inputs, slug, write_overlay
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
 from freqai_seq.processes import die_with_parent
@@ -126,6 +129,46 @@ def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
                      "predictions); see the warnings above. Exiting non-zero.", failed)
         return 1
     return 0
+
+
+def evaluation_request(configs: list[Path], strategy: str, model: str, timerange: str,
+                       identifier: str, userdir: Path, port: int, state_file: Path,
+                       training_params: Path) -> BacktestRequest:
+    """A backtest of an evaluation command (bench, skill, intervals) on the bundled data,
+    against the market the command runs (`port`, `state_file`) for all its backtests."""
+    return BacktestRequest(
+        configs=configs, strategy=strategy, model=model, timerange=timerange,
+        identifier=identifier, datadir=paths.DATA_DIR, userdir=userdir, host=DEFAULT_HOST,
+        port=port, state_file=state_file, log_file=state_file.with_name("market.log"),
+        training_params=training_params)
+
+
+@dataclass(frozen=True)
+class MeasuredBacktest:
+    """A finished backtest as an evaluation reports it: wall time, and freqtrade's own figures
+    from its result file."""
+
+    wall_s: float
+    trades: int
+    profit_pct: float
+    drawdown_pct: float
+    sharpe: float | None
+
+
+def run_measured(name: str, request: BacktestRequest, log_path: Path) -> MeasuredBacktest:
+    """Run the backtest (its output also to `log_path`); a failure is an error naming it."""
+    from freqtrade.data.btanalysis import load_backtest_stats
+
+    start = time.perf_counter()
+    code = run_backtest(request, log_path)
+    wall = time.perf_counter() - start
+    if code != 0:
+        raise FreqaiSeqError(f"The {name} backtest failed (exit {code}); see {log_path}.")
+    stats = load_backtest_stats(request.userdir / "backtest_results")["strategy"][
+        request.strategy]
+    return MeasuredBacktest(wall, int(stats["total_trades"]), 100 * float(stats["profit_total"]),
+                            100 * float(stats.get("max_drawdown_account") or 0.0),
+                            stats.get("sharpe"))
 
 
 OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables

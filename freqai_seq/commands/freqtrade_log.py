@@ -9,8 +9,6 @@ import re
 DONE_TRAINING = re.compile(r"Done training \S+ \((\d+(?:\.\d+)?) secs\)")
 # FreqAI logs a failed training and carries on with the next one
 FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
-# FreqAI, before each training: features and rows of the training set
-TRAINING_SHAPE = re.compile(r"Training model on (\d+) features and (\d+) rows")
 # freqtrade's main() logs a ConfigurationError and then exits 0
 REJECTED_CONFIG = re.compile(r" - freqtrade - ERROR - Configuration error: ")
 # freqtrade hyperopt: FreqAI has trained, the epochs begin

@@ -21,8 +21,8 @@ import pandas as pd
 import torch
 
 from freqai_seq import paths
-from freqai_seq.commands.backtest import BacktestRequest, run_backtest
-from freqai_seq.commands.freqtrade_log import DONE_TRAINING, TRAINING_SHAPE
+from freqai_seq.commands.backtest import MeasuredBacktest, evaluation_request, run_measured
+from freqai_seq.commands.freqtrade_log import DONE_TRAINING
 from freqai_seq.commands.live_latency import StrategyFrames, measure
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench_settings import (
@@ -80,7 +80,7 @@ def training_params(bm: BenchModel, s: BenchSettings) -> dict[str, Any]:
 
 
 def _run_model(bm: BenchModel, s: BenchSettings, port: int,
-               state_file: Path) -> tuple[float, Path]:
+               state_file: Path) -> tuple[MeasuredBacktest, Path]:
     shutil.rmtree(s.userdir / "models" / bm.identifier, ignore_errors=True)  # train anew
     run_dir = s.out_dir / bm.identifier
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -93,19 +93,11 @@ def _run_model(bm: BenchModel, s: BenchSettings, port: int,
                                    "freqai": freqai}))
     params = run_dir / "params.json"
     params.write_text(json.dumps(training_params(bm, s)))
-    request = BacktestRequest(
-        configs=[Path("config.json"), overlay], strategy=bm.strategy, model=bm.freqaimodel,
-        timerange=s.timerange, identifier=bm.identifier, datadir=paths.DATA_DIR,
-        userdir=s.userdir, host=DEFAULT_HOST, port=port, state_file=state_file,
-        log_file=state_file.with_name("market.log"), training_params=params,
-        extra=["--cache", "none"])
+    request = evaluation_request([Path("config.json"), overlay], bm.strategy, bm.freqaimodel,
+                                 s.timerange, bm.identifier, s.userdir, port, state_file,
+                                 params)
     log_path = run_dir / "backtest.log"
-    start = time.perf_counter()
-    code = run_backtest(request, log_path)
-    wall = time.perf_counter() - start
-    if code != 0:
-        raise FreqaiSeqError(f"The {bm.name} backtest failed (exit {code}); see {log_path}.")
-    return wall, log_path
+    return run_measured(bm.name, request, log_path), log_path
 
 
 def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...],
@@ -133,14 +125,6 @@ def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...
                  if bm.params.get("mc_dropout_passes") else None)
     return (result.rows, result.spearman_ic, result.direction_accuracy, result.mse_vs_zero,
             spread_ic)
-
-
-def _backtest_result(bm: BenchModel, userdir: Path) -> tuple[int, float]:
-    """Trades and total profit (%) of the run just finished, from freqtrade's result file."""
-    from freqtrade.data.btanalysis import load_backtest_stats
-
-    stats = load_backtest_stats(userdir / "backtest_results")["strategy"][bm.strategy]
-    return int(stats["total_trades"]), 100 * float(stats["profit_total"])
 
 
 def _time_call(fn, repeat: int = 3) -> float:
@@ -231,23 +215,20 @@ def bare_loop_seconds(n_rows: int, n_features: int, s: BenchSettings) -> float:
 
 
 
-def typical_trainings(log_path: Path) -> tuple[int, int, float]:
-    """(rows, features, median seconds) of the trainings with the most common feature count:
-    the bare loop is timed on that shape so the comparison is like for like."""
-    shapes: list[tuple[int, int, float]] = []
-    pending: tuple[int, int] | None = None
-    for line in log_path.read_text().splitlines():
-        if match := TRAINING_SHAPE.search(line):
-            pending = (int(match.group(2)), int(match.group(1)))
-        elif (match := DONE_TRAINING.search(line)) and pending:
-            shapes.append((*pending, float(match.group(1))))
-            pending = None
-    if not shapes:
-        raise FreqaiSeqError(f"No training shape found in {log_path}.")
-    features = statistics.mode(f for _, f, _ in shapes)
-    same = [(r, t) for r, f, t in shapes if f == features]
-    return (int(statistics.median(r for r, _ in same)), features,
-            statistics.median(t for _, t in same))
+def typical_trainings(models: Path) -> tuple[int, int, float]:
+    """(rows, features, median seconds) of the trainings with the most common feature count,
+    from the training record each saved model holds (`save_backtest_models`): the bare loop is
+    timed on that shape so the comparison is like for like."""
+    from freqai_seq.model.sequence_model import SequenceModel
+
+    records = [r for r in (SequenceModel.load(path).training
+                           for path in sorted(models.glob("sub-train-*/*_model.zip"))) if r]
+    if not records:
+        raise FreqaiSeqError(f"No saved model with a training record in {models}.")
+    features = statistics.mode(r.features for r in records)
+    same = [r for r in records if r.features == features]
+    return (int(statistics.median(r.rows for r in same)), features,
+            statistics.median(r.seconds for r in same))
 
 
 def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
@@ -259,24 +240,23 @@ def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
     s.out_dir.mkdir(parents=True, exist_ok=True)
     state_file = s.out_dir / "market.json"
     results: list[ModelResult] = []
-    logs: dict[str, Path] = {}
     # A free port of its own: the benchmark never depends on (or collides with) another market.
     with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,
                         s.out_dir / "market.log") as market:
         for name in s.models:
             bm = BENCH_MODELS[name]
             logger.info("Benchmark: walk-forward backtest with %s", name)
-            wall, log_path = _run_model(bm, s, market.port, state_file)
-            logs[name] = log_path
+            run, log_path = _run_model(bm, s, market.port, state_file)
             times = [float(m) for m in DONE_TRAINING.findall(log_path.read_text())]
             quality = _quality(bm, horizon, timeframe, s.pairs, s.userdir)
-            results.append(ModelResult(name, wall, len(times), statistics.median(times),
-                                       sum(times), *quality, *_backtest_result(bm, s.userdir)))
+            results.append(ModelResult(name, run.wall_s, len(times), statistics.median(times),
+                                       sum(times), *quality, run.trades, run.profit_pct))
     report: dict[str, Any] = {"settings": {**asdict(s), "out_dir": str(s.out_dir),
                                            "userdir": str(s.userdir)},
                               "models": [asdict(r) for r in results]}
-    if "PyTorchLSTMRegressor" in logs:
-        n_rows, n_features, median_s = typical_trainings(logs["PyTorchLSTMRegressor"])
+    if "PyTorchLSTMRegressor" in s.models:
+        n_rows, n_features, median_s = typical_trainings(
+            s.userdir / "models" / BENCH_MODELS["PyTorchLSTMRegressor"].identifier)
         report["bare_loop_s"] = bare_loop_seconds(n_rows, n_features, s)
         report["bare_loop_shape"] = {"rows": n_rows, "features": n_features,
                                      "plugin_median_s": median_s}

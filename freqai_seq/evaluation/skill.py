@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from freqai_seq import paths
-from freqai_seq.commands.backtest import BacktestRequest, run_backtest
+from freqai_seq.commands.backtest import evaluation_request, run_measured
 from freqai_seq.commands.freqtrade_log import DONE_TRAINING
 from freqai_seq.commands.run_config import load_user_configs
 from freqai_seq.errors import FreqaiSeqError
@@ -115,30 +114,18 @@ def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "overlay.json").write_text(json.dumps(overlay(arm)))
     (run_dir / "params.json").write_text(json.dumps(arm_params(arm, config)))
-    request = BacktestRequest(
-        configs=[Path("config.json"), run_dir / "overlay.json"], strategy=strategy,
-        model=arm.freqaimodel, timerange=PERIODS[period], identifier=ident, datadir=paths.DATA_DIR,
-        userdir=userdir, host=DEFAULT_HOST, port=port, state_file=state_file,
-        log_file=state_file.with_name("market.log"), training_params=run_dir / "params.json",
-        extra=["--cache", "none"])
+    request = evaluation_request([Path("config.json"), run_dir / "overlay.json"], strategy,
+                                 arm.freqaimodel, PERIODS[period], ident, userdir, port,
+                                 state_file, run_dir / "params.json")
     log_path = run_dir / "backtest.log"
     logger.info("skill: %s with %s on the %s period (%s)", arm.name, strategy, period,
                 PERIODS[period])
-    start = time.perf_counter()
-    code = run_backtest(request, log_path)
-    wall = time.perf_counter() - start
-    if code != 0:
-        raise FreqaiSeqError(f"The {arm.name} backtest failed (exit {code}); see {log_path}.")
-    from freqtrade.data.btanalysis import load_backtest_stats
-
-    stats = load_backtest_stats(userdir / "backtest_results")["strategy"][strategy]
+    run = run_measured(arm.name, request, log_path)
     files = list((userdir / "models" / ident / "backtesting_predictions").glob("*.feather"))
-    record = ArmRun(arm.name, period, wall,
+    record = ArmRun(arm.name, period, run.wall_s,
                     sum(float(t) for t in DONE_TRAINING.findall(log_path.read_text())),
-                    len(files) // len(PAIRS), int(stats["total_trades"]),
-                    100 * float(stats["profit_total"]),
-                    100 * float(stats.get("max_drawdown_account") or 0.0),
-                    stats.get("sharpe"))
+                    len(files) // len(PAIRS), run.trades, run.profit_pct, run.drawdown_pct,
+                    run.sharpe)
     done.write_text(json.dumps(asdict(record)))
     return record
 

@@ -33,7 +33,7 @@ from freqai_seq.model.networks import NETWORKS
 from freqai_seq.model.networks.volatility_baseline import VolatilityBaseline
 from freqai_seq.model.pair_rows import scaled_rows
 from freqai_seq.model.seeding import resolve_device, seed_everything
-from freqai_seq.model.sequence_model import HistoryTail, SequenceModel
+from freqai_seq.model.sequence_model import HistoryTail, SequenceModel, TrainingRecord
 from freqai_seq.model.tasks import TaskLayout, parse_labels
 from freqai_seq.model.tracking import log_training, mlflow_settings
 from freqai_seq.model.training import TaskLoss, WindowedData, train_network
@@ -152,10 +152,12 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
         if self.seq_cfg.cross_pair:
             model = self.shared_network(prepared, dk).for_pair(pair, prepared.tail)
         else:
-            logger.info("Training model on %d features and %d rows",
-                        prepared.data["train_features"].shape[1], len(prepared.row_dates))
+            shape = (prepared.data["train_features"].shape[1], len(prepared.row_dates))
+            logger.info("Training model on %d features and %d rows", *shape)
             model = self.fit(prepared.data, dk, **prepared.fit_kwargs())
         model = self.calibrate(model, prepared, dk)
+        if not self.seq_cfg.cross_pair:
+            model.training = TrainingRecord(*shape, time() - start_time)
         if self.mlflow is not None:
             log_training(self.mlflow, self, model, pair, dk, prepared.row_dates,
                          time() - start_time)

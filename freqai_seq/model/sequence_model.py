@@ -49,6 +49,17 @@ class HistoryTail:
         return len(self.dates_ns) > 0 and int(self.dates_ns[-1]) + timeframe_ns == first_date_ns
 
 
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What one per-pair training was, saved with the model so tools (the benchmark) read it
+    from the model instead of parsing log lines: feature columns, training rows (train and
+    test part, as FreqAI handed them) and the seconds of the whole training."""
+
+    features: int
+    rows: int
+    seconds: float
+
+
 PAIR_ID_COLUMN = "<pair-id>"
 
 
@@ -89,6 +100,7 @@ class SequenceModel:
         self.layout = parse_labels(label_names)
         self.calibration: list[IntervalCalibration] = []  # of the quantile intervals
         self.variance_calibration: list[VarianceCalibration] = []  # of &-logvar_<h> outputs
+        self.training: TrainingRecord | None = None  # per-pair trainings only
         self.device = device or resolve_device(cfg.device)
         self.net = build_network(kind, len(feature_names), len(label_names), cfg.to_dict(),
                                  n_pairs=len(cross.pairs) if cross else None)
@@ -175,6 +187,7 @@ class SequenceModel:
             "cross_pair": asdict(self.cross) if self.cross is not None else None,
             "calibration": [c.as_dict() for c in self.calibration],
             "variance_calibration": [c.as_dict() for c in self.variance_calibration],
+            "training": asdict(self.training) if self.training else None,
         }
 
     def save(self, path: Path) -> None:
@@ -202,6 +215,8 @@ class SequenceModel:
         model.calibration = [IntervalCalibration(**c) for c in ckpt.get("calibration", [])]
         model.variance_calibration = [VarianceCalibration(**c)
                                       for c in ckpt.get("variance_calibration", [])]
+        if ckpt.get("training"):  # absent from files saved before it was recorded
+            model.training = TrainingRecord(**ckpt["training"])
         model.restore_extra(ckpt)
         return model
 
