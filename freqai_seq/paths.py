@@ -3,6 +3,7 @@ freqtrade's own defaults), the plugin's own files from the installed package."""
 
 from pathlib import Path
 
+CONFIG = Path("config.json")  # freqtrade's default `-c`
 USER_DATA = Path("user_data")
 DATA_DIR = USER_DATA / "data" / "binance"
 CACHE_DIR = USER_DATA / "cache"

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.commands.backtest import BacktestRequest
 from freqai_seq.commands.hyperopt import (
     HyperoptRequest,
     best_epoch,
     count_trainings,
     default_identifier,
 )
+from freqai_seq.commands.runner import BacktestRequest
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.process import MarketState
 from tests.conftest import INTEGRATION_TIMERANGE, ROOT, run_cli

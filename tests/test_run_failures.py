@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from freqai_seq.commands.backtest import _run_and_count_failed_trainings
 from freqai_seq.commands.run_config import REDACTED, RunSpec, redacted, run_overlay
+from freqai_seq.commands.runner import _run_and_count_failed_trainings
 from tests.backtest_runs import lstm_run
 from tests.conftest import FIXTURE_SECRETS, ROOT, BacktestRun, run_cli
 

@@ -18,7 +18,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
 
 if TYPE_CHECKING:
-    from freqai_seq.commands.backtest import BacktestRequest
+    from freqai_seq.commands.runner import BacktestRequest
     from freqai_seq.evaluation.validation.validate import ValidateOptions
 
 logger = logging.getLogger("freqai_seq")
@@ -78,7 +78,7 @@ def _cmd_market(args: argparse.Namespace) -> int:
 
 def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
     """The freqtrade run a command's shared options describe (`fields` replace some)."""
-    from freqai_seq.commands.backtest import BacktestRequest, freqtrade_logfile, passthrough
+    from freqai_seq.commands.runner import BacktestRequest, freqtrade_logfile, passthrough
 
     described = {
         "configs": getattr(args, "config", None), "strategy": args.strategy, "model": args.model,
@@ -94,7 +94,7 @@ def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.backtest import run_backtest
+    from freqai_seq.commands.runner import run_backtest
 
     request = _run_request(args)
     code = run_backtest(request)
@@ -161,7 +161,7 @@ def _add_scoring_options(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT_DIR)
-    add_option(parser, "userdir", type=Path, default=Path("user_data"))
+    add_option(parser, "userdir", type=Path, default=paths.USER_DATA)
     parser.add_argument("--page", "--readme", dest="page", type=Path, default=None,
                         help=f"also replace the period's tables between the {name} markers of "
                              f"this docs page (docs/results/{name}.md in the repository)")
@@ -232,7 +232,7 @@ def _cmd_dryrun(args: argparse.Namespace) -> int:
     if args.action == "start":
         request = dryrun.DryRunRequest(
             model=args.model, strategy=args.strategy, replay_start_ms=args.replay_start,
-            pairs=tuple(args.pairs or ()), configs=tuple(args.config or [Path("config.json")]),
+            pairs=tuple(args.pairs or ()), configs=tuple(args.config or [paths.CONFIG]),
             training_params=args.training_params, datadir=args.datadir, userdir=args.userdir,
             api_port=args.api_port, fast=args.fast, logfile=args.logfile)
         try:
@@ -290,7 +290,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
     settings = TuneSettings(
         study=args.study, storage=args.storage, model=args.model, strategy=args.strategy,
-        configs=tuple(args.config or [Path("config.json")]),
+        configs=tuple(args.config or [paths.CONFIG]),
         training_params=args.training_params, space=args.space, pairs=tuple(args.pairs),
         windows=args.windows, end=args.end, train_days=args.train_days,
         predict_days=args.predict_days, epochs=args.epochs or None, n_trials=args.n_trials,

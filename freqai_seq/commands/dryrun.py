@@ -18,7 +18,6 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -27,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths, processes
-from freqai_seq.commands.backtest import freqtrade_logfile
 from freqai_seq.commands.loaders import install_loaders
 from freqai_seq.commands.run_config import load_user_configs, replacing_training_params
+from freqai_seq.commands.runner import freqtrade_cli, freqtrade_logfile
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, fast_replay
 from freqai_seq.market import process as market
@@ -55,7 +54,7 @@ class DryRunRequest:
     strategy: str = "FreqaiSeqStrategy"
     replay_start_ms: int = 1_564_617_600_000  # 2019-08-01 00:00 UTC
     pairs: tuple[str, ...] = ()
-    configs: tuple[Path, ...] = (Path("config.json"),)
+    configs: tuple[Path, ...] = (paths.CONFIG,)
     training_params: Path | None = None
     datadir: Path = paths.DATA_DIR
     userdir: Path = paths.USER_DATA
@@ -231,11 +230,10 @@ def start(request: DryRunRequest) -> BotState:
                                   indent=2))
     local = local_config(folder, request.api_port)
     log_file = folder / "bot.log"
-    cmd = [sys.executable, "-m", "freqtrade", "trade", "--dry-run",
-           *[a for c in request.configs for a in ("-c", str(c))], "-c", str(overlay),
-           "-c", str(local), "--strategy", request.strategy, "--freqaimodel", request.model,
+    cmd = [*freqtrade_cli(["trade", "--dry-run"], [*request.configs, overlay, local],
+                          request.strategy, request.model, request.userdir,
+                          folder / "data" / request.session),
            "--db-url", f"sqlite:///{(folder / f'trades-{request.session}.sqlite').resolve()}",
-           "--userdir", str(request.userdir), "--datadir", str(folder / "data" / request.session),
            *freqtrade_logfile(request.logfile)]
     with log_file.open("ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
-from freqai_seq.commands.backtest import BacktestRequest, passthrough, run_offline
+from freqai_seq.commands.runner import BacktestRequest, passthrough, run_offline
 from freqai_seq.errors import FreqaiSeqError
 
 logger = logging.getLogger(__name__)

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.json_files import read_json_object
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path("config.json")
 REDACTED = "REDACTED"
 # Keys whose string value is a credential wherever they appear (ccxt_config included).
 SECRET_KEY = re.compile(r"secret|password|passphrase|token|credential|api_?key|private_?key"
@@ -75,7 +75,7 @@ def load_user_configs(configs: list[Path] | tuple[Path, ...] | None) -> tuple[
     from freqtrade.configuration.load_config import load_config_file, load_from_files
     from freqtrade.exceptions import FreqtradeException
 
-    files = tuple(configs or [DEFAULT_CONFIG])
+    files = tuple(configs or [paths.CONFIG])
     for config in files:
         if not config.is_file():
             raise FreqaiSeqError(f"Config file {config} not found (relative paths start in "

@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 
 from freqai_seq import paths
-from freqai_seq.commands.backtest import MeasuredBacktest, evaluation_request, run_measured
 from freqai_seq.commands.freqtrade_log import DONE_TRAINING
 from freqai_seq.commands.live_latency import StrategyFrames, measure
+from freqai_seq.commands.runner import MeasuredBacktest, evaluation_request, run_measured
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench_settings import (
     BENCH_MODELS,
@@ -93,7 +93,7 @@ def _run_model(bm: BenchModel, s: BenchSettings, port: int,
                                    "freqai": freqai}))
     params = run_dir / "params.json"
     params.write_text(json.dumps(training_params(bm, s)))
-    request = evaluation_request([Path("config.json"), overlay], bm.strategy, bm.freqaimodel,
+    request = evaluation_request([paths.CONFIG, overlay], bm.strategy, bm.freqaimodel,
                                  s.timerange, bm.identifier, s.userdir, port, state_file,
                                  params)
     log_path = run_dir / "backtest.log"

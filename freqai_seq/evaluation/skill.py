@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from freqai_seq import paths
-from freqai_seq.commands.backtest import evaluation_request, run_measured
 from freqai_seq.commands.freqtrade_log import DONE_TRAINING
 from freqai_seq.commands.run_config import load_user_configs
+from freqai_seq.commands.runner import evaluation_request, run_measured
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench import training_params
 from freqai_seq.evaluation.bench_settings import BENCH_MODELS, BenchSettings
@@ -114,7 +114,7 @@ def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "overlay.json").write_text(json.dumps(overlay(arm)))
     (run_dir / "params.json").write_text(json.dumps(arm_params(arm, config)))
-    request = evaluation_request([Path("config.json"), run_dir / "overlay.json"], strategy,
+    request = evaluation_request([paths.CONFIG, run_dir / "overlay.json"], strategy,
                                  arm.freqaimodel, PERIODS[period], ident, userdir, port,
                                  state_file, run_dir / "params.json")
     log_path = run_dir / "backtest.log"

@@ -20,7 +20,7 @@ class TuneSettings:
     storage: str | None = None  # default: SQLite in out_dir
     model: str = "PyTorchLSTMRegressor"
     strategy: str = "FreqaiSeqStrategy"
-    configs: tuple[Path, ...] = (Path("config.json"),)
+    configs: tuple[Path, ...] = (paths.CONFIG,)
     training_params: Path | None = None  # replaces the config's model_training_parameters
     space: Path | None = None  # JSON override of the default search space
     pairs: tuple[str, ...] = ("BTC/USD", "ETH/USD")

@@ -88,7 +88,7 @@ class Validation:
 def default_config(models: Path) -> Path:
     """The merged config `freqai-seq backtest` wrote for this identifier, else config.json."""
     run_config = models.parent.parent / "runs" / f"{models.name}.json"
-    return run_config if run_config.exists() else Path("config.json")
+    return run_config if run_config.exists() else paths.CONFIG
 
 
 def _load_config(path: Path, strategy: str | None, datadir: Path) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Offline `freqtrade backtesting` with FreqAI: starts the market if needed, runs freqtrade."""
+"""The one runner of freqtrade: every command that starts freqtrade (backtest, lookahead,
+hyperopt, plots, the evaluations, the dry-run bot) builds its command line and reads its output
+here: the offline market, the run config, the arguments, the verdict."""
 
 from __future__ import annotations
 
@@ -64,13 +66,22 @@ def freqtrade_logfile(logfile: Path | None) -> list[str]:
     return ["--logfile", str(logfile)] if logfile else []
 
 
+def freqtrade_cli(subcommand: list[str], configs: list[Path], strategy: str, model: str,
+                  userdir: Path, datadir: Path,
+                  launcher: tuple[str, ...] = FREQTRADE) -> list[str]:
+    """`python -m freqtrade <subcommand>` with the options every run of a FreqAI strategy
+    passes (`subcommand`: e.g. ["backtesting"], ["trade", "--dry-run"])."""
+    return [sys.executable, *launcher, *subcommand,
+            *[a for c in configs for a in ("-c", str(c))], "--strategy", strategy,
+            "--freqaimodel", model, "--userdir", str(userdir), "--datadir", str(datadir)]
+
+
 def freqtrade_command(request: BacktestRequest, configs: list[Path],
                       subcommand: str = "backtesting",
                       launcher: tuple[str, ...] = FREQTRADE) -> list[str]:
-    cmd = [sys.executable, *launcher, subcommand, *[a for c in configs for a in ("-c", str(c))],
-           "--strategy", request.strategy, "--freqaimodel", request.model,
-           "--timerange", request.timerange, "--userdir", str(request.userdir),
-           "--datadir", str(request.datadir)]
+    cmd = [*freqtrade_cli([subcommand], configs, request.strategy, request.model,
+                          request.userdir, request.datadir, launcher),
+           "--timerange", request.timerange]
     extra = passthrough(request.extra)
     if subcommand == "backtesting" and "--cache" not in extra:
         # freqtrade's result cache keys on config and strategy, not on the FreqAI model's code or
