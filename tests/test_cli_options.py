@@ -31,8 +31,10 @@ RUNS = ("strategy", "model", "userdir", "config", "datadir", "logfile")
 
 
 @pytest.mark.parametrize(("command", "names"), [
-    ("backtest", RUNS), ("lookahead", (*RUNS, "pairs")), ("hyperopt", (*RUNS, "pairs")),
-    ("dryrun start", (*RUNS, "pairs")),
+    ("backtest", (*RUNS, "timerange", "identifier", "training_params")),
+    ("lookahead", (*RUNS, "pairs", "timerange", "training_params")),
+    ("hyperopt", (*RUNS, "pairs", "timerange", "identifier", "training_params")),
+    ("dryrun start", (*RUNS, "pairs", "training_params")),
     # plot reuses the run's config
     ("plot", ("strategy", "model", "userdir", "datadir", "pairs", "logfile")),
     ("tune", ("strategy", "model", "config", "datadir", "pairs")),  # no freqtrade userdir
@@ -45,3 +47,19 @@ def test_every_command_spells_its_shared_options_alike(command: str, names: tupl
     flags = {flag for action in sub._actions for flag in action.option_strings}
     for name in names:
         assert set(FLAGS[name]) <= flags, (command, name)
+
+
+def test_no_command_takes_a_shared_option_under_only_some_of_its_spellings() -> None:
+    """A shared option is added through cli_options (all its spellings, one dest) or not at
+    all: a command that defined `--timerange` or `--config` by hand would fail here."""
+    from freqai_seq.reference import command_paths
+
+    for path in command_paths():
+        sub = build_parser()
+        for word in path:
+            sub = sub._subparsers._group_actions[0].choices[word]
+        for action in sub._actions:
+            for name, spellings in FLAGS.items():
+                if set(action.option_strings) & set(spellings):
+                    assert set(action.option_strings) == set(spellings), (path, name)
+                    assert action.dest == name, (path, name)

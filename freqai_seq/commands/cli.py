@@ -434,12 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     bt = sub.add_parser("backtest", help="offline `freqtrade backtesting` with FreqAI",
                         epilog="Arguments after -- go to freqtrade unchanged.")
     _freqtrade_run_options(bt)
-    bt.add_argument("--training-params", type=Path, default=None,
+    add_option(bt, "training_params", type=Path, default=None,
                     help="JSON file replacing freqai.model_training_parameters: the config's "
                          "keys it does not set are passed as null (the model's default), so "
                          "another model's keys never leak in")
-    bt.add_argument("--timerange", default="20190601-20190901", help="default: %(default)s")
-    bt.add_argument("--identifier", default=None,
+    add_option(bt, "timerange", default="20190601-20190901", help="default: %(default)s")
+    add_option(bt, "identifier", default=None,
                     help="FreqAI identifier; default: derived from model and strategy, so "
                          "predictions of one model are never reused for another")
     bt.add_argument("--validate", action="store_true",
@@ -458,11 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
                "removed, apart from the cut's last candle that FreqAI leaves unpredicted and "
                "float32 rounding of the predictions.")
     _freqtrade_run_options(look)
-    look.add_argument("--training-params", type=Path, default=lookahead.DEFAULT_TRAINING_PARAMS,
+    add_option(look, "training_params", type=Path, default=lookahead.DEFAULT_TRAINING_PARAMS,
                       help="JSON file replacing freqai.model_training_parameters (default: "
                            "%(default)s, a small sequence network; LightGBM needs its own, "
                            "e.g. params/lightgbm.json)")
-    look.add_argument("--timerange", default=lookahead.DEFAULT_TIMERANGE,
+    add_option(look, "timerange", default=lookahead.DEFAULT_TIMERANGE,
                       help="default: %(default)s")
     add_option(look, "pairs", nargs="+", default=list(lookahead.DEFAULT_PAIRS),
                       help=f"default: {' '.join(lookahead.DEFAULT_PAIRS)}")
@@ -486,11 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
                "identifier's predictions) once, before the first epoch; each epoch only "
                "re-runs the strategy's entry and exit signals on those predictions.")
     _freqtrade_run_options(hyp)
-    hyp.add_argument("--training-params", type=Path, default=None,
+    add_option(hyp, "training_params", type=Path, default=None,
                      help="JSON file replacing freqai.model_training_parameters")
-    hyp.add_argument("--timerange", default=hyperopt.DEFAULT_TIMERANGE,
+    add_option(hyp, "timerange", default=hyperopt.DEFAULT_TIMERANGE,
                      help="default: %(default)s, the three months before the default backtest")
-    hyp.add_argument("--identifier", default=None,
+    add_option(hyp, "identifier", default=None,
                      help="FreqAI identifier; default: hyperopt-<model>-<strategy>, whose "
                           "predictions later hyperopts of the same timerange reuse (use a new "
                           "one when the model or its parameters change)")
@@ -520,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "backtest (its predictions and trades)",
         epilog="Arguments after -- go to plot-dataframe unchanged. Plots the newest backtest "
                "result of the identifier, with that backtest's config, timerange and pairs.")
-    plot.add_argument("--identifier", default=None,
+    add_option(plot, "identifier", default=None,
                       help="FreqAI identifier of the backtest; default: that of `freqai-seq "
                            "backtest` for --model and --strategy")
     add_option(plot, "model", default="PyTorchLSTMRegressor", help="default: %(default)s")
@@ -545,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
                            metavar="TIME", help="replayed history starts here (default "
                                                 "2019-08-01)")
     add_option(dry_start, "pairs", nargs="+", default=None, help="default: the config's pairs")
-    dry_start.add_argument("--training-params", type=Path, default=None,
+    add_option(dry_start, "training_params", type=Path, default=None,
                            help="JSON file replacing freqai.model_training_parameters")
     add_option(dry_start, "config", action="append", type=Path,
                help="freqtrade config(s); default: config.json")
@@ -574,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the run's FreqAI folder, user_data/models/<identifier>")
     add_option(val, "datadir", type=Path, default=paths.DATA_DIR,
                      help="OHLCV data the truth is recomputed from (default: %(default)s)")
-    val.add_argument("--config", type=Path, default=None,
+    add_option(val, "config", type=Path, default=None,
                      help="config with the run's strategy and FreqAI settings (default: "
                           "user_data/runs/<identifier>.json written by `freqai-seq backtest`, "
                           "else config.json)")
@@ -601,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p = sub.add_parser("bench", help="walk-forward benchmark of the sequence models "
                                            "against FreqAI's built-in models")
     add_option(bench_p, "pairs", nargs="+", default=list(defaults.pairs))
-    bench_p.add_argument("--timerange", default=defaults.timerange)
+    add_option(bench_p, "timerange", default=defaults.timerange)
     bench_p.add_argument("--train-epochs", "--epochs", dest="epochs", type=int,
                          default=defaults.epochs,
                          help="network epochs per training (default: %(default)s; --epochs: "
@@ -668,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(tune, "strategy", default=tune_defaults.strategy, help="default: %(default)s")
     add_option(tune, "config", action="append", type=Path,
                       help="freqtrade config(s); default: config.json")
-    tune.add_argument("--training-params", type=Path, default=None,
+    add_option(tune, "training_params", type=Path, default=None,
                       help="JSON file replacing freqai.model_training_parameters as the base "
                            "every trial starts from")
     tune.add_argument("--space", type=Path, default=None,
@@ -727,7 +727,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "--config, an example config)")
     add_option(inst, "userdir", type=Path, default=paths.USER_DATA,
                       help="freqtrade's user-data folder (default: %(default)s)")
-    inst.add_argument("--config", type=Path, default=None,
+    add_option(inst, "config", type=Path, default=None,
                       help="also write the example config here (refused when it exists)")
     inst.add_argument("--force", action="store_true",
                       help="replace files of the same names that freqai-seq did not write")

@@ -16,6 +16,9 @@ FLAGS: dict[str, tuple[str, ...]] = {
     "datadir": ("-d", "--datadir", "--data-dir"),
     "config": ("-c", "--config"),
     "logfile": ("--logfile", "--log-file"),  # freqtrade's own log file, as freqtrade's option
+    "timerange": ("--timerange",),
+    "identifier": ("--identifier",),  # FreqAI's identifier
+    "training_params": ("--training-params",),  # replaces freqai.model_training_parameters
 }
 
 
