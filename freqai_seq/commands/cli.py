@@ -95,9 +95,14 @@ def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from freqai_seq.commands.runner import run_backtest
+    from freqai_seq.commands.walkforward import WorkerPlan, run_spread
 
     request = _run_request(args)
-    code = run_backtest(request)
+    if args.workers is None and args.cluster is None:
+        code = run_backtest(request)
+    else:
+        code = run_spread(request, WorkerPlan(args.workers or 0, args.training_threads,
+                                              args.cluster))
     if code != 0 or not args.validate:
         return code
     from freqai_seq.evaluation.validation.validate import ValidateOptions
@@ -381,6 +386,30 @@ def _logfile_option(parser: argparse.ArgumentParser) -> None:
                     "is also shown here)")
 
 
+def _walkforward_options(parser: argparse.ArgumentParser) -> None:
+    """Trainings spread over worker processes or a Dask cluster
+    (freqai_seq.commands.walkforward)."""
+    parser.add_argument("--workers", type=_positive, default=None, metavar="N",
+                        help="train the walk-forward windows in N worker processes (default: "
+                             "one freqtrade process, as freqtrade does); with --cluster, N "
+                             "batches (default: one per worker thread of the cluster)")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS",
+                        help="a Dask scheduler, e.g. tcp://10.0.0.5:8786 (`dask scheduler`; "
+                             "workers: `dask worker ADDRESS --nthreads 1`, each with "
+                             "freqai-seq installed)")
+    parser.add_argument("--training-threads", type=_positive, default=1, metavar="T",
+                        help="torch / OpenMP threads per training with --workers or --cluster, "
+                             "the same in every batch so the results do not depend on the "
+                             "split (default: %(default)s)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _freqtrade_passthrough(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                         help="extra freqtrade arguments, after --")
@@ -445,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--validate", action="store_true",
                     help="after a successful backtest, run `freqai-seq validate` on its export "
                          "(report in <userdir>/validation/<identifier>)")
+    add_option(bt, "pairs", nargs="+", default=None, help="default: the config's pairs")
+    _walkforward_options(bt)
     _freqtrade_passthrough(bt)
     bt.set_defaults(func=_cmd_backtest)
 

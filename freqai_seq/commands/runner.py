@@ -93,13 +93,14 @@ def freqtrade_command(request: BacktestRequest, configs: list[Path],
 def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
                 log_path: Path | None = None,
                 launcher: tuple[str, ...] = FREQTRADE,
-                columns: int | None = None) -> tuple[int, int, str]:
+                columns: int | None = None,
+                env: dict[str, str] | None = None) -> tuple[int, int, str]:
     """`freqtrade <subcommand>` against the offline market (the one `market start` runs, else
     one started for this run alone). Input is checked first (FreqaiSeqError: exit 2). Returns 0
     or 1 (freqtrade failed or rejected its input; 130 when interrupted), the number of failed
     FreqAI trainings and the last lines of freqtrade's output (all of it is echoed, and written
     to `log_path` when given). `columns`: the width of freqtrade's virtual terminal (default:
-    wide enough for one line per log record)."""
+    wide enough for one line per log record); `env`: added to freqtrade's environment."""
     if not any(request.datadir.glob("*.feather")):
         raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
                              "(or `make data`) first.")
@@ -123,7 +124,7 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
         code = 130
         try:
             code, failed, tail = _run_and_count_failed_trainings(cmd, subcommand, log_path,
-                                                                 columns or WIDE_TERMINAL)
+                                                                 columns or WIDE_TERMINAL, env)
         finally:
             overlay_path.unlink(missing_ok=True)
             record.finish(code == 0, request.userdir / "models" / request.run_identifier)
@@ -187,7 +188,8 @@ WIDE_TERMINAL = 4000
 
 
 def _run_and_count_failed_trainings(cmd: list[str], subcommand: str, log_path: Path | None,
-                                    columns: int = WIDE_TERMINAL) -> tuple[int, int, str]:
+                                    columns: int = WIDE_TERMINAL,
+                                    env: dict[str, str] | None = None) -> tuple[int, int, str]:
     """Run freqtrade, echoing its output; returns 0 or 1 (freqtrade failed, or rejected its
     config and exited 0 anyway), the failed trainings (FreqAI logs a failed training and
     carries on, so they are counted here to keep them from looking like a successful run) and
@@ -198,7 +200,7 @@ def _run_and_count_failed_trainings(cmd: list[str], subcommand: str, log_path: P
     log = log_path.open("w") if log_path else None
     # Without a terminal freqtrade's rich log handler wraps lines at 80 columns, which would
     # split the messages counted here; a wide virtual terminal keeps each record on one line.
-    env = {**os.environ, "COLUMNS": str(columns)}
+    env = {**os.environ, **(env or {}), "COLUMNS": str(columns)}
     try:
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               bufsize=1, env=env, preexec_fn=die_with_parent) as proc:

@@ -1,0 +1,139 @@
+"""One worker of a spread walk-forward (freqai_seq.commands.walkforward).
+
+`python -m freqai_seq.commands.walkforward_worker batch WORKDIR` runs the batch described by
+`WORKDIR/batch.json`: freqtrade's own backtest of the batch's pairs over the whole timerange,
+against a market of its own, with FreqAI's training windows cut down to the batch's windows,
+so FreqAI trains and writes exactly those (sub-train folders, models, prediction files) and
+nothing else. Every pair's candles are loaded and its features computed over the whole
+timerange, as in a single backtest, so each training sees the same rows as there.
+`WORKDIR/outcome.json` records the result; what finished is in `WORKDIR/user_data/models/`
+even when the batch did not.
+
+`python -m freqai_seq.commands.walkforward_worker freqtrade --windows FILE <freqtrade args>` is
+that freqtrade command line with the cut applied (the batch's launcher).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+BATCH_FILE, OUTCOME_FILE = "batch.json", "outcome.json"
+# (pair, model id) of every training FreqAI gave up on: it then writes a prediction file of
+# zeros, which must not count as a finished window
+FAILED_FILE = "failed-windows.jsonl"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one worker trains: `windows` maps each pair to the FreqAI model ids (training-range
+    end timestamps) it trains; everything else is the run's."""
+
+    strategy: str
+    model: str
+    timerange: str
+    identifier: str
+    windows: dict[str, list[int]]
+    threads: int  # torch / OpenMP threads per training, the same in every worker
+    datadir: str  # candles; "" = WORKDIR/data (shipped with the batch)
+    config: str = "config.json"  # in WORKDIR: the run's merged config, without credentials
+
+    def write(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / BATCH_FILE).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def read(cls, workdir: Path) -> Batch:
+        return cls(**json.loads((workdir / BATCH_FILE).read_text()))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int  # the runner's verdict: 0, 1, or 130 when interrupted
+    failed_trainings: int
+    tail: str  # the last lines of freqtrade's output
+
+
+def run_batch(workdir: Path) -> Outcome:
+    """Run the batch in `workdir` and record its outcome there."""
+    from freqai_seq.commands.runner import BacktestRequest, run_offline
+    from freqai_seq.market import DEFAULT_HOST
+
+    batch = Batch.read(workdir)
+    (workdir / "windows.json").write_text(json.dumps(batch.windows))
+    request = BacktestRequest(
+        configs=[workdir / batch.config], strategy=batch.strategy, model=batch.model,
+        timerange=batch.timerange, identifier=batch.identifier,
+        datadir=Path(batch.datadir) if batch.datadir else workdir / "data",
+        userdir=workdir / "user_data", host=DEFAULT_HOST, port=None,
+        state_file=workdir / "market.json", log_file=workdir / "market.log",
+        pairs=tuple(batch.windows))
+    threads = str(batch.threads)
+    try:
+        code, failed, tail = run_offline(
+            request, "backtesting", workdir / "freqtrade.log",
+            launcher=("-m", "freqai_seq.commands.walkforward_worker", "freqtrade", "--windows",
+                      str(workdir / "windows.json")),
+            env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+    except KeyboardInterrupt:
+        code, failed, tail = 130, 0, "interrupted"
+    outcome = Outcome(code, failed, tail)
+    (workdir / OUTCOME_FILE).write_text(json.dumps(asdict(outcome)))
+    return outcome
+
+
+def _cut_windows(windows: dict[str, list[int]], failed: Path) -> None:
+    """FreqAI's data kitchen of a listed pair keeps only the listed training windows, and each
+    training FreqAI gives up on is recorded in `failed`."""
+    from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+    from freqtrade.freqai.freqai_interface import IFreqaiModel
+
+    append_null = IFreqaiModel._append_null_backtesting_predictions
+
+    def record_failure(self: Any, dk: Any, dataframe_backtest: Any) -> None:
+        with failed.open("a") as out:
+            out.write(json.dumps([dk.pair, int(dk.model_filename.rsplit("_", 1)[1])]) + "\n")
+        append_null(self, dk, dataframe_backtest)
+
+    IFreqaiModel._append_null_backtesting_predictions = record_failure  # type: ignore[method-assign]
+
+    original = FreqaiDataKitchen.__init__
+
+    def __init__(self: Any, config: Any, live: bool = False, pair: str = "") -> None:
+        original(self, config, live, pair)
+        if live or pair not in windows or self.backtest_live_models:
+            return
+        keep = [i for i, tr in enumerate(self.training_timeranges)
+                if int(tr.stopts) in set(windows[pair])]
+        self.training_timeranges = [self.training_timeranges[i] for i in keep]
+        self.backtesting_timeranges = [self.backtesting_timeranges[i] for i in keep]
+
+    FreqaiDataKitchen.__init__ = __init__  # type: ignore[method-assign]
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["batch"] and len(argv) == 2:
+        return run_batch(Path(argv[1])).code
+    if argv[:2] == ["freqtrade", "--windows"] and len(argv) > 3:
+        import torch
+
+        threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
+        if threads:
+            torch.set_num_threads(threads)
+        windows = Path(argv[2])
+        _cut_windows(json.loads(windows.read_text()), windows.with_name(FAILED_FILE))
+        from freqtrade.main import main as freqtrade_main
+
+        freqtrade_main(argv[3:])
+        return 0
+    print("usage: python -m freqai_seq.commands.walkforward_worker batch WORKDIR | "
+          "freqtrade --windows FILE <freqtrade arguments>", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
