@@ -131,17 +131,22 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan, log_path: Path | None
     rule = split_rule(inputs.merged)
     tasks = make_tasks(inputs.pairs, windows, rule)
     todo = unfinished(tasks, models)
+    workers = plan.workers
+    if plan.cluster and not workers:
+        from freqai_seq.commands.walkforward_cluster import cluster_slots
+
+        workers = cluster_slots(plan.cluster)
     logger.info("Walk-forward: %d pairs x %d windows, split by %s into %d tasks; %d already "
                 "trained (prediction files in %s), %d to train on %d %s", len(inputs.pairs),
                 len(windows), rule, len(tasks), len(tasks) - len(todo), models, len(todo),
-                plan.workers, f"Dask worker slots at {plan.cluster}" if plan.cluster
+                workers, f"Dask worker slots at {plan.cluster}" if plan.cluster
                 else "local worker processes")
     if todo:
         staging = request.userdir / "walkforward" / request.run_identifier
         shutil.rmtree(staging, ignore_errors=True)
         batches = [Batch(request.strategy, request.model, request.timerange,
                          request.run_identifier, windows, plan.threads, "")
-                   for windows in deal(todo, plan.workers)]
+                   for windows in deal(todo, workers)]
         started = time.monotonic()
         if plan.cluster:
             from freqai_seq.commands.walkforward_cluster import run_on_cluster
@@ -245,7 +250,7 @@ def _outcome(workdir: Path, returncode: int | None) -> Outcome:
     """The batch's recorded outcome, or what its exit says when it died before recording."""
     path = workdir / OUTCOME_FILE
     if path.is_file():
-        return Outcome(**json.loads(path.read_text()))
+        return Outcome.read(path)
     return Outcome(1 if returncode != -2 else 130, 0,
                    f"the worker process ended with exit code {returncode} before it finished "
                    f"(killed?); its log: {workdir / 'worker.log'}")

@@ -57,6 +57,10 @@ class Outcome:
     failed_trainings: int
     tail: str  # the last lines of freqtrade's output
 
+    @classmethod
+    def read(cls, path: Path) -> Outcome:
+        return cls(**json.loads(path.read_text()))
+
 
 def run_batch(workdir: Path) -> Outcome:
     """Run the batch in `workdir` and record its outcome there."""
