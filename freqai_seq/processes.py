@@ -121,3 +121,16 @@ def die_with_parent() -> None:
     (Linux's PR_SET_PDEATHSIG; elsewhere a no-op)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def unwind_on_sigterm() -> None:
+    """SIGTERM (kill, CI cancelling a job, a driver stopping its worker) unwinds like Ctrl-C,
+    so the processes this one started are stopped by their context managers instead of
+    outliving it."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from freqai_seq.commands.cli_options import add_option
 from freqai_seq.compat import check_versions
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
+from freqai_seq.processes import unwind_on_sigterm
 
 if TYPE_CHECKING:
     from freqai_seq.commands.runner import BacktestRequest
@@ -775,15 +775,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # SIGTERM (kill, CI cancelling a job) unwinds like Ctrl-C, so a market this command started
-    # is stopped by its context manager instead of outliving it.
-    signal.signal(signal.SIGTERM, _terminate)
+    unwind_on_sigterm()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s - %(name)s - %(levelname)s - %(message)s")
     try:

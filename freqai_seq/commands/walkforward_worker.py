@@ -121,6 +121,13 @@ def _cut_windows(windows: dict[str, list[int]], failed: Path) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["batch"] and len(argv) == 2:
+        import logging
+
+        from freqai_seq.processes import unwind_on_sigterm
+
+        unwind_on_sigterm()  # the driver stops a worker with SIGTERM
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s - %(name)s - %(levelname)s - %(message)s")
         return run_batch(Path(argv[1])).code
     if argv[:2] == ["freqtrade", "--windows"] and len(argv) > 3:
         import torch

@@ -1,0 +1,201 @@
+"""Walk-forward trainings spread over worker processes and a real Dask cluster: the same
+predictions and backtest summary whatever the split, a killed worker reported and resumed
+without retraining what finished, and Ctrl-C leaving no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from freqai_seq.commands.walkforward import Task, deal, make_tasks, split_rule
+from tests.conftest import ROOT, run_cli
+
+PAIRS = ["BTC/USD", "ETH/USD"]
+TIMERANGE = "20190801-20190822"  # three 7-day windows per pair after 30 training days
+LONGER = "20190801-20190912"  # six: a worker killed after its first window has more to do
+TINY = {"window": 12, "hidden_size": 16, "num_layers": 1, "epochs": 2}
+
+
+def _args(userdir: Path, identifier: str, params: Path, *extra: str,
+          timerange: str = TIMERANGE) -> list[str]:
+    return ["backtest", "-c", "config.json", "-c", "config.per-pair.json", "-p", *PAIRS,
+            "--timerange", timerange, "--training-params", str(params), "--identifier",
+            identifier, "--userdir", str(userdir), *extra]
+
+
+def _params(folder: Path, **changes: int) -> Path:
+    path = folder / f"params-{len(changes)}.json"
+    path.write_text(json.dumps({**TINY, **changes}))
+    return path
+
+
+def _predictions(userdir: Path, identifier: str) -> dict[str, pd.DataFrame]:
+    folder = userdir / "models" / identifier / "backtesting_predictions"
+    return {f.name: pd.read_feather(f) for f in sorted(folder.glob("*_prediction.feather"))}
+
+
+def _summary(stdout: str) -> str:
+    """freqtrade's TOTAL row of the strategy summary."""
+    rows = re.findall(r"│ +TOTAL │.*", stdout)
+    assert rows, stdout[-3000:]
+    return rows[0]
+
+
+def test_the_split_follows_what_chains_windows() -> None:
+    plain = {"freqai": {"model_training_parameters": {}}}
+    cross = {"freqai": {"model_training_parameters": {"cross_pair": True}}}
+    chained = {"freqai": {"continual_learning": True, "model_training_parameters": {}}}
+    assert [split_rule(c) for c in (plain, cross, chained)] == ["pair-window", "window", "pair"]
+    assert make_tasks(["A/X", "B/X"], [1, 2], "window") == [Task(("A/X", "B/X"), (1,)),
+                                                          Task(("A/X", "B/X"), (2,))]
+    assert make_tasks(["A/X", "B/X"], [1, 2], "pair") == [Task(("A/X",), (1, 2)),
+                                                        Task(("B/X",), (1, 2))]
+    # dealt round robin, window-major: both batches train both pairs' windows alike
+    tasks = make_tasks(["A/X", "B/X"], [1, 2, 3], "pair-window")
+    assert deal(tasks, 2) == [{"A/X": [1, 2, 3]}, {"B/X": [1, 2, 3]}]
+    assert deal(tasks[:1], 4) == [{"A/X": [1]}]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path: Path) -> Iterator[str]:
+    """A real Dask scheduler and two single-thread worker processes on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).with_name("dask"))
+    logs = (tmp_path / "scheduler.log").open("wb"), (tmp_path / "workers.log").open("wb")
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
+                                  str(port), "--no-dashboard"], stdout=logs[0],
+                                 stderr=subprocess.STDOUT)
+    workers = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "2",
+                                "--no-dashboard", "--local-directory", str(tmp_path / "dask")],
+                               stdout=logs[1], stderr=subprocess.STDOUT)
+    try:
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for proc in (workers, scheduler):
+            proc.terminate()
+        for proc in (workers, scheduler):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in logs:
+            log.close()
+
+
+@pytest.mark.integration
+def test_one_and_two_workers_and_a_dask_cluster_give_the_same_backtest(
+        tmp_path: Path, datadir: Path, dask_cluster: str) -> None:
+    params = _params(tmp_path)
+    runs = {name: run_cli(*_args(tmp_path / "ud", name, params, *extra), timeout=600)
+            for name, extra in (("one", ["--workers", "1"]), ("two", ["--workers", "2"]),
+                                ("dask", ["--cluster", dask_cluster]))}
+    for name, run in runs.items():
+        assert run.returncode == 0, (name, run.stdout[-3000:] + run.stderr[-3000:])
+    assert "6 to train on 2 Dask worker slots" in runs["dask"].stderr
+    reference = _predictions(tmp_path / "ud", "one")
+    assert len(reference) == 6  # 2 pairs x 3 windows
+    for name in ("two", "dask"):
+        predictions = _predictions(tmp_path / "ud", name)
+        assert list(predictions) == list(reference), name
+        for file, frame in reference.items():
+            pd.testing.assert_frame_equal(predictions[file], frame, check_exact=True)
+        assert _summary(runs[name].stdout) == _summary(runs["one"].stdout), name
+    # freqtrade's own backtest ran once over the workers' predictions, training nothing
+    assert "Found backtesting prediction file" in runs["two"].stdout
+    assert "Done training" not in runs["two"].stdout
+
+
+def _found(folder: Path, pattern: str) -> bool:
+    return folder.is_dir() and any(folder.glob(pattern))
+
+
+def _worker_of(driver: psutil.Process, batch: str) -> psutil.Process | None:
+    for child in driver.children(recursive=True):
+        try:
+            cmdline = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if "batch" in cmdline and cmdline[-1].endswith(batch):
+            return child
+    return None
+
+
+@pytest.mark.integration
+def test_a_killed_worker_is_named_and_a_rerun_trains_only_what_is_missing(
+        tmp_path: Path, datadir: Path) -> None:
+    params = _params(tmp_path, epochs=6)  # slow enough to be caught between two windows
+    userdir = tmp_path / "ud"
+    args = [sys.executable, "-m", "freqai_seq.commands.cli",
+            *_args(userdir, "killed", params, "--workers", "2", timerange=LONGER)]
+    driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    staging = userdir / "walkforward" / "killed"
+    deadline = time.monotonic() + 300
+    while not _found(staging, "batch-0/user_data/models/*/backtesting_predictions/*"):
+        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+        time.sleep(0.05)
+    worker = _worker_of(psutil.Process(driver.pid), "batch-0")
+    assert worker is not None
+    worker.kill()
+    out, err = driver.communicate(timeout=300)
+    assert driver.returncode == 1, out[-2000:] + err[-2000:]
+    assert "failed: exit 1" in err and "not trained" in err, err[-3000:]
+    assert re.search(r"BTC/USD, window ending 2019-08-\d\d 00:00: not trained", err), err[-3000:]
+    kept = {f: f.stat().st_mtime_ns for f in (userdir / "models" / "killed").glob(
+        "backtesting_predictions/*.feather")}
+    assert 1 <= len(kept) < 12  # the finished windows were kept, the killed batch's rest not
+
+    rerun = run_cli(*_args(userdir, "killed", params, "--workers", "2", timerange=LONGER),
+                    timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert f"{len(kept)} already trained" in rerun.stderr
+    assert f"{12 - len(kept)} windows trained" in rerun.stderr
+    for file, mtime in kept.items():  # not trained again
+        assert file.stat().st_mtime_ns == mtime, file
+    assert len(_predictions(userdir, "killed")) == 12
+
+
+@pytest.mark.integration
+def test_ctrl_c_stops_every_worker_freqtrade_and_market(tmp_path: Path, datadir: Path) -> None:
+    params = _params(tmp_path, epochs=6)
+    userdir = tmp_path / "ud"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "freqai_seq.commands.cli",
+         *_args(userdir, "interrupted", params, "--workers", "2")],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 300
+    staging = userdir / "walkforward" / "interrupted"
+    while not all(_found(staging, f"batch-{i}/freqtrade.log") for i in (0, 1)):
+        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+        time.sleep(0.05)
+    time.sleep(2)  # freqtrade is loading data or training in both workers
+    os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    driver.communicate(timeout=120)
+    assert driver.returncode == 130
+    time.sleep(1)
+    left = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(str(tmp_path) in part for part in proc.info["cmdline"] or []):
+            left.append(proc.info["cmdline"])
+    assert not left
