@@ -102,7 +102,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         code = run_backtest(request)
     else:
         code = run_spread(request, WorkerPlan(args.workers or 0, args.training_threads,
-                                              args.cluster))
+                                              args.cluster)).code
     if code != 0 or not args.validate:
         return code
     from freqai_seq.evaluation.validation.validate import ValidateOptions
@@ -203,6 +203,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         bench.update_page(args.page, table)
         print(f"\nUpdated the benchmark tables of {args.page}")
     print(f"\nWritten to {args.out / 'bench.json'} and {args.out / 'bench.md'}")
+    return 0
+
+
+def _cmd_scale(args: argparse.Namespace) -> int:
+    from freqai_seq.evaluation import scale
+
+    settings = scale.ScaleSettings(workers=tuple(args.workers), timerange=args.timerange,
+                                   threads=args.training_threads, userdir=args.userdir,
+                                   out_dir=args.out, pairs=tuple(args.pairs or ()))
+    table = scale.format_report(scale.run(settings))
+    (args.out / "scale.md").write_text(table + "\n")
+    print(table)
+    if args.page:
+        from freqai_seq.evaluation.bench import update_page
+
+        update_page(args.page, table, "<!-- scale:start -->", "<!-- scale:end -->")
+        print(f"\nUpdated the scale-out table of {args.page}")
     return 0
 
 
@@ -648,6 +665,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(bench_p, "userdir", type=Path, default=defaults.userdir,
                          help="freqtrade user_data directory for the runs' models")
     bench_p.set_defaults(func=_cmd_bench)
+
+    from freqai_seq.evaluation.scale import ScaleSettings
+
+    scale_defaults = ScaleSettings()
+    scale_p = sub.add_parser(
+        "scale", help="speed-up of the walk-forward's training phase with 1, 2, ... worker "
+                      "processes (the same backtest each time, from empty models folders)")
+    scale_p.add_argument("--workers", type=_positive, nargs="+",
+                         default=list(scale_defaults.workers), metavar="N",
+                         help="worker counts to run (default: %(default)s)")
+    add_option(scale_p, "timerange", default=scale_defaults.timerange,
+               help="default: %(default)s, the longest the bundled candles allow")
+    scale_p.add_argument("--training-threads", type=_positive, default=scale_defaults.threads,
+                         metavar="T", help="threads per training in every run (default: "
+                                           "%(default)s)")
+    add_option(scale_p, "pairs", nargs="+", default=None, help="default: the config's pairs")
+    add_option(scale_p, "userdir", type=Path, default=scale_defaults.userdir,
+               help="freqtrade user_data directory for the runs' models")
+    scale_p.add_argument("--out", type=Path, default=scale_defaults.out_dir)
+    scale_p.add_argument("--page", type=Path, default=None,
+                         help="also replace the table between the scale markers of this docs "
+                              "page (docs/results/scale-out.md in the repository)")
+    scale_p.set_defaults(func=_cmd_scale)
 
     from freqai_seq.evaluation.skill_settings import PERIODS
 

@@ -145,7 +145,7 @@ def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
 
 def evaluation_request(configs: list[Path], strategy: str, model: str, timerange: str,
                        identifier: str, userdir: Path, port: int, state_file: Path,
-                       training_params: Path) -> BacktestRequest:
+                       training_params: Path | None) -> BacktestRequest:
     """A backtest of an evaluation command (bench, skill, intervals) on the bundled data,
     against the market the command runs (`port`, `state_file`) for all its backtests."""
     return BacktestRequest(

@@ -119,10 +119,22 @@ class WorkerPlan:
     cluster: str | None = None
 
 
-def run_spread(request: BacktestRequest, plan: WorkerPlan, log_path: Path | None = None) -> int:
+@dataclass(frozen=True)
+class SpreadRun:
+    """How a spread walk-forward ended, and how long its two phases took."""
+
+    code: int  # 0; 1 when a batch or the final backtest failed; 130 when interrupted
+    trained: int  # windows the workers trained
+    training_s: float  # the training phase: planning, batches, collecting
+    final_s: float  # freqtrade's final backtest over the predictions (serial)
+
+
+def run_spread(request: BacktestRequest, plan: WorkerPlan,
+               log_path: Path | None = None) -> SpreadRun:
     """Train the backtest's windows in batches, then run freqtrade's backtest once over them.
-    0 on success; 1 when a batch failed (the windows it left are named; what finished is kept
-    and a rerun trains only the rest) or the final backtest failed."""
+    A failed batch names the windows it left; what finished is kept and a rerun trains only
+    the rest."""
+    started = time.monotonic()
     inputs = check_run_inputs(request.configs, RunSpec(
         request.strategy, request.model, request.timerange, request.run_identifier,
         request.training_params, request.pairs), "backtesting", request.datadir)
@@ -141,13 +153,13 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan, log_path: Path | None
                 len(windows), rule, len(tasks), len(tasks) - len(todo), models, len(todo),
                 workers, f"Dask worker slots at {plan.cluster}" if plan.cluster
                 else "local worker processes")
+    trained = 0
     if todo:
         staging = request.userdir / "walkforward" / request.run_identifier
         shutil.rmtree(staging, ignore_errors=True)
         batches = [Batch(request.strategy, request.model, request.timerange,
                          request.run_identifier, windows, plan.threads, "")
                    for windows in deal(todo, workers)]
-        started = time.monotonic()
         if plan.cluster:
             from freqai_seq.commands.walkforward_cluster import run_on_cluster
 
@@ -161,16 +173,18 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan, log_path: Path | None
                    if not prediction_file(models, p, w).is_file()]
         if missing or any(o.code != 0 or o.failed_trainings for o in outcomes):
             _report_failures(batches, outcomes, missing, staging)
-            return 130 if any(o.code == 130 for o in outcomes) else 1
+            code = 130 if any(o.code == 130 for o in outcomes) else 1
+            return SpreadRun(code, trained, time.monotonic() - started, 0.0)
         shutil.rmtree(staging, ignore_errors=True)
+    training_s = time.monotonic() - started
     final_log = log_path or request.userdir / "runs" / f"{request.run_identifier}.backtest.log"
     code = run_backtest(request, final_log)
     retrained = len(DONE_TRAINING.findall(final_log.read_text())) if final_log.exists() else 0
     if code == 0 and retrained:
         logger.error("freqtrade's final backtest trained %d window(s) the workers should have "
                      "trained: their predictions were not reused.", retrained)
-        return 1
-    return code
+        code = 1
+    return SpreadRun(code, trained, training_s, time.monotonic() - started - training_s)
 
 
 def batch_config(inputs: RunInputs) -> dict[str, Any]:
