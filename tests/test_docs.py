@@ -27,6 +27,7 @@ MEASURED_BLOCKS = {
                          ("<!-- skill:report -->", "<!-- /skill:report -->")],
     "results/intervals.md": [("<!-- intervals:selection -->", "<!-- /intervals:selection -->"),
                              ("<!-- intervals:report -->", "<!-- /intervals:report -->")],
+    "results/scale-out.md": [("<!-- scale:start -->", "<!-- scale:end -->")],
 }
 
 

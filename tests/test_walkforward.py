@@ -62,9 +62,10 @@ def test_the_split_follows_what_chains_windows() -> None:
                                                           Task(("A/X", "B/X"), (2,))]
     assert make_tasks(["A/X", "B/X"], [1, 2], "pair") == [Task(("A/X",), (1, 2)),
                                                         Task(("B/X",), (1, 2))]
-    # dealt round robin, window-major: both batches train both pairs' windows alike
-    tasks = make_tasks(["A/X", "B/X"], [1, 2, 3], "pair-window")
-    assert deal(tasks, 2) == [{"A/X": [1, 2, 3]}, {"B/X": [1, 2, 3]}]
+    # dealt in contiguous, near-equal runs: a batch engineers the features of few pairs
+    tasks = make_tasks(["A/X", "B/X", "C/X"], [1, 2, 3, 4], "pair-window")
+    assert deal(tasks, 2) == [{"A/X": [1, 2, 3, 4], "B/X": [1, 2]},
+                              {"B/X": [3, 4], "C/X": [1, 2, 3, 4]}]
     assert deal(tasks[:1], 4) == [{"A/X": [1]}]
 
 

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,9 @@ def split_rule(merged: dict[str, Any]) -> str:
 
 
 def make_tasks(pairs: list[str], windows: list[int], rule: str) -> list[Task]:
+    """The tasks in pair-major, then chronological order."""
     if rule == "pair-window":
-        return [Task((p,), (w,)) for w in windows for p in pairs]
+        return [Task((p,), (w,)) for p in pairs for w in windows]
     if rule == "window":
         return [Task(tuple(pairs), (w,)) for w in windows]
     if rule == "pair":
@@ -100,13 +102,19 @@ def unfinished(tasks: list[Task], models: Path) -> list[Task]:
 
 
 def deal(tasks: list[Task], n: int) -> list[dict[str, list[int]]]:
-    """`tasks` dealt round robin to at most `n` batches, each as {pair: [model ids]}."""
-    batches: list[dict[str, list[int]]] = [{} for _ in range(min(n, len(tasks)))]
-    for i, task in enumerate(tasks):
-        windows = batches[i % len(batches)]
-        for pair in task.pairs:
-            windows.setdefault(pair, []).extend(task.windows)
-    return [{p: sorted(w) for p, w in b.items()} for b in batches]
+    """`tasks` cut into at most `n` contiguous runs of near-equal length, each as
+    {pair: [model ids]}: contiguous, so a batch computes the features of as few pairs as it
+    can (every batch loads and engineers each of its pairs over the whole timerange)."""
+    count = min(n, len(tasks))
+    bounds = [round(i * len(tasks) / count) for i in range(count + 1)]
+    batches = []
+    for start, stop in pairwise(bounds):
+        windows: dict[str, list[int]] = {}
+        for task in tasks[start:stop]:
+            for pair in task.pairs:
+                windows.setdefault(pair, []).extend(task.windows)
+        batches.append({p: sorted(w) for p, w in windows.items()})
+    return batches
 
 
 @dataclass(frozen=True)
