@@ -26,8 +26,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from itertools import pairwise
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
