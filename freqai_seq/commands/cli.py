@@ -210,7 +210,8 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     from freqai_seq.evaluation import scale
 
     settings = scale.ScaleSettings(workers=tuple(args.workers), timerange=args.timerange,
-                                   threads=args.training_threads, userdir=args.userdir,
+                                   threads=args.training_threads, repeat=args.repeat,
+                                   userdir=args.userdir,
                                    out_dir=args.out, pairs=tuple(args.pairs or ()))
     table = scale.format_report(scale.run(settings))
     (args.out / "scale.md").write_text(table + "\n")
@@ -680,6 +681,8 @@ def build_parser() -> argparse.ArgumentParser:
     scale_p.add_argument("--training-threads", type=_positive, default=scale_defaults.threads,
                          metavar="T", help="threads per training in every run (default: "
                                            "%(default)s)")
+    scale_p.add_argument("--repeat", type=_positive, default=scale_defaults.repeat,
+                         help="rounds over the worker counts (default: %(default)s)")
     add_option(scale_p, "pairs", nargs="+", default=None, help="default: the config's pairs")
     add_option(scale_p, "userdir", type=Path, default=scale_defaults.userdir,
                help="freqtrade user_data directory for the runs' models")

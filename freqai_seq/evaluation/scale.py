@@ -2,9 +2,11 @@
 
 The same backtest (default: the 5 bundled pairs over the longest history, one LSTM per pair and
 window) is run with 1, 2, ... local workers, each training with the same thread count, from an
-empty models folder every time. Printed: the training phase (planning, batches, collecting)
-and the end-to-end wall time (freqtrade's final backtest over the predictions is serial), each
-as a speed-up over the first row, and whether every run's predictions equal the first run's.
+empty models folder every time, `repeat` rounds with the worker counts interleaved (so a
+machine that slows down during the run slows every count alike). Printed per count: the median
+training phase (planning, batches, collecting) and end-to-end wall time (freqtrade's final
+backtest over the predictions is serial) with their ranges, each as a speed-up of medians over
+the first row, and whether every run's predictions equal the first run's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,13 +40,14 @@ class ScaleSettings:
     model: str = "PyTorchLSTMRegressor"
     strategy: str = "FreqaiSeqStrategy"
     threads: int = 1
+    repeat: int = 3
     userdir: Path = paths.USER_DATA
     out_dir: Path = paths.USER_DATA / "scale"
     pairs: tuple[str, ...] = field(default=())  # default: the config's
 
 
 @dataclass(frozen=True)
-class ScaleRow:
+class ScaleRun:
     workers: int
     trainings: int
     training_s: float
@@ -66,11 +70,11 @@ def _same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
 def run(s: ScaleSettings) -> dict[str, Any]:
     s.out_dir.mkdir(parents=True, exist_ok=True)
     state_file = s.out_dir / "market.json"
-    rows: list[ScaleRow] = []
+    runs: list[ScaleRun] = []
     reference: dict[str, pd.DataFrame] | None = None
     with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,
                         s.out_dir / "market.log") as market:
-        for n in s.workers:
+        for n in [n for _ in range(s.repeat) for n in s.workers]:
             identifier = f"scale-{n}-workers"
             shutil.rmtree(s.userdir / "models" / identifier, ignore_errors=True)  # train anew
             request = evaluation_request(list(s.configs), s.strategy, s.model, s.timerange,
@@ -86,33 +90,46 @@ def run(s: ScaleSettings) -> dict[str, Any]:
             predictions = _predictions(s.userdir / "models" / identifier /
                                        "backtesting_predictions")
             reference = reference if reference is not None else predictions
-            rows.append(ScaleRow(n, result.trained, result.training_s, result.final_s,
+            runs.append(ScaleRun(n, result.trained, result.training_s, result.final_s,
                                  _same(reference, predictions)))
     report = {"settings": {k: str(v) if isinstance(v, Path) else v
                            for k, v in asdict(s).items()} | {
                                "configs": [str(c) for c in s.configs]},
-              "cpu_count": os.cpu_count(), "rows": [asdict(r) | {"total_s": r.total_s}
-                                                    for r in rows]}
+              "cpu_count": os.cpu_count(), "runs": [asdict(r) | {"total_s": r.total_s}
+                                                    for r in runs]}
     (s.out_dir / "scale.json").write_text(json.dumps(report, indent=2))
     return report
 
 
 def format_report(report: dict[str, Any]) -> str:
-    s, rows = report["settings"], report["rows"]
-    base = rows[0]
+    s, runs = report["settings"], report["runs"]
+    by_count = {n: [r for r in runs if r["workers"] == n] for n in s["workers"]}
+
+    def median(n: int, key: str) -> float:
+        return statistics.median(r[key] for r in by_count[n])
+
+    def spread(n: int, key: str) -> str:
+        values = [r[key] for r in by_count[n]]
+        return f"{median(n, key):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+    first = s["workers"][0]
     lines = [
         f"Walk-forward {s['timerange']}, {s['model']} per pair and window "
-        f"({', '.join(Path(c).name for c in s['configs'])}), {rows[0]['trainings']} trainings, "
-        f"{s['threads']} thread(s) per training, on a machine with {report['cpu_count']} "
-        "cores; every run from an empty models folder.",
+        f"({', '.join(Path(c).name for c in s['configs'])}), {runs[0]['trainings']} "
+        f"trainings, {s['threads']} thread(s) per training, on a machine with "
+        f"{report['cpu_count']} cores; {s['repeat']} rounds with the worker counts interleaved, "
+        "every run from an empty models folder; median (min-max) seconds, speed-ups of medians "
+        f"over {first} worker(s).",
         "",
-        "| workers | trainings | training phase s | speed-up | final backtest s | "
-        "end-to-end s | speed-up | predictions equal to 1st row |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for r in rows:
+        "| workers | training phase s | speed-up | final backtest s | end-to-end s | speed-up "
+        "| predictions equal to the first run's |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for n in s["workers"]:
+        same = all(r["same_predictions"] for r in by_count[n])
         lines.append(
-            f"| {r['workers']} | {r['trainings']} | {r['training_s']:.1f} | "
-            f"{base['training_s'] / r['training_s']:.2f}x | {r['final_s']:.1f} | "
-            f"{r['total_s']:.1f} | {base['total_s'] / r['total_s']:.2f}x | "
-            f"{'yes' if r['same_predictions'] else 'NO'} |")
+            f"| {n} | {spread(n, 'training_s')} | "
+            f"{median(first, 'training_s') / median(n, 'training_s'):.2f}x | "
+            f"{spread(n, 'final_s')} | {spread(n, 'total_s')} | "
+            f"{median(first, 'total_s') / median(n, 'total_s'):.2f}x | "
+            f"{'yes' if same else 'NO'} |")
     return "\n".join(lines)
