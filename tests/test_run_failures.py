@@ -107,6 +107,8 @@ def test_backtest_writes_no_secret_and_a_rejected_rerun_keeps_the_record(
             content = path.read_bytes()
             for secret in FIXTURE_SECRETS:
                 assert secret.encode() not in content, f"{secret} copied into {path}"
+    # FreqAI copies the first config file into a models folder it creates: it never does here
+    assert not (run.userdir / "models" / run.identifier / "config.json").exists()
     record_path = run.userdir / "runs" / f"{run.identifier}.json"
     record = json.loads(record_path.read_text())
     assert record["exchange"]["secret"] == REDACTED
