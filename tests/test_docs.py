@@ -58,11 +58,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_site_builds_strict_with_the_generated_tables_and_synopses(site: Path) -> None:
-    sequence = (site / "models" / "sequence" / "index.html").read_text()
+    sequence = (site / "model-classes" / "sequence" / "index.html").read_text()
     assert "<td><code>hidden_size</code></td>" in sequence
-    assert "<td><code>conv_kernels</code></td>" in (site / "models" / "hybrid" /
+    assert "<td><code>conv_kernels</code></td>" in (site / "model-classes" / "hybrid" /
                                                      "index.html").read_text()
-    assert "<td><code>ensemble_stack_shrinkage</code></td>" in (site / "models" / "ensemble" /
+    assert "<td><code>ensemble_stack_shrinkage</code></td>" in (site / "model-classes" / "ensemble" /
                                                                 "index.html").read_text()
     commands = (site / "commands" / "index.html").read_text()
     for path in reference.command_paths():
@@ -72,7 +72,7 @@ def test_site_builds_strict_with_the_generated_tables_and_synopses(site: Path) -
 
 
 def test_placeholders_render_the_code_s_tables_and_help() -> None:
-    page = rendered_page("models/sequence.md")
+    page = rendered_page("model-classes/sequence.md")
     assert reference.key_table("sequence") in page
     assert "<!-- generated:" not in page
     assert reference.synopsis(["market", "start"]) in rendered_page("data-and-market.md")

@@ -197,13 +197,13 @@ def test_every_config_key_is_documented_in_code_and_docs() -> None:
     assert list(KEY_DOCS) == names
     assert list(HYBRID_KEY_DOCS) == [f.name for f in fields(HybridConfig)][len(names):]
     # the model pages of the docs site, as built (their key tables are generated from the code)
-    docs = rendered_page("models/sequence.md") + rendered_page("models/hybrid.md")
+    docs = rendered_page("model-classes/sequence.md") + rendered_page("model-classes/hybrid.md")
     defaults = HybridConfig().to_dict()
     for name in [*KEY_DOCS, *HYBRID_KEY_DOCS]:
         assert f"| `{name}` | `{json.dumps(defaults[name])}` |" in docs, name
     keys = run_cli("keys", "--ensemble")
     assert keys.returncode == 0
-    ensemble_page = rendered_page("models/ensemble.md")
+    ensemble_page = rendered_page("model-classes/ensemble.md")
     for line in keys.stdout.splitlines()[2:]:  # every ensemble key, as printed, is in its page
         assert line in ensemble_page, line
     assert len(keys.stdout.splitlines()) == 2 + len(ENSEMBLE_KEY_DOCS)
