@@ -58,12 +58,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_site_builds_strict_with_the_generated_tables_and_synopses(site: Path) -> None:
-    sequence = (site / "model-classes" / "sequence" / "index.html").read_text()
-    assert "<td><code>hidden_size</code></td>" in sequence
-    assert "<td><code>conv_kernels</code></td>" in (site / "model-classes" / "hybrid" /
-                                                     "index.html").read_text()
-    assert "<td><code>ensemble_stack_shrinkage</code></td>" in (site / "model-classes" / "ensemble" /
-                                                                "index.html").read_text()
+    pages = site / "model-classes"
+    assert "<td><code>hidden_size</code></td>" in (pages / "sequence" / "index.html").read_text()
+    assert "<td><code>conv_kernels</code></td>" in (pages / "hybrid" / "index.html").read_text()
+    assert "<td><code>ensemble_stack_shrinkage</code></td>" in (
+        pages / "ensemble" / "index.html").read_text()
     commands = (site / "commands" / "index.html").read_text()
     for path in reference.command_paths():
         assert f"usage: freqai-seq {' '.join(path)} " in commands, path
