@@ -64,7 +64,9 @@ dryrun: data
 stop: $(STAMP)
 	$(BIN)/freqai-seq dryrun stop
 
+# The tune tests start a real PostgreSQL server: its OS package is installed first when missing.
 test: data
+	bash tests/services/install-postgresql.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

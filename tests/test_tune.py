@@ -10,6 +10,7 @@ import math
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -21,6 +22,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.tune import study as tune_study
 from freqai_seq.evaluation.tune.settings import TuneSettings
 from freqai_seq.model.config_schema import SequenceConfig
+from tests import postgres
 from tests.conftest import ROOT
 
 # A small network on one pair, two 2-day windows after 10 days of training: a trial takes a
@@ -145,10 +147,24 @@ def test_print_space_shows_the_default_space(capsys: pytest.CaptureFixture[str])
     assert {"hidden_size", "learning_rate", "conv_channels", "attention_dim"} <= set(space)
 
 
-def test_two_worker_processes_share_one_sqlite_study(datadir: Path, inputs: Path,
-                                                      tmp_path: Path) -> None:
-    """Two real `freqai-seq tune` processes started together on one SQLite file."""
-    storage = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+@pytest.fixture(scope="module")
+def postgresql() -> Iterator[postgres.Server]:
+    """A real PostgreSQL server on 127.0.0.1, started and stopped by this module."""
+    yield from postgres.start_server()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_storage(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    return request.getfixturevalue("postgresql").url
+
+
+def test_two_worker_processes_share_one_study(datadir: Path, inputs: Path, tmp_path: Path,
+                                              shared_storage: str) -> None:
+    """Two real `freqai-seq tune` processes started together on one SQLite file, and on one
+    database of a real PostgreSQL server."""
+    storage = shared_storage
     command = [sys.executable, "-m", "freqai_seq.commands.cli", "tune", "--study", "shared",
                "--storage", storage, "--training-params", str(inputs / "params.json"),
                "--space", str(inputs / "space.json"), "--pairs", "BTC/USD", "--windows", "2",

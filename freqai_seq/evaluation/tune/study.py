@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 SQLITE_TIMEOUT_S = 120  # a worker waits this long for another's write lock before failing
 HEARTBEAT_S = 60  # a trial whose worker stopped beating for GRACE_S is marked failed
 GRACE_S = 300
+SCHEMA_ATTEMPTS = 5  # tries to create the study tables while another worker creates them
 # Per-candle training logs of FreqAI and the regressor; -v keeps them.
 QUIET_LOGGERS = ("freqtrade", "freqai_seq.model.regressor", "freqai_seq.model.training",
                  "freqai_seq.model.ensemble", "freqai_seq.model.drawer", "datasieve")
@@ -148,6 +149,35 @@ def _pruner(settings: TuneSettings) -> Any:
                                        n_warmup_steps=settings.prune_warmup_windows)
 
 
+def _open_storage(url: str, engine_kwargs: dict[str, Any]) -> Any:
+    """Optuna's storage on `url`, creating its tables on first use.
+
+    Workers started together on a new server database race to create the tables; the loser's
+    CREATE fails on the winner's. Its retry finds them made (optuna creates only missing ones)."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    attempt = 1
+    while True:
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                                  heartbeat_interval=HEARTBEAT_S,
+                                                  grace_period=GRACE_S)
+        except (IntegrityError, ProgrammingError) as exc:
+            if attempt == SCHEMA_ATTEMPTS:
+                raise FreqaiSeqError(f"Cannot create the study tables in {shown_url(url)}: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+            logger.info("Another worker is creating the study tables in %s; retrying (%d/%d).",
+                        shown_url(url), attempt, SCHEMA_ATTEMPTS - 1)
+            time.sleep(0.5 * attempt)
+            attempt += 1
+        except Exception as exc:  # a bad URL, a missing driver, a database that refuses
+            raise FreqaiSeqError(f"Cannot open the study storage {shown_url(url)}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+
+
 def open_study(settings: TuneSettings, objective: dict[str, Any]) -> tuple[Any, int]:
     """Create the study or join it; returns it and the sampler seed of this worker.
 
@@ -168,15 +198,7 @@ def open_study(settings: TuneSettings, objective: dict[str, Any]) -> tuple[Any, 
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     direction = METRICS[settings.metric]
     with lock:
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in optuna
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                                     heartbeat_interval=HEARTBEAT_S,
-                                                     grace_period=GRACE_S)
-        except Exception as exc:  # a bad URL, a missing driver, a database that refuses
-            raise FreqaiSeqError(f"Cannot open the study storage {shown_url(url)}: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+        storage = _open_storage(url, engine_kwargs)
         try:
             study = optuna.create_study(storage=storage, study_name=settings.study_name,
                                         direction=direction, sampler=_sampler(settings.seed),
