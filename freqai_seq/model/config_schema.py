@@ -53,6 +53,10 @@ KEY_DOCS: dict[str, str] = {
                            "neighbour up to this many steps away (the newest step stays)",
     "augment_scale": "training only: each window is multiplied by 1 + U(-s, s)",
     "num_threads": "torch CPU threads (0 keeps torch's default)",
+    "historic_predictions_max_rows": "live only: newest rows of each pair kept in FreqAI's "
+                                     "`historic_predictions` (memory and the `.pkl` file; never "
+                                     "fewer than the strategy's frame or "
+                                     "`fit_live_predictions_candles`); 0 keeps every row",
     "cross_pair": "train one network per window on the windows of every whitelisted pair "
                   "(each scaled by its own FreqAI pipelines) and give every pair that network "
                   "(docs: Cross-pair training)",
@@ -114,6 +118,9 @@ class SequenceConfig:
     augment_time_jitter: int = 0
     augment_scale: float = 0.0
     num_threads: int = 0
+    # 20000 rows: 69 days of 5m candles, 2.3 years of 1h, for `validate` of a live run; FreqAI
+    # itself keeps every row forever (a bot's memory and pickle grow by a row per candle).
+    historic_predictions_max_rows: int = 20000
     cross_pair: bool = False
     pair_embedding_dim: int = 0
     unseen_pair_share: float = 0.1
@@ -138,7 +145,7 @@ class SequenceConfig:
                      "loss_weight_volatility", "loss_weight_regime", "loss_weight_quantile",
                      "mc_dropout_passes",
                      "augment_noise", "augment_time_jitter", "augment_scale",
-                     "pair_embedding_dim"):
+                     "pair_embedding_dim", "historic_predictions_max_rows"):
             if getattr(self, name) < 0:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must not be negative.")
         if self.mc_dropout_passes and self.dropout == 0:

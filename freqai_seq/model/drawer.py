@@ -23,6 +23,7 @@ from freqtrade.freqai.data_drawer import METADATA, FreqaiDataDrawer
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from freqai_seq.atomic import atomic_writer
+from freqai_seq.model.config_schema import SequenceConfig
 from freqai_seq.model.cross_pair.store import SharedNetworks
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,24 @@ class CrashSafeDataDrawer(FreqaiDataDrawer):
                 for tf, frame in frames.items():
                     if not pd.api.types.is_datetime64_any_dtype(frame["date"]):
                         frames[tf] = frame.assign(date=pd.to_datetime(frame["date"], utc=True))
+
+    def append_model_predictions(self, pair: str, predictions: pd.DataFrame,
+                                 do_preds: Any, dk: FreqaiDataKitchen,
+                                 strat_df: pd.DataFrame) -> None:
+        """FreqAI's append, then the pair's history capped to its newest rows
+        (`historic_predictions_max_rows`): FreqAI keeps a row per candle forever, so a bot's
+        memory and its `historic_predictions.pkl`, rewritten after every training, grow
+        without bound. Never fewer rows than the strategy's frame (the rows FreqAI merges
+        back) or `fit_live_predictions_candles` (the rows its live statistics read)."""
+        super().append_model_predictions(pair, predictions, do_preds, dk, strat_df)
+        cap = self.freqai_info.get("model_training_parameters", {}).get(
+            "historic_predictions_max_rows", SequenceConfig.historic_predictions_max_rows)
+        if not cap:
+            return
+        keep = max(cap, len(strat_df), self.freqai_info.get("fit_live_predictions_candles", 0))
+        history = self.historic_predictions[pair]
+        if len(history) > keep:
+            self.historic_predictions[pair] = history.iloc[-keep:].reset_index(drop=True)
 
     def purge_old_models(self) -> None:
         """FreqAI's purge, plus the cross-pair networks beyond the same count per key."""
