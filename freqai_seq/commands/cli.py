@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -224,6 +225,44 @@ def _cmd_scale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_soak(args: argparse.Namespace) -> int:
+    from freqai_seq.commands.dryrun import BotFailed
+    from freqai_seq.evaluation import soak
+
+    out = args.out or args.userdir / "results"
+    if args.from_samples:
+        settings, samples = soak.read_soak(args.from_samples)
+        if args.warmup_minutes is not None:
+            settings["warmup_minutes"] = args.warmup_minutes
+        report = soak.analyse(samples, settings)
+        out = args.from_samples
+    else:
+        defaults = soak.SoakSettings()
+        settings_ = soak.SoakSettings(
+            hours=args.hours, sample_s=args.sample_s,
+            warmup_minutes=(defaults.warmup_minutes if args.warmup_minutes is None
+                            else args.warmup_minutes),
+            retrain_minutes=args.retrain_minutes, model=args.model, strategy=args.strategy,
+            configs=tuple(args.config or [paths.CONFIG]), training_params=args.training_params,
+            pairs=tuple(args.pairs or ()), api_port=args.api_port, userdir=args.userdir)
+        try:
+            report = soak.run(settings_, out)
+        except (soak.SoakFailed, BotFailed) as err:
+            logger.error("%s", err)
+            return 1
+    table = soak.format_report(report)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(table + "\n")
+    print(table)
+    if args.page:
+        from freqai_seq.evaluation.bench import update_page
+
+        update_page(args.page, table, "<!-- soak:start -->", "<!-- soak:end -->")
+        print(f"\nUpdated the soak table of {args.page}")
+    print(f"\nSamples and report in {out}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from freqai_seq.evaluation.validation.validate import ValidateOptions
 
@@ -419,6 +458,16 @@ def _walkforward_options(parser: argparse.ArgumentParser) -> None:
                         help="torch / OpenMP threads per training with --workers or --cluster, "
                              "the same in every batch so the results do not depend on the "
                              "split (default: %(default)s)")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -691,6 +740,45 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also replace the table between the scale markers of this docs "
                               "page (docs/results/scale-out.md in the repository)")
     scale_p.set_defaults(func=_cmd_scale)
+
+    from freqai_seq.evaluation.soak import SoakSettings
+
+    soak_defaults = SoakSettings()
+    soak_p = sub.add_parser(
+        "soak", help="run the fast-replay dry-run for hours, sampling the bot's memory, open "
+                     "files, threads and FreqAI's stores; slopes per 100 retrainings with CIs")
+    soak_p.add_argument("--hours", type=_positive_float, default=soak_defaults.hours,
+                        help="wall-clock length (default: %(default)s)")
+    soak_p.add_argument("--sample-s", type=_positive_float, default=soak_defaults.sample_s,
+                        help="seconds between samples (default: %(default)s)")
+    soak_p.add_argument("--warmup-minutes", type=float, default=None,
+                        help=f"left out of the slopes (default: {soak_defaults.warmup_minutes:g})")
+    soak_p.add_argument("--retrain-minutes", type=_positive_float,
+                        default=soak_defaults.retrain_minutes,
+                        help="FreqAI's live_retrain_hours, in minutes: every pair is retrained "
+                             "this often when training keeps up (default: %(default)s, a "
+                             "retraining per new candle)")
+    add_option(soak_p, "model", default=soak_defaults.model, help="default: %(default)s")
+    add_option(soak_p, "strategy", default=soak_defaults.strategy, help="default: %(default)s")
+    add_option(soak_p, "config", action="append", type=Path,
+               help="freqtrade config(s); default: config.json")
+    add_option(soak_p, "training_params", type=Path, default=None,
+               help="JSON file replacing freqai.model_training_parameters")
+    add_option(soak_p, "pairs", nargs="+", default=None, help="default: the config's pairs")
+    soak_p.add_argument("--api-port", type=_tcp_port, default=soak_defaults.api_port,
+                        help="the soak bot's REST API port (default: %(default)s)")
+    add_option(soak_p, "userdir", type=Path, default=soak_defaults.userdir,
+               help="the soak's own user-data folder, emptied of models at start "
+                    "(default: %(default)s)")
+    soak_p.add_argument("--out", type=Path, default=None,
+                        help="samples and report (default: <userdir>/results)")
+    soak_p.add_argument("--from-samples", type=Path, default=None, metavar="DIR",
+                        help="report on the samples a soak wrote to DIR (a killed one's too) "
+                             "instead of running one")
+    soak_p.add_argument("--page", type=Path, default=None,
+                        help="also replace the table between the soak markers of this docs "
+                             "page (docs/results/soak.md in the repository)")
+    soak_p.set_defaults(func=_cmd_soak)
 
     from freqai_seq.evaluation.skill_settings import PERIODS
 

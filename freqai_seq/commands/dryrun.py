@@ -61,6 +61,7 @@ class DryRunRequest:
     api_port: int = API_PORT
     fast: bool = False  # 30m candles relabelled as 1m: a new candle every minute
     logfile: Path | None = None  # freqtrade's --logfile (its output also goes to bot.log)
+    retrain_hours: float = 1.0  # FreqAI's live_retrain_hours (wall-clock hours)
 
     @property
     def folder(self) -> Path:
@@ -136,7 +137,7 @@ def run_overlay(request: DryRunRequest, market_state: market.MarketState,
     if request.fast:
         overlay = deep_merge_dicts(fast_replay.overlay(), overlay)
     freqai = overlay.setdefault("freqai", {})
-    freqai.update(identifier=request.identifier, live_retrain_hours=1)
+    freqai.update(identifier=request.identifier, live_retrain_hours=request.retrain_hours)
     if request.pairs:
         overlay["exchange"]["pair_whitelist"] = list(request.pairs)
     if training_params is not None:
