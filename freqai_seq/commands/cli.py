@@ -296,7 +296,8 @@ def _cmd_dryrun(args: argparse.Namespace) -> int:
             model=args.model, strategy=args.strategy, replay_start_ms=args.replay_start,
             pairs=tuple(args.pairs or ()), configs=tuple(args.config or [paths.CONFIG]),
             training_params=args.training_params, datadir=args.datadir, userdir=args.userdir,
-            api_port=args.api_port, fast=args.fast, logfile=args.logfile)
+            api_port=args.api_port, fast=args.fast, logfile=args.logfile,
+            retrain_hours=args.live_retrain_hours)
         try:
             state = dryrun.start(request)
         except dryrun.BotFailed as err:
@@ -460,13 +461,25 @@ def _walkforward_options(parser: argparse.ArgumentParser) -> None:
                              "split (default: %(default)s)")
 
 
-def _positive_float(text: str) -> float:
+def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or not math.isfinite(value):
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    if not (value := _number(text)) > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    if (value := _number(text)) < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     return value
 
 
@@ -651,6 +664,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="replay the 30m candles as 1m candles: a new candle (and "
                                 "prediction) every minute; time-of-day features lose their "
                                 "meaning")
+    dry_start.add_argument("--live-retrain-hours", type=_non_negative_float, default=1.0,
+                           metavar="HOURS",
+                           help="FreqAI's live_retrain_hours: wall-clock hours between a pair's "
+                                "retrainings (0: retrain continuously; default: %(default)s)")
     dry_start.add_argument("--api-port", type=_tcp_port, default=18780,
                            help="REST API port on 127.0.0.1 (default: %(default)s)")
     add_option(dry_start, "datadir", type=Path, default=paths.DATA_DIR,

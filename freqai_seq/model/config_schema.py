@@ -53,6 +53,9 @@ KEY_DOCS: dict[str, str] = {
                            "neighbour up to this many steps away (the newest step stays)",
     "augment_scale": "training only: each window is multiplied by 1 + U(-s, s)",
     "num_threads": "torch CPU threads (0 keeps torch's default)",
+    "live_training_workers": "live only: pairs retrained at once, each network trained in a "
+                             "worker process while the bot keeps predicting (1 = FreqAI's "
+                             "single training thread; cross_pair always uses that)",
     "historic_predictions_max_rows": "live only: newest rows of each pair kept in FreqAI's "
                                      "`historic_predictions` (memory and the `.pkl` file; never "
                                      "fewer than the strategy's frame or "
@@ -121,6 +124,7 @@ class SequenceConfig:
     # 20000 rows: 69 days of 5m candles, 2.3 years of 1h, for `validate` of a live run; FreqAI
     # itself keeps every row forever (a bot's memory and pickle grow by a row per candle).
     historic_predictions_max_rows: int = 20000
+    live_training_workers: int = 1
     cross_pair: bool = False
     pair_embedding_dim: int = 0
     unseen_pair_share: float = 0.1
@@ -128,7 +132,7 @@ class SequenceConfig:
 
     def __post_init__(self) -> None:
         positive = ("window", "hidden_size", "num_layers", "head_hidden", "epochs", "batch_size",
-                    "inference_batch_size")
+                    "inference_batch_size", "live_training_workers")
         for name in positive:
             if getattr(self, name) < 1:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must be at least 1, "

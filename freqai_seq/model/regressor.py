@@ -28,6 +28,7 @@ from freqai_seq.model.cross_pair.hooks import CrossPairHooks
 from freqai_seq.model.cross_pair.trainer import CrossPairTrainer
 from freqai_seq.model.drawer import CrashSafeDataDrawer, set_aside_unreadable_state
 from freqai_seq.model.intervals import calibrate, finish_quantiles
+from freqai_seq.model.live_training import ParallelLiveTraining
 from freqai_seq.model.model_inputs import dates_ns, model_inputs
 from freqai_seq.model.networks import NETWORKS
 from freqai_seq.model.networks.volatility_baseline import VolatilityBaseline
@@ -36,7 +37,7 @@ from freqai_seq.model.seeding import resolve_device, seed_everything
 from freqai_seq.model.sequence_model import HistoryTail, SequenceModel, TrainingRecord
 from freqai_seq.model.tasks import TaskLayout, parse_labels
 from freqai_seq.model.tracking import log_training, mlflow_settings
-from freqai_seq.model.training import TaskLoss, WindowedData, train_network
+from freqai_seq.model.training import TaskLoss, WindowedData, log_history, train_network
 from freqai_seq.model.volatility_forecast import apply_variance_calibration, calibrate_variance
 from freqai_seq.model.windowing import window_ends
 
@@ -94,7 +95,7 @@ def check_quantile_targets(layout: TaskLayout, label_parts: list[DataFrame | Non
                     "column (set each to the value being forecast).")
 
 
-class SequenceRegressor(CrossPairHooks, IFreqaiModel):
+class SequenceRegressor(ParallelLiveTraining, CrossPairHooks, IFreqaiModel):
     """Window-based regressor; one output per `&` label."""
 
     network: ClassVar[str] = "lstm"
@@ -313,11 +314,21 @@ class SequenceRegressor(CrossPairHooks, IFreqaiModel):
             targets = data.targets[train_ends][:, head.target_idx.cpu().numpy()]
             rows = head.fit(newest.cpu().numpy(), targets)
             logger.info("%s: HAR volatility baseline fitted on %d training rows", dk.pair, rows)
-        model.train_result = train_network(
-            model.net, data.subset(train_ends, self.device),
-            data.subset(val_ends, self.device) if len(val_ends) else None, self.seq_cfg,
-            self.device, self.generator, loss_fn, getattr(self, "tb_logger", None),
-            f"{dk.pair} ")
+        train = data.subset(train_ends, self.device)
+        val = data.subset(val_ends, self.device) if len(val_ends) else None
+        tb_logger = getattr(self, "tb_logger", None)
+        pool = self.live_pool
+        if pool is None or not pool.in_training_thread:
+            model.train_result = train_network(model.net, train, val, self.seq_cfg, self.device,
+                                               self.generator, loss_fn, tb_logger, f"{dk.pair} ")
+            return
+        generator = self.generator
+        # Another pair's training thread runs while this network trains in a worker; it
+        # sets these attributes for its own training, so they are put back afterwards.
+        model.train_result = pool.train(model.net, train, val, self.seq_cfg, self.device,
+                                        generator, loss_fn, f"{dk.pair} ")
+        self.generator, self.tb_logger = generator, tb_logger
+        log_history(model.train_result, tb_logger, f"{dk.pair} ")
 
     # ---------------------------------------------------------------- prediction
     def predict(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen,

@@ -182,6 +182,27 @@ def _scheduler(optimizer: torch.optim.Optimizer, cfg: SequenceConfig, total_step
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def log_epoch(tb_logger: ScalarLogger, entry: dict[str, float]) -> None:
+    """One epoch of `TrainResult.history` in FreqAI's tensorboard logger."""
+    tb_logger.log_scalar("train_loss", entry["train_loss"], entry["epoch"])
+    tb_logger.log_scalar("learning_rate", entry["lr"], entry["epoch"])
+    if "val_loss" in entry:
+        tb_logger.log_scalar("validation_loss", entry["val_loss"], entry["epoch"])
+
+
+def log_history(result: TrainResult, tb_logger: ScalarLogger | None, label: str) -> None:
+    """A training done in another process (whose log lines stay there): its epochs in the
+    tensorboard logger and one summary line."""
+    if tb_logger is not None:
+        for entry in result.history:
+            log_epoch(tb_logger, entry)
+    last = result.history[-1] if result.history else {}
+    logger.info("%strained in a worker process: %d epochs, best epoch %d, train_loss %.6f, "
+                "val_loss %s", label, result.epochs_run, result.best_epoch,
+                last.get("train_loss", float("nan")),
+                "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.6f}")
+
+
 def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
                   cfg: SequenceConfig, device: torch.device, generator: torch.Generator,
                   loss_fn: TaskLoss, tb_logger: ScalarLogger | None = None,
@@ -235,10 +256,7 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
                                **({"val_loss": val_loss} if val_loss is not None else {})})
         result.epochs_run = epoch
         if tb_logger is not None:
-            tb_logger.log_scalar("train_loss", train_loss, epoch)
-            tb_logger.log_scalar("learning_rate", lr, epoch)
-            if val_loss is not None:
-                tb_logger.log_scalar("validation_loss", val_loss, epoch)
+            log_epoch(tb_logger, result.history[-1])
         val_text = f"{val_loss:.6f}" if val_loss is not None else "n/a"
         logger.info("%sepoch %d/%d train_loss %.6f val_loss %s lr %.2e", label, epoch,
                     cfg.epochs, train_loss, val_text, lr)
