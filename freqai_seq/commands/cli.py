@@ -263,6 +263,30 @@ def _cmd_soak(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_live_cycle(args: argparse.Namespace) -> int:
+    from freqai_seq.commands.dryrun import BotFailed
+    from freqai_seq.evaluation import live_cycle
+    from freqai_seq.evaluation.bench import update_page
+
+    settings = live_cycle.CycleSettings(
+        workers=tuple(args.workers), cross_pair=not args.no_cross_pair, minutes=args.minutes,
+        warmup_minutes=args.warmup_minutes, pairs=tuple(args.pairs or ()),
+        api_port=args.api_port, userdir=args.userdir)
+    try:
+        report = live_cycle.run(settings)
+    except BotFailed as err:
+        logger.error("%s", err)
+        return 1
+    table = live_cycle.format_report(report)
+    settings.userdir.mkdir(parents=True, exist_ok=True)
+    (settings.userdir / "live-cycle.json").write_text(json.dumps(report, indent=2))
+    print(table)
+    if args.page:
+        update_page(args.page, table, "<!-- live-cycle:start -->", "<!-- live-cycle:end -->")
+        print(f"\nUpdated the live-cycle table of {args.page}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from freqai_seq.evaluation.validation.validate import ValidateOptions
 
@@ -757,6 +781,35 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also replace the table between the scale markers of this docs "
                               "page (docs/results/scale-out.md in the repository)")
     scale_p.set_defaults(func=_cmd_scale)
+
+    from freqai_seq.evaluation.live_cycle import CycleSettings
+
+    cycle_defaults = CycleSettings()
+    cycle_p = sub.add_parser(
+        "live-cycle", help="time for a live bot to retrain every pair, with FreqAI's single "
+                           "training thread and with live_training_workers (fast-replay "
+                           "dry-runs)")
+    cycle_p.add_argument("--workers", type=_positive, nargs="+",
+                         default=list(cycle_defaults.workers), metavar="N",
+                         help="live_training_workers of the per-pair arms (default: "
+                              "%(default)s)")
+    cycle_p.add_argument("--no-cross-pair", action="store_true",
+                         help="leave out the cross-pair arm")
+    cycle_p.add_argument("--minutes", type=_positive_float, default=cycle_defaults.minutes,
+                         help="wall-clock minutes per arm (default: %(default)s)")
+    cycle_p.add_argument("--warmup-minutes", type=_non_negative_float,
+                         default=cycle_defaults.warmup_minutes,
+                         help="left out of the figures (default: %(default)s)")
+    add_option(cycle_p, "pairs", nargs="+", default=None, help="default: the config's pairs")
+    cycle_p.add_argument("--api-port", type=_tcp_port, default=cycle_defaults.api_port,
+                         help="the bots' REST API port (default: %(default)s)")
+    add_option(cycle_p, "userdir", type=Path, default=cycle_defaults.userdir,
+               help="the arms' own user-data folders, emptied of models at start "
+                    "(default: %(default)s)")
+    cycle_p.add_argument("--page", type=Path, default=None,
+                         help="also replace the table between the live-cycle markers of this "
+                              "docs page (docs/results/scale-out.md in the repository)")
+    cycle_p.set_defaults(func=_cmd_live_cycle)
 
     from freqai_seq.evaluation.soak import SoakSettings
 

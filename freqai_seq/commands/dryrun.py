@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -188,6 +189,18 @@ def clear_stale(folder: Path) -> BotState | None:
         logger.info("Stopped the replay market pid %d that the bot's start had started",
                     stopped.pid)
     return state
+
+
+def empty_userdir(userdir: Path) -> None:
+    """No models and no replay clock left in a measuring command's own user-data folder (soak,
+    live-cycle); a bot still running there is an error, never stopped here."""
+    folder = userdir / "dryrun"
+    clear_stale(folder)
+    if (running := bot_state(folder)) is not None:
+        raise FreqaiSeqError(f"A bot already runs in {userdir} (pid {running.pid}): stop it "
+                             f"with `freqai-seq dryrun stop --userdir {userdir}`.")
+    for name in ("models", "dryrun"):
+        shutil.rmtree(userdir / name, ignore_errors=True)
 
 
 def _check_api_port(port: int) -> None:

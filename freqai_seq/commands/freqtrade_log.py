@@ -7,6 +7,9 @@ import re
 
 # FreqAI, after each training; the group is its duration in seconds
 DONE_TRAINING = re.compile(r"Done training \S+ \((\d+(?:\.\d+)?) secs\)")
+# the same line with its log time (local time, freqtrade's default format) and pair
+DONE_TRAINING_AT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - .*Done training "
+                              r"(\S+) \((\d+(?:\.\d+)?) secs\)", re.M)
 # FreqAI logs a failed training and carries on with the next one
 FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
 # freqtrade's main() logs a ConfigurationError and then exits 0

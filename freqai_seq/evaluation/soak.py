@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -224,23 +223,11 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _fresh_userdir(userdir: Path) -> None:
-    """A soak starts from no models and no replay clock; a bot of an earlier soak that still
-    runs is an error (never stopped here: it may be another soak in progress)."""
-    folder = userdir / "dryrun"
-    dryrun.clear_stale(folder)
-    if (running := dryrun.bot_state(folder)) is not None:
-        raise FreqaiSeqError(f"A soak bot already runs (pid {running.pid}): stop it with "
-                             f"`freqai-seq dryrun stop --userdir {userdir}`.")
-    for name in ("models", "dryrun"):
-        shutil.rmtree(userdir / name, ignore_errors=True)
-
-
 def run(settings: SoakSettings, out: Path) -> dict[str, Any]:
     """Soak, writing settings and samples to `out` as they come; the report."""
     import psutil
 
-    _fresh_userdir(settings.userdir)
+    dryrun.empty_userdir(settings.userdir)
     request = dryrun.DryRunRequest(
         model=settings.model, strategy=settings.strategy, pairs=settings.pairs,
         configs=settings.configs, training_params=settings.training_params,

@@ -1,5 +1,6 @@
 """`freqai-seq soak`: sampling, slopes with block-bootstrap CIs, and the report of a (killed)
-soak's samples. The soak itself runs for hours: a command, not a test (docs/results/soak.md)."""
+soak's samples; `freqai-seq live-cycle`: the cycle read from a bot's log. Both commands run
+bots for minutes to hours: commands, not tests (docs/results/soak.md, results/scale-out.md)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,24 @@ def test_the_command_reports_a_killed_soaks_samples(tmp_path: Path,
     (broken / soak.SETTINGS_FILE).write_text(json.dumps(SETTINGS))
     (broken / soak.SAMPLES_FILE).write_text("not json\n" + "\n".join(lines))
     assert cli.main(["soak", "--from-samples", str(broken)]) == 2
+
+
+def test_the_live_cycle_is_the_time_between_a_pairs_new_models() -> None:
+    from freqai_seq.evaluation import live_cycle
+
+    log = "\n".join([
+        "2026-12-07 01:00:00,000 - freqai_seq.model.regressor - INFO - ---- Done training "
+        "BTC/USD (9.00 secs) ----",  # warm-up
+        "2026-12-07 01:01:00,000 - x - INFO - ---- Done training BTC/USD (2.00 secs) ----",
+        "2026-12-07 01:01:05,500 - x - INFO - ---- Done training ETH/USD (3.00 secs) ----",
+        "2026-12-07 01:01:10,000 - x - INFO - ---- Done training BTC/USD (2.50 secs) ----",
+        "2026-12-07 01:01:25,500 - x - INFO - ---- Done training ETH/USD (4.00 secs) ----",
+        "2026-12-07 01:01:30,000 - x - INFO - ---- Done training BTC/USD (2.00 secs) ----"])
+    done = live_cycle.completions(log)
+    assert [(pair, secs) for _, pair, secs in done][:2] == [("BTC/USD", 9.0), ("BTC/USD", 2.0)]
+    figures = live_cycle.cycle_figures(done, since=done[1][0])
+    # BTC: 10 s and 20 s between new models, ETH: 20 s
+    assert figures == {"retrainings": 5, "pairs": 2, "training_s": 2.5, "cycle_s": 20.0,
+                       "cycle_max_s": 20.0}
+    with pytest.raises(FreqaiSeqError, match="No pair was retrained twice"):
+        live_cycle.cycle_figures(done, since=done[-1][0])
