@@ -46,6 +46,15 @@ def _predictions(userdir: Path, identifier: str) -> dict[str, pd.DataFrame]:
     return {f.name: pd.read_feather(f) for f in sorted(folder.glob("*_prediction.feather"))}
 
 
+def _pair_dictionary(userdir: Path, identifier: str) -> dict[str, dict]:
+    """FreqAI's pair_dictionary.json with each data_path relative to the models folder."""
+    models = userdir / "models" / identifier
+    drawer = json.loads((models / "pair_dictionary.json").read_text())
+    for entry in drawer.values():
+        entry["data_path"] = str(Path(entry["data_path"]).relative_to(models.resolve()))
+    return drawer
+
+
 def _summary(stdout: str) -> str:
     """freqtrade's TOTAL row of the strategy summary."""
     rows = re.findall(r"│ +TOTAL │.*", stdout)
@@ -106,21 +115,27 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.integration
 def test_one_and_two_workers_and_a_dask_cluster_give_the_same_backtest(
         tmp_path: Path, datadir: Path, dask_cluster: str) -> None:
-    params = _params(tmp_path)
+    # one torch thread in FreqAI's own single process too, as in every worker
+    params = _params(tmp_path, num_threads=1)
     runs = {name: run_cli(*_args(tmp_path / "ud", name, params, *extra), timeout=600)
-            for name, extra in (("one", ["--workers", "1"]), ("two", ["--workers", "2"]),
+            for name, extra in (("freqai", []), ("one", ["--workers", "1"]),
+                                ("two", ["--workers", "2"]),
                                 ("dask", ["--cluster", dask_cluster]))}
     for name, run in runs.items():
         assert run.returncode == 0, (name, run.stdout[-3000:] + run.stderr[-3000:])
     assert "6 to train on 2 Dask worker slots" in runs["dask"].stderr
-    reference = _predictions(tmp_path / "ud", "one")
+    reference = _predictions(tmp_path / "ud", "freqai")
     assert len(reference) == 6  # 2 pairs x 3 windows
-    for name in ("two", "dask"):
+    drawer = _pair_dictionary(tmp_path / "ud", "freqai")
+    assert set(drawer) == set(PAIRS)
+    for name in ("one", "two", "dask"):
         predictions = _predictions(tmp_path / "ud", name)
         assert list(predictions) == list(reference), name
         for file, frame in reference.items():
             pd.testing.assert_frame_equal(predictions[file], frame, check_exact=True)
-        assert _summary(runs[name].stdout) == _summary(runs["one"].stdout), name
+        assert _summary(runs[name].stdout) == _summary(runs["freqai"].stdout), name
+        # the drawer file names each pair's newest model in this run's own folder
+        assert _pair_dictionary(tmp_path / "ud", name) == drawer, name
     # freqtrade's own backtest ran once over the workers' predictions, training nothing
     assert "Found backtesting prediction file" in runs["two"].stdout
     assert "Done training" not in runs["two"].stdout

@@ -195,7 +195,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     settings = BenchSettings(pairs=tuple(args.pairs), timerange=args.timerange,
                                    epochs=args.epochs, batch_size=args.batch_size,
                                    window=args.window, models=tuple(args.models),
-                                   out_dir=args.out, userdir=args.userdir)
+                                   out_dir=args.out, userdir=args.userdir,
+                                   workers=args.workers, cluster=args.cluster,
+                                   training_threads=args.training_threads)
     report = bench.run(settings, load_user_configs(None)[1])
     table = bench.format_report(report)
     (args.out / "bench.md").write_text(table + "\n")
@@ -755,6 +757,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "page (docs/results/benchmark.md in the repository)")
     add_option(bench_p, "userdir", type=Path, default=defaults.userdir,
                          help="freqtrade user_data directory for the runs' models")
+    _walkforward_options(bench_p)
     bench_p.set_defaults(func=_cmd_bench)
 
     from freqai_seq.evaluation.scale import ScaleSettings

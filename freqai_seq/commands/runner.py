@@ -12,9 +12,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from freqai_seq import paths
-from freqai_seq.commands.freqtrade_log import FAILED_TRAINING, REJECTED_CONFIG
+from freqai_seq.commands.freqtrade_log import DONE_TRAINING, FAILED_TRAINING, REJECTED_CONFIG
 from freqai_seq.commands.loaders import install_loaders
 from freqai_seq.commands.run_config import RunRecord, RunSpec, check_run_inputs, slug, write_overlay
 from freqai_seq.errors import FreqaiSeqError
@@ -22,6 +23,9 @@ from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
 from freqai_seq.processes import die_with_parent
+
+if TYPE_CHECKING:
+    from freqai_seq.commands.walkforward import WorkerPlan
 
 logger = logging.getLogger(__name__)
 
@@ -165,14 +169,24 @@ class MeasuredBacktest:
     profit_pct: float
     drawdown_pct: float
     sharpe: float | None
+    training_times: tuple[float, ...]  # seconds of each training FreqAI logged
 
 
-def run_measured(name: str, request: BacktestRequest, log_path: Path) -> MeasuredBacktest:
-    """Run the backtest (its output also to `log_path`); a failure is an error naming it."""
+def run_measured(name: str, request: BacktestRequest, log_path: Path,
+                 plan: WorkerPlan | None = None) -> MeasuredBacktest:
+    """Run the backtest (its output also to `log_path`), its trainings spread as `plan` says
+    when given; a failure is an error naming it."""
     from freqtrade.data.btanalysis import load_backtest_stats
 
+    from freqai_seq.commands.walkforward import run_spread
+
     start = time.perf_counter()
-    code = run_backtest(request, log_path)
+    if plan is None:
+        code = run_backtest(request, log_path)
+        times = tuple(float(t) for t in DONE_TRAINING.findall(log_path.read_text()))
+    else:
+        spread = run_spread(request, plan, log_path)
+        code, times = spread.code, spread.training_times
     wall = time.perf_counter() - start
     if code != 0:
         raise FreqaiSeqError(f"The {name} backtest failed (exit {code}); see {log_path}.")
@@ -180,7 +194,7 @@ def run_measured(name: str, request: BacktestRequest, log_path: Path) -> Measure
         request.strategy]
     return MeasuredBacktest(wall, int(stats["total_trades"]), 100 * float(stats["profit_total"]),
                             100 * float(stats.get("max_drawdown_account") or 0.0),
-                            stats.get("sharpe"))
+                            stats.get("sharpe"), times)
 
 
 OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables

@@ -31,6 +31,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from freqai_seq.atomic import atomic_writer
 from freqai_seq.commands.freqtrade_log import DONE_TRAINING
 from freqai_seq.commands.run_config import RunInputs, RunSpec, check_run_inputs, redacted
 from freqai_seq.commands.runner import BacktestRequest, run_backtest
@@ -135,6 +136,7 @@ class SpreadRun:
     trained: int  # windows the workers trained
     training_s: float  # the training phase: planning, batches, collecting
     final_s: float  # freqtrade's final backtest over the predictions (serial)
+    training_times: tuple[float, ...] = ()  # seconds of each training the batches logged
 
 
 def run_spread(request: BacktestRequest, plan: WorkerPlan,
@@ -162,6 +164,7 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
                 workers, f"Dask worker slots at {plan.cluster}" if plan.cluster
                 else "local worker processes")
     trained = 0
+    training_times: tuple[float, ...] = ()
     if todo:
         staging = request.userdir / "walkforward" / request.run_identifier
         shutil.rmtree(staging, ignore_errors=True)
@@ -175,6 +178,10 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
         else:
             outcomes = run_local(batches, inputs, request, staging)
         trained = sum(_collect(staging / f"batch-{i}", models) for i in range(len(batches)))
+        _merge_pair_dictionaries([staging / f"batch-{i}" for i in range(len(batches))], models)
+        training_times = tuple(float(t) for i in range(len(batches))
+                               for t in DONE_TRAINING.findall(_read(staging / f"batch-{i}"
+                                                                    / "freqtrade.log")))
         logger.info("Walk-forward: %d windows trained in %.1f s by %d batches", trained,
                     time.monotonic() - started, len(batches))
         missing = [(p, w) for t in todo for p in t.pairs for w in t.windows
@@ -182,7 +189,7 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
         if missing or any(o.code != 0 or o.failed_trainings for o in outcomes):
             _report_failures(batches, outcomes, missing, staging)
             code = 130 if any(o.code == 130 for o in outcomes) else 1
-            return SpreadRun(code, trained, time.monotonic() - started, 0.0)
+            return SpreadRun(code, trained, time.monotonic() - started, 0.0, training_times)
         shutil.rmtree(staging, ignore_errors=True)
     training_s = time.monotonic() - started
     final_log = log_path or request.userdir / "runs" / f"{request.run_identifier}.backtest.log"
@@ -192,7 +199,40 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
         logger.error("freqtrade's final backtest trained %d window(s) the workers should have "
                      "trained: their predictions were not reused.", retrained)
         code = 1
-    return SpreadRun(code, trained, training_s, time.monotonic() - started - training_s)
+    return SpreadRun(code, trained, training_s, time.monotonic() - started - training_s,
+                     training_times)
+
+
+def _merge_pair_dictionaries(workdirs: list[Path], models: Path) -> None:
+    """FreqAI's `pair_dictionary.json` (which model each pair uses: a live bot or `validate`
+    started on these models reads it) as one freqtrade process would have left it: per pair
+    the newest collected window's model, found in this models folder. Each batch wrote its
+    own, naming its own folders."""
+    path = models / "pair_dictionary.json"
+    merged: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    for workdir in workdirs:
+        for drawer in (workdir / "user_data" / "models").glob("*/pair_dictionary.json"):
+            for pair, entry in json.loads(drawer.read_text()).items():
+                if not entry.get("model_filename") or not entry.get("data_path"):
+                    continue
+                here = models / Path(entry["data_path"]).name
+                if not here.is_dir():  # its window failed: not collected
+                    continue
+                entry = {**entry, "data_path": str(here)}
+                if pair not in merged or _window_end(entry) > _window_end(merged[pair]):
+                    merged[pair] = entry
+    if merged:
+        with atomic_writer(path) as fh:
+            fh.write(json.dumps(merged, indent=4).encode())
+
+
+def _window_end(entry: dict[str, Any]) -> int:
+    """The window end in a FreqAI model name (`cb_btc_1565222400`)."""
+    return int(str(entry["model_filename"]).rsplit("_", 1)[1])
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.is_file() else ""
 
 
 def batch_config(inputs: RunInputs) -> dict[str, Any]:

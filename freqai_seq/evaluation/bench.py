@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 
 from freqai_seq import paths
-from freqai_seq.commands.freqtrade_log import DONE_TRAINING
 from freqai_seq.commands.live_latency import StrategyFrames, measure
 from freqai_seq.commands.runner import MeasuredBacktest, evaluation_request, run_measured
+from freqai_seq.commands.walkforward import WorkerPlan
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench_settings import (
     BENCH_MODELS,
@@ -80,7 +80,7 @@ def training_params(bm: BenchModel, s: BenchSettings) -> dict[str, Any]:
 
 
 def _run_model(bm: BenchModel, s: BenchSettings, port: int,
-               state_file: Path) -> tuple[MeasuredBacktest, Path]:
+               state_file: Path) -> MeasuredBacktest:
     shutil.rmtree(s.userdir / "models" / bm.identifier, ignore_errors=True)  # train anew
     run_dir = s.out_dir / bm.identifier
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,9 @@ def _run_model(bm: BenchModel, s: BenchSettings, port: int,
                                  s.timerange, bm.identifier, s.userdir, port, state_file,
                                  params)
     log_path = run_dir / "backtest.log"
-    return run_measured(bm.name, request, log_path), log_path
+    plan = (None if s.workers is None and s.cluster is None
+            else WorkerPlan(s.workers or 0, s.training_threads, s.cluster))
+    return run_measured(bm.name, request, log_path, plan)
 
 
 def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...],
@@ -246,8 +248,8 @@ def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
         for name in s.models:
             bm = BENCH_MODELS[name]
             logger.info("Benchmark: walk-forward backtest with %s", name)
-            run, log_path = _run_model(bm, s, market.port, state_file)
-            times = [float(m) for m in DONE_TRAINING.findall(log_path.read_text())]
+            run = _run_model(bm, s, market.port, state_file)
+            times = run.training_times
             quality = _quality(bm, horizon, timeframe, s.pairs, s.userdir)
             results.append(ModelResult(name, run.wall_s, len(times), statistics.median(times),
                                        sum(times), *quality, run.trades, run.profit_pct))

@@ -61,3 +61,8 @@ class BenchSettings:
     models: tuple[str, ...] = ALL_MODELS
     out_dir: Path = paths.USER_DATA / "bench"
     userdir: Path = paths.USER_DATA
+    # the walk-forward's trainings spread over worker processes or a Dask cluster
+    # (freqai_seq.commands.walkforward); None and None: one freqtrade process
+    workers: int | None = None
+    cluster: str | None = None
+    training_threads: int = 1

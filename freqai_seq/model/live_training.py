@@ -22,7 +22,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from typing import Any
 
 import numpy as np
@@ -121,7 +127,12 @@ class ParallelLiveTraining:
         threads = ThreadPoolExecutor(workers, thread_name_prefix="freqai-seq-training")
         try:
             while not self._stop_event.is_set():
-                time.sleep(1)
+                # FreqAI's loop looks for due pairs every second; a finished training frees
+                # its thread at once
+                if running:
+                    wait(running.values(), timeout=1, return_when=FIRST_COMPLETED)
+                else:
+                    time.sleep(1)
                 for pair, future in list(running.items()):
                     if future.done():
                         del running[pair]
