@@ -470,6 +470,12 @@ def _logfile_option(parser: argparse.ArgumentParser) -> None:
                     "is also shown here)")
 
 
+def _page_option(parser: argparse.ArgumentParser, markers: str, page: str) -> None:
+    parser.add_argument("--page", type=Path, default=None,
+                        help=f"also replace the table between the {markers} markers of this "
+                             f"docs page ({page} in the repository)")
+
+
 def _walkforward_options(parser: argparse.ArgumentParser) -> None:
     """Trainings spread over worker processes or a Dask cluster
     (freqai_seq.commands.walkforward)."""
@@ -780,9 +786,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(scale_p, "userdir", type=Path, default=scale_defaults.userdir,
                help="freqtrade user_data directory for the runs' models")
     scale_p.add_argument("--out", type=Path, default=scale_defaults.out_dir)
-    scale_p.add_argument("--page", type=Path, default=None,
-                         help="also replace the table between the scale markers of this docs "
-                              "page (docs/results/scale-out.md in the repository)")
+    _page_option(scale_p, "scale", "docs/results/scale-out.md")
     scale_p.set_defaults(func=_cmd_scale)
 
     from freqai_seq.evaluation.live_cycle import CycleSettings
@@ -809,9 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(cycle_p, "userdir", type=Path, default=cycle_defaults.userdir,
                help="the arms' own user-data folders, emptied of models at start "
                     "(default: %(default)s)")
-    cycle_p.add_argument("--page", type=Path, default=None,
-                         help="also replace the table between the live-cycle markers of this "
-                              "docs page (docs/results/scale-out.md in the repository)")
+    _page_option(cycle_p, "live-cycle", "docs/results/scale-out.md")
     cycle_p.set_defaults(func=_cmd_live_cycle)
 
     from freqai_seq.evaluation.soak import SoakSettings
@@ -848,9 +850,7 @@ def build_parser() -> argparse.ArgumentParser:
     soak_p.add_argument("--from-samples", type=Path, default=None, metavar="DIR",
                         help="report on the samples a soak wrote to DIR (a killed one's too) "
                              "instead of running one")
-    soak_p.add_argument("--page", type=Path, default=None,
-                        help="also replace the table between the soak markers of this docs "
-                             "page (docs/results/soak.md in the repository)")
+    _page_option(soak_p, "soak", "docs/results/soak.md")
     soak_p.set_defaults(func=_cmd_soak)
 
     from freqai_seq.evaluation.skill_settings import PERIODS
