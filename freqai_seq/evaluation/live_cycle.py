@@ -40,7 +40,7 @@ class CycleSettings:
     model: str = "PyTorchLSTMRegressor"
     strategy: str = "FreqaiSeqStrategy"
     pairs: tuple[str, ...] = field(default=())  # default: the config's
-    api_port: int = dryrun.API_PORT + 2
+    api_port: int = dryrun.API_PORT + 11  # beside a user's own bot and the tests' bots
     userdir: Path = paths.USER_DATA / "live-cycle"
 
 

@@ -63,7 +63,7 @@ class SoakSettings:
     configs: tuple[Path, ...] = (paths.CONFIG,)
     training_params: Path | None = None
     pairs: tuple[str, ...] = field(default=())
-    api_port: int = dryrun.API_PORT + 1  # beside a user's own dry-run bot
+    api_port: int = dryrun.API_PORT + 10  # beside a user's own bot and the tests' bots
     userdir: Path = paths.USER_DATA / "soak"
 
 
