@@ -53,13 +53,13 @@ KEY_DOCS: dict[str, str] = {
                            "neighbour up to this many steps away (the newest step stays)",
     "augment_scale": "training only: each window is multiplied by 1 + U(-s, s)",
     "num_threads": "torch CPU threads (0 keeps torch's default)",
-    "live_training_workers": "live only: pairs retrained at once, each network trained in a "
-                             "worker process while the bot keeps predicting (1 = FreqAI's "
-                             "single training thread; cross_pair always uses that)",
     "historic_predictions_max_rows": "live only: newest rows of each pair kept in FreqAI's "
                                      "`historic_predictions` (memory and the `.pkl` file; never "
                                      "fewer than the strategy's frame or "
                                      "`fit_live_predictions_candles`); 0 keeps every row",
+    "live_training_workers": "live only: pairs retrained at once, each network trained in a "
+                             "worker process while the bot keeps predicting (1 = FreqAI's "
+                             "single training thread; cross_pair always uses that)",
     "cross_pair": "train one network per window on the windows of every whitelisted pair "
                   "(each scaled by its own FreqAI pipelines) and give every pair that network "
                   "(docs: Cross-pair training)",
