@@ -22,12 +22,18 @@ KEY_DOCS: dict[str, str] = {
     "head_hidden": "width of the MLP head's hidden layer (one output per `&` label)",
     "epochs": "maximum training epochs",
     "batch_size": "windows per optimiser step",
-    "learning_rate": "AdamW peak learning rate",
-    "weight_decay": "AdamW decoupled weight decay",
+    "optimizer": "`adamw` (decoupled weight decay), `adam` (L2 weight decay) or `sgd`",
+    "learning_rate": "peak learning rate",
+    "weight_decay": "weight decay (decoupled for adamw, L2 for adam and sgd)",
+    "momentum": "sgd only: momentum",
+    "nesterov": "sgd only: Nesterov momentum (needs momentum > 0)",
     "grad_clip": "max global gradient norm (0 disables clipping)",
-    "scheduler": "`cosine` (linear warmup then cosine decay per step) or `plateau` "
-                 "(halve on a validation plateau)",
+    "scheduler": "`cosine` (linear warmup then cosine decay per step), `step` (multiply by "
+                 "`step_factor` every `step_size` epochs) or `plateau` (halve on a validation "
+                 "plateau)",
     "warmup_fraction": "fraction of all steps spent warming up (cosine only)",
+    "step_size": "step only: epochs between two cuts of the learning rate",
+    "step_factor": "step only: factor of each cut",
     "plateau_patience": "epochs without improvement before the plateau scheduler cuts the rate",
     "early_stopping_patience": "epochs without validation improvement before stopping; the best "
                                "weights are restored (0 disables early stopping)",
@@ -98,11 +104,16 @@ class SequenceConfig:
     head_hidden: int = 32
     epochs: int = 10
     batch_size: int = 64
+    optimizer: str = "adamw"
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
+    momentum: float = 0.9
+    nesterov: bool = False
     grad_clip: float = 1.0
     scheduler: str = "cosine"
     warmup_fraction: float = 0.1
+    step_size: int = 5
+    step_factor: float = 0.5
     plateau_patience: int = 2
     early_stopping_patience: int = 3
     min_delta: float = 0.0
@@ -132,7 +143,7 @@ class SequenceConfig:
 
     def __post_init__(self) -> None:
         positive = ("window", "hidden_size", "num_layers", "head_hidden", "epochs", "batch_size",
-                    "inference_batch_size", "live_training_workers")
+                    "inference_batch_size", "live_training_workers", "step_size")
         for name in positive:
             if getattr(self, name) < 1:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must be at least 1, "
@@ -149,7 +160,7 @@ class SequenceConfig:
                      "loss_weight_volatility", "loss_weight_regime", "loss_weight_quantile",
                      "mc_dropout_passes",
                      "augment_noise", "augment_time_jitter", "augment_scale",
-                     "pair_embedding_dim", "historic_predictions_max_rows"):
+                     "pair_embedding_dim", "historic_predictions_max_rows", "momentum"):
             if getattr(self, name) < 0:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must not be negative.")
         if self.mc_dropout_passes and self.dropout == 0:
@@ -163,9 +174,17 @@ class SequenceConfig:
             raise FreqaiSeqError("model_training_parameters.unseen_pair_share must be in [0, 1).")
         if not 0.0 <= self.warmup_fraction < 1.0:
             raise FreqaiSeqError("model_training_parameters.warmup_fraction must be in [0, 1).")
-        if self.scheduler not in ("cosine", "plateau"):
-            raise FreqaiSeqError(f"model_training_parameters.scheduler must be 'cosine' or "
-                                 f"'plateau', got {self.scheduler!r}.")
+        if self.scheduler not in ("cosine", "step", "plateau"):
+            raise FreqaiSeqError(f"model_training_parameters.scheduler must be 'cosine', "
+                                 f"'step' or 'plateau', got {self.scheduler!r}.")
+        if self.optimizer not in ("adamw", "adam", "sgd"):
+            raise FreqaiSeqError(f"model_training_parameters.optimizer must be 'adamw', 'adam' "
+                                 f"or 'sgd', got {self.optimizer!r}.")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
+            raise FreqaiSeqError("model_training_parameters.nesterov needs optimizer 'sgd' and "
+                                 "momentum > 0.")
+        if not 0.0 < self.step_factor <= 1.0:
+            raise FreqaiSeqError("model_training_parameters.step_factor must be in (0, 1].")
         if self.volatility_baseline not in ("none", "har"):
             raise FreqaiSeqError(f"model_training_parameters.volatility_baseline must be 'none' "
                                  f"or 'har', got {self.volatility_baseline!r}.")
