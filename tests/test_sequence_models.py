@@ -198,7 +198,7 @@ def test_window_larger_than_the_data_is_a_clear_error(tmp_path: Path) -> None:
     ({"optimizer": "adam", "nesterov": True}, "nesterov needs optimizer 'sgd' and momentum > 0"),
     ({"step_factor": 0.0}, r"step_factor must be in \(0, 1\]"),
     ({"step_size": 0}, "step_size must be at least 1"),
-    ({"device": "tpu"}, "device must be 'auto', 'cpu' or 'cuda'"),
+    ({"device": "tpu"}, "device must be 'auto', 'cpu', 'cuda' or 'mps'"),
     ({"window": 1}, "window must be at least 2"),
     ({"mc_dropout_passes": 5, "dropout": 0.0}, "mc_dropout_passes needs dropout > 0"),
 ])

@@ -40,7 +40,8 @@ KEY_DOCS: dict[str, str] = {
     "min_delta": "validation-loss improvement that counts as one",
     "seed": "seeds torch, numpy and random for each training",
     "deterministic": "use deterministic torch kernels (identical results for one seed)",
-    "device": "`auto` (cuda if available, else cpu), `cpu` or `cuda`",
+    "device": "`auto` (mps, then cuda, if torch sees one, else cpu), `cpu`, `cuda` or `mps` "
+              "(Apple GPUs; not yet run on Apple hardware by this project)",
     "mixed_precision": "autocast + GradScaler, only ever applied on cuda; off by default because "
                        "it made a training step 1.0 to 1.8 times slower on an H100 for these "
                        "network sizes (docs: Operations, GPU)",
@@ -188,9 +189,9 @@ class SequenceConfig:
         if self.volatility_baseline not in ("none", "har"):
             raise FreqaiSeqError(f"model_training_parameters.volatility_baseline must be 'none' "
                                  f"or 'har', got {self.volatility_baseline!r}.")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise FreqaiSeqError(f"model_training_parameters.device must be 'auto', 'cpu' or "
-                                 f"'cuda', got {self.device!r}.")
+        if self.device not in ("auto", "cpu", "cuda", "mps"):
+            raise FreqaiSeqError(f"model_training_parameters.device must be 'auto', 'cpu', "
+                                 f"'cuda' or 'mps', got {self.device!r}.")
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> SequenceConfig:

@@ -25,22 +25,33 @@ def seed_everything(seed: int, deterministic: bool) -> torch.Generator:
     return generator
 
 
+ACCELERATORS = ("mps", "cuda")  # `auto` takes the first one torch sees, as FreqAI does
+
+
+def accelerator_available(kind: str) -> bool:
+    if kind == "mps":
+        return torch.backends.mps.is_available()
+    return torch.cuda.is_available()
+
+
 def resolve_device(name: str) -> torch.device:
     from freqai_seq.errors import FreqaiSeqError
 
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise FreqaiSeqError("model_training_parameters.device is 'cuda' but torch sees no CUDA "
-                             "device; use 'auto' or 'cpu'.")
+        found = next((kind for kind in ACCELERATORS if accelerator_available(kind)), "cpu")
+        return torch.device(found)
+    if name in ACCELERATORS and not accelerator_available(name):
+        what = "Apple GPU (MPS)" if name == "mps" else "CUDA device"
+        raise FreqaiSeqError(f"model_training_parameters.device is {name!r} but torch sees no "
+                             f"{what}; use 'auto' or 'cpu'.")
     return torch.device(name)
 
 
 def loading_device(name: str) -> torch.device:
     """Where a saved model goes: as configured, except that a model trained with
-    `device: cuda` still loads (on the CPU) on a machine without a GPU."""
-    if name == "cuda" and not torch.cuda.is_available():
-        logger.warning("The model was trained with device 'cuda'; no CUDA device here, so it "
-                       "runs on the CPU.")
+    `device: cuda` or `mps` still loads (on the CPU) on a machine without that device."""
+    if name in ACCELERATORS and not accelerator_available(name):
+        logger.warning("The model was trained with device %r; no such device here, so it runs "
+                       "on the CPU.", name)
         return torch.device("cpu")
     return resolve_device(name)
