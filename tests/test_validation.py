@@ -40,6 +40,25 @@ def test_point_scores_by_hand() -> None:
     assert s["spearman_ic"] == pytest.approx(0.2)
     zero = point_scores(np.zeros(4), truth)
     assert math.isnan(zero["direction_accuracy"]) and math.isnan(zero["spearman_ic"])
+    assert math.isnan(zero["pearson"])
+
+
+def test_r2_explained_variance_and_pearson_agree_with_sklearn_and_scipy() -> None:
+    from scipy.stats import pearsonr
+    from sklearn.metrics import explained_variance_score, r2_score
+
+    rng = np.random.default_rng(7)
+    truth = rng.normal(0, 0.01, 200)
+    pred = 0.5 * truth + rng.normal(0, 0.005, 200)
+    s = point_scores(pred, truth)
+    assert s["r2"] == pytest.approx(r2_score(truth, pred))
+    assert s["explained_variance"] == pytest.approx(explained_variance_score(truth, pred))
+    assert s["pearson"] == pytest.approx(pearsonr(pred, truth).statistic)
+    # a constant bias costs R2 but not explained variance or correlation
+    biased = point_scores(truth + 0.01, truth)
+    assert biased["explained_variance"] == pytest.approx(1.0)
+    assert biased["pearson"] == pytest.approx(1.0)
+    assert biased["r2"] == pytest.approx(1 - 0.01**2 / np.var(truth))
 
 
 def _random_walk_returns(n: int, seed: int = 0) -> np.ndarray:

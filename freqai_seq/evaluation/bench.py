@@ -54,6 +54,9 @@ class ModelResult:
     spearman_ic: float
     direction_accuracy: float
     mse_vs_zero: float
+    r2: float
+    explained_variance: float
+    pearson: float
     spread_error_ic: float | None  # models with an MC-dropout spread column only
     trades: int
     profit_pct: float
@@ -103,7 +106,8 @@ def _run_model(bm: BenchModel, s: BenchSettings, port: int,
 
 
 def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...],
-             userdir: Path) -> tuple[int, float, float, float, float | None]:
+             userdir: Path) -> tuple[int, float, float, float, float, float, float,
+                                     float | None]:
     from freqtrade.data.history import get_datahandler
     from freqtrade.enums import CandleType
 
@@ -126,7 +130,7 @@ def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...
     spread_ic = (spread_error_ic(pred, spread, truth_all)
                  if bm.params.get("mc_dropout_passes") else None)
     return (result.rows, result.spearman_ic, result.direction_accuracy, result.mse_vs_zero,
-            spread_ic)
+            result.r2, result.explained_variance, result.pearson, spread_ic)
 
 
 def _time_call(fn, repeat: int = 3) -> float:
@@ -316,14 +320,17 @@ def format_report(report: dict[str, Any]) -> str:
         "realized returns recomputed from OHLCV.",
         "",
         "| model | wall s | trainings | s per training (median) | s in training | rows scored "
-        "| Spearman IC | direction acc. | MSE / zero-forecast MSE | trades | profit % |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Spearman IC | Pearson | direction acc. | MSE / zero-forecast MSE | R² "
+        "| explained var. | trades | profit % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for m in report["models"]:
         lines.append(
             f"| {m['model']} | {m['wall_s']:.1f} | {m['trainings']} | "
             f"{m['train_s_median']:.2f} | {m['train_s_total']:.1f} | {m['scored_rows']} | "
-            f"{m['spearman_ic']:.3f} | {m['direction_accuracy']:.3f} | {m['mse_vs_zero']:.3f} | "
+            f"{m['spearman_ic']:.3f} | {m['pearson']:.3f} | {m['direction_accuracy']:.3f} | "
+            f"{m['mse_vs_zero']:.3f} | {m['r2']:.3f} | {m['explained_variance']:.3f} | "
             f"{m['trades']} | {m['profit_pct']:.2f} |")
     if "bare_loop_s" in report:
         shape = report["bare_loop_shape"]

@@ -35,6 +35,9 @@ class ForecastScores:
     spearman_ic: float
     direction_accuracy: float
     mse_vs_zero: float  # MSE of the forecast / MSE of always forecasting 0
+    r2: float
+    explained_variance: float
+    pearson: float
 
 
 def score(pred: np.ndarray, truth: np.ndarray) -> ForecastScores:
@@ -44,10 +47,11 @@ def score(pred: np.ndarray, truth: np.ndarray) -> ForecastScores:
     ok = np.isfinite(pred) & np.isfinite(truth)
     p, t = pred[ok], truth[ok]
     if len(p) < 3:
-        return ForecastScores(len(p), float("nan"), float("nan"), float("nan"))
+        return ForecastScores(len(p), *[float("nan")] * 6)
     scores = point_scores(p, t)
     return ForecastScores(len(p), scores["spearman_ic"], scores["direction_accuracy"],
-                          scores["mse_vs_zero"])
+                          scores["mse_vs_zero"], scores["r2"], scores["explained_variance"],
+                          scores["pearson"])
 
 
 def spread_error_ic(pred: np.ndarray, spread: np.ndarray, truth: np.ndarray) -> float:

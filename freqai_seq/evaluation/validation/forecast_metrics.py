@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-ROW_METRICS = ("mse", "mae", "rmse", "mse_vs_zero", "direction_accuracy", "spearman_ic")
+ROW_METRICS = ("mse", "mae", "rmse", "mse_vs_zero", "r2", "explained_variance",
+               "direction_accuracy", "pearson", "spearman_ic")
 # Pair-aware ICs: the mean of each pair's own time-series IC, and the mean over dates of the
 # rank correlation across pairs (dates with at least MIN_CROSS_SECTION pairs).
 GROUP_METRICS = ("mean_pair_ic", "cross_sectional_ic")
@@ -32,18 +33,25 @@ def point_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """The one definition of each score (bench, validate, tune and skill use it): MSE, MAE,
     RMSE; MSE over the MSE of always forecasting 0; direction accuracy over the rows where
     neither forecast nor truth is 0 (a zero forecast takes no side, so it is neither a hit nor
-    a miss; NaN for a forecast that is always 0); Spearman IC (NaN for a constant forecast)."""
+    a miss; NaN for a forecast that is always 0); R2 (1 - MSE / variance of the truth, as
+    sklearn's r2_score) and explained variance (1 - variance of the error / variance of the
+    truth: blind to a constant bias, as sklearn's explained_variance_score); Pearson and
+    Spearman correlation (NaN for a constant forecast)."""
     err = pred - truth
     signed = (pred != 0) & (truth != 0)
     hits = (np.sign(pred) == np.sign(truth)) & signed
     mse = float(np.mean(err**2))
     zero = float(np.mean(truth**2))
+    spread = float(np.var(truth))
     direction = float(hits.sum() / signed.sum()) if signed.any() else math.nan
     constant = np.ptp(pred) == 0 or np.ptp(truth) == 0
     ic = math.nan if constant else float(np.corrcoef(rankdata(pred), rankdata(truth))[0, 1])
+    pearson = math.nan if constant else float(np.corrcoef(pred, truth)[0, 1])
     return {"mse": mse, "mae": float(np.mean(np.abs(err))), "rmse": math.sqrt(mse),
             "mse_vs_zero": mse / zero if zero > 0 else math.nan,
-            "direction_accuracy": direction, "spearman_ic": ic}
+            "r2": 1 - mse / spread if spread > 0 else math.nan,
+            "explained_variance": 1 - float(np.var(err)) / spread if spread > 0 else math.nan,
+            "direction_accuracy": direction, "pearson": pearson, "spearman_ic": ic}
 
 
 def _weighted_ranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -77,14 +85,25 @@ def resampled_scores(pred: np.ndarray, truth: np.ndarray,
     with np.errstate(invalid="ignore", divide="ignore"):
         direction = (counts * hits).sum(axis=1) / (counts * signed).sum(axis=1)
     if np.ptp(pred) == 0 or np.ptp(truth) == 0:
-        ic = np.full(len(counts), np.nan)
+        ic = pearson = np.full(len(counts), np.nan)
     else:
         ic = _weighted_pearson(_weighted_ranks(pred, counts), _weighted_ranks(truth, counts),
                                counts)
+        pearson = _weighted_pearson(pred, truth, counts)
+    spread = _weighted_variance(truth, counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         vs_zero = mse / ((counts * truth**2).sum(axis=1) / total)
+        r2 = np.where(spread > 0, 1 - mse / spread, np.nan)
+        explained = np.where(spread > 0, 1 - _weighted_variance(err, counts) / spread, np.nan)
     return {"mse": mse, "mae": (counts * np.abs(err)).sum(axis=1) / total, "rmse": np.sqrt(mse),
-            "mse_vs_zero": vs_zero, "direction_accuracy": direction, "spearman_ic": ic}
+            "mse_vs_zero": vs_zero, "r2": r2, "explained_variance": explained,
+            "direction_accuracy": direction, "pearson": pearson, "spearman_ic": ic}
+
+
+def _weighted_variance(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    total = counts.sum(axis=1, keepdims=True)
+    centred = values - (counts * values).sum(axis=1, keepdims=True) / total
+    return (counts * centred**2).sum(axis=1) / total[:, 0]
 
 
 def _date_ics(pred: np.ndarray, truth: np.ndarray, date_codes: np.ndarray) -> np.ndarray:
