@@ -33,11 +33,47 @@ def test_freqai_backtest_writes_tensorboard_events_of_every_training(
         assert list((folder / "tensorboard").glob("events.out.tfevents.*")), folder
         events = EventAccumulator(str(folder / "tensorboard"))
         events.Reload()
-        assert {"train_loss", "validation_loss", "learning_rate"} <= set(events.Tags()["scalars"])
-        for tag in ("train_loss", "validation_loss", "learning_rate"):
+        tags = ("train_loss", "validation_loss", "learning_rate", "grad_norm",
+                "val_train_loss_ratio")
+        assert set(tags) <= set(events.Tags()["scalars"])
+        for tag in tags:
             scalars = events.Scalars(tag)
             assert [s.step for s in scalars] == [1, 2]  # one point per epoch (2 epochs)
             assert all(np.isfinite(s.value) for s in scalars)
+        assert all(s.value > 0 for s in events.Scalars("grad_norm"))
+        ratio = [s.value for s in events.Scalars("val_train_loss_ratio")]
+        val, train = (events.Scalars(t) for t in ("validation_loss", "train_loss"))
+        assert ratio == pytest.approx([v.value / t.value for v, t in zip(val, train,
+                                                                         strict=True)])
+
+
+@pytest.mark.integration
+def test_training_plot_draws_every_saved_training_of_an_identifier(
+        backtest: Callable[..., BacktestRun], tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    run = lstm_run(backtest)
+    assert run.result.returncode == 0, run.result.stderr[-3000:]
+    out = tmp_path / "training.html"
+    drawn = run_cli("training-plot", "--identifier", run.identifier, "--userdir",
+                    str(run.userdir), "--out", str(out))
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    trainings = len(PAIRS) * 2
+    assert drawn.stdout.startswith(f"{trainings} trainings, ")
+    assert "final validation/train loss ratio median" in drawn.stdout
+    page = out.read_text()
+    for title in ("train loss", "validation loss", "learning rate",
+                  "gradient norm (before clipping)", "validation loss over train loss"):
+        assert title in page
+    # one line per training and quantity, each named by its coin and window end
+    coin = PAIRS[0].split("/")[0]
+    assert page.count(f'"legendgroup":"{coin} 2019-08-') == 2 * 5
+    one = run_cli("training-plot", "--identifier", run.identifier, "--userdir",
+                  str(run.userdir), "--out", str(tmp_path / "one.html"), "-p", PAIRS[0])
+    assert one.stdout.startswith("2 trainings, "), one.stdout + one.stderr[-2000:]
+    missing = run_cli("training-plot", "--identifier", "no-such-run", "--userdir",
+                      str(run.userdir))
+    assert missing.returncode == 2 and "No models folder" in missing.stderr
 
 
 def test_mlflow_records_params_metric_history_and_the_model(tmp_path: Path) -> None:
@@ -57,7 +93,8 @@ def test_mlflow_records_params_metric_history_and_the_model(tmp_path: Path) -> N
     assert params["window"] == "8" and params["epochs"] == "3"
     assert params["timerange"] == "2021-01-01T05:00..2021-01-17T15:00"  # rows with a label
     result = regressor.model.train_result
-    for key, name in (("train_loss", "train_loss"), ("val_loss", "val_loss"), ("lr", "lr")):
+    for key, name in (("train_loss", "train_loss"), ("val_loss", "val_loss"), ("lr", "lr"),
+                      ("grad_norm", "grad_norm"), ("loss_ratio", "loss_ratio")):
         history = client.get_metric_history(run.info.run_id, name)
         assert [m.step for m in history] == [1, 2, 3]
         assert [m.value for m in history] == pytest.approx([r[key] for r in result.history])

@@ -289,6 +289,18 @@ def _cmd_live_cycle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_training_plot(args: argparse.Namespace) -> int:
+    from freqai_seq.commands.run_config import slug
+    from freqai_seq.evaluation import training_plot
+
+    identifier = args.identifier or slug(f"{args.model}-{args.strategy}")
+    out = args.out or args.userdir / "plot" / f"training-{identifier}.html"
+    path, text = training_plot.write(args.userdir / "models" / identifier, out,
+                                     tuple(args.pairs or ()), args.window)
+    print(f"{text}\nWritten to {path}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from freqai_seq.evaluation.validation.validate import ValidateOptions
 
@@ -815,6 +827,23 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default: %(default)s)")
     _page_option(cycle_p, "live-cycle", "docs/results/scale-out.md")
     cycle_p.set_defaults(func=_cmd_live_cycle)
+
+    tplot = sub.add_parser(
+        "training-plot", help="draw the epochs (losses, learning rate, gradient norm, loss "
+                              "ratio) of every saved training of an identifier")
+    add_option(tplot, "identifier", default=None,
+               help="FreqAI identifier (default: <model>-<strategy>, as backtest)")
+    add_option(tplot, "model", default="PyTorchLSTMRegressor", help="default: %(default)s")
+    add_option(tplot, "strategy", default="FreqaiSeqStrategy", help="default: %(default)s")
+    add_option(tplot, "userdir", type=Path, default=paths.USER_DATA,
+               help="freqtrade user_data directory (default: %(default)s)")
+    add_option(tplot, "pairs", nargs="+", default=None,
+               help="only these pairs' trainings, e.g. BTC/USD (default: every pair)")
+    tplot.add_argument("--window", default=None, metavar="DATE",
+                       help="only the trainings of the window ending at this date")
+    tplot.add_argument("--out", type=Path, default=None,
+                       help="HTML file (default: <userdir>/plot/training-<identifier>.html)")
+    tplot.set_defaults(func=_cmd_training_plot)
 
     from freqai_seq.evaluation.soak import SoakSettings
 

@@ -28,6 +28,7 @@ from freqai_seq.model.networks import NETWORKS, build_network
 from freqai_seq.model.networks.volatility_baseline import with_volatility_baseline
 from freqai_seq.model.seeding import loading_device, resolve_device
 from freqai_seq.model.tasks import parse_labels
+from freqai_seq.model.training import TrainResult
 from freqai_seq.model.volatility_forecast import VarianceCalibration
 from freqai_seq.model.windowing import gather_windows, window_ends
 
@@ -101,6 +102,8 @@ class SequenceModel:
         self.calibration: list[IntervalCalibration] = []  # of the quantile intervals
         self.variance_calibration: list[VarianceCalibration] = []  # of &-logvar_<h> outputs
         self.training: TrainingRecord | None = None  # per-pair trainings only
+        # the network's epochs (losses, rate, gradient norm): `freqai-seq training-plot`
+        self.train_result: TrainResult | None = None
         self.device = device or resolve_device(cfg.device)
         self.net = build_network(kind, len(feature_names), len(label_names), cfg.to_dict(),
                                  n_pairs=len(cross.pairs) if cross else None)
@@ -188,6 +191,7 @@ class SequenceModel:
             "calibration": [c.as_dict() for c in self.calibration],
             "variance_calibration": [c.as_dict() for c in self.variance_calibration],
             "training": asdict(self.training) if self.training else None,
+            "train_result": asdict(self.train_result) if self.train_result else None,
         }
 
     def save(self, path: Path) -> None:
@@ -217,6 +221,8 @@ class SequenceModel:
                                       for c in ckpt.get("variance_calibration", [])]
         if ckpt.get("training"):  # absent from files saved before it was recorded
             model.training = TrainingRecord(**ckpt["training"])
+        if ckpt.get("train_result"):  # likewise
+            model.train_result = TrainResult(**ckpt["train_result"])
         model.restore_extra(ckpt)
         return model
 

@@ -192,12 +192,16 @@ def _scheduler(optimizer: torch.optim.Optimizer, cfg: SequenceConfig, total_step
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+# TrainResult.history keys and their tensorboard tags
+TB_TAGS = {"train_loss": "train_loss", "val_loss": "validation_loss", "lr": "learning_rate",
+           "grad_norm": "grad_norm", "loss_ratio": "val_train_loss_ratio"}
+
+
 def log_epoch(tb_logger: ScalarLogger, entry: dict[str, float]) -> None:
     """One epoch of `TrainResult.history` in FreqAI's tensorboard logger."""
-    tb_logger.log_scalar("train_loss", entry["train_loss"], entry["epoch"])
-    tb_logger.log_scalar("learning_rate", entry["lr"], entry["epoch"])
-    if "val_loss" in entry:
-        tb_logger.log_scalar("validation_loss", entry["val_loss"], entry["epoch"])
+    for key, tag in TB_TAGS.items():
+        if key in entry:
+            tb_logger.log_scalar(tag, entry[key], int(entry["epoch"]))
 
 
 def log_history(result: TrainResult, tb_logger: ScalarLogger | None, label: str) -> None:
@@ -231,7 +235,7 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
     for epoch in range(1, cfg.epochs + 1):
         net.train()
         order = torch.randperm(len(train), generator=generator).to(device)
-        running, seen = 0.0, 0.0
+        running, seen, norms, steps = 0.0, 0.0, 0.0, 0
         for start in range(0, len(train), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
             x = gather_windows(train.features, train.ends[idx], cfg.window)
@@ -246,9 +250,14 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
             loss = loss_fn(pred, train, idx)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            if cfg.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip, foreach=True)
+            scaler.unscale_(optimizer)  # the norm of the real gradients (a no-op without AMP)
+            if cfg.grad_clip > 0:  # the norm before clipping
+                norm = nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip, foreach=True)
+            else:
+                norm = nn.utils.get_total_norm(
+                    [p.grad for p in net.parameters() if p.grad is not None], foreach=True)
+            norms += float(norm)
+            steps += 1
             scaler.step(optimizer)
             scaler.update()
             if cfg.scheduler == "cosine":
@@ -264,8 +273,10 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
             scheduler.step(val_loss)
         elif cfg.scheduler == "step":
             scheduler.step()
-        result.history.append({"epoch": epoch, "train_loss": train_loss, "lr": lr,
-                               **({"val_loss": val_loss} if val_loss is not None else {})})
+        result.history.append({
+            "epoch": epoch, "train_loss": train_loss, "lr": lr, "grad_norm": norms / steps,
+            **({"val_loss": val_loss, "loss_ratio": val_loss / train_loss}
+               if val_loss is not None and train_loss > 0 else {})})
         result.epochs_run = epoch
         if tb_logger is not None:
             log_epoch(tb_logger, result.history[-1])
