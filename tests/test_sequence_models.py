@@ -183,6 +183,24 @@ def test_other_optimizers_and_schedulers_learn_and_are_seeded(tmp_path: Path, pa
         assert torch.equal(tensor, short[1][name]), name
 
 
+def test_curriculum_orders_windows_from_calm_to_wild_then_shuffles(tmp_path: Path) -> None:
+    from freqai_seq.model.training import WindowedSet, easy_to_hard
+
+    targets = torch.tensor([[3.0, -3.0], [0.5, 0.1], [float("nan"), float("nan")],
+                            [-1.0, 0.2], [0.5, -0.1]])
+    windows = WindowedSet(torch.zeros(10, 1), torch.arange(5), targets, torch.ones(5))
+    # mean |label|: 3, 0.3, none, 0.6, 0.3 -> calm first, ties in time order, no label last
+    assert easy_to_hard(windows).tolist() == [1, 4, 3, 0, 2]
+    frame = synthetic_frame(N_TRAIN + N_TEST)
+    runs = [train(PyTorchLSTMRegressor, make_config(tmp_path / str(i), curriculum_epochs=3),
+                  frame.iloc[:N_TRAIN]) for i in range(2)]
+    backtest = frame.iloc[N_TRAIN:]
+    preds = [predict(regressor, dk, backtest)[0] for regressor, dk in runs]
+    np.testing.assert_array_equal(preds[0], preds[1])  # seeded
+    truth = backtest["&-target"].to_numpy()
+    assert 1 - np.mean((preds[0] - truth) ** 2) / np.var(truth) > 0.8
+
+
 def test_window_larger_than_the_data_is_a_clear_error(tmp_path: Path) -> None:
     frame = synthetic_frame(300)
     with pytest.raises(OperationalException, match="window=500 needs at least 501"):

@@ -35,6 +35,9 @@ KEY_DOCS: dict[str, str] = {
     "step_size": "step only: epochs between two cuts of the learning rate",
     "step_factor": "step only: factor of each cut",
     "plateau_patience": "epochs without improvement before the plateau scheduler cuts the rate",
+    "curriculum_epochs": "epochs at the start that visit the training windows from easy to "
+                         "hard (by the mean absolute scaled label: calm windows first) instead "
+                         "of shuffled; 0 = off",
     "early_stopping_patience": "epochs without validation improvement before stopping; the best "
                                "weights are restored (0 disables early stopping)",
     "min_delta": "validation-loss improvement that counts as one",
@@ -116,6 +119,7 @@ class SequenceConfig:
     step_size: int = 5
     step_factor: float = 0.5
     plateau_patience: int = 2
+    curriculum_epochs: int = 0
     early_stopping_patience: int = 3
     min_delta: float = 0.0
     seed: int = 42
@@ -161,7 +165,8 @@ class SequenceConfig:
                      "loss_weight_volatility", "loss_weight_regime", "loss_weight_quantile",
                      "mc_dropout_passes",
                      "augment_noise", "augment_time_jitter", "augment_scale",
-                     "pair_embedding_dim", "historic_predictions_max_rows", "momentum"):
+                     "pair_embedding_dim", "historic_predictions_max_rows", "momentum",
+                     "curriculum_epochs"):
             if getattr(self, name) < 0:
                 raise FreqaiSeqError(f"model_training_parameters.{name} must not be negative.")
         if self.mc_dropout_passes and self.dropout == 0:

@@ -192,6 +192,14 @@ def _scheduler(optimizer: torch.optim.Optimizer, cfg: SequenceConfig, total_step
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def easy_to_hard(train: WindowedSet) -> torch.Tensor:
+    """The curriculum's order of the training windows: by the mean absolute scaled label of
+    each window, calm first (ties in time order; a window without a finite label last)."""
+    difficulty = torch.nan_to_num(torch.nanmean(train.targets.abs().float(), dim=1),
+                                  nan=math.inf)
+    return torch.argsort(difficulty, stable=True)
+
+
 # TrainResult.history keys and their tensorboard tags
 TB_TAGS = {"train_loss": "train_loss", "val_loss": "validation_loss", "lr": "learning_rate",
            "grad_norm": "grad_norm", "loss_ratio": "val_train_loss_ratio"}
@@ -232,9 +240,13 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
     best_loss, best_epoch, stale = math.inf, 0, 0
     result = TrainResult(best_epoch=0, best_val_loss=None, epochs_run=0)
     step = 0
+    easy_first = easy_to_hard(train) if cfg.curriculum_epochs else None
     for epoch in range(1, cfg.epochs + 1):
         net.train()
-        order = torch.randperm(len(train), generator=generator).to(device)
+        if easy_first is not None and epoch <= cfg.curriculum_epochs:
+            order = easy_first
+        else:
+            order = torch.randperm(len(train), generator=generator).to(device)
         running, seen, norms, steps = 0.0, 0.0, 0.0, 0
         for start in range(0, len(train), cfg.batch_size):
             idx = order[start:start + cfg.batch_size]
