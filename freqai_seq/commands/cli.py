@@ -240,7 +240,7 @@ def _cmd_soak(args: argparse.Namespace) -> int:
         out = args.from_samples
     else:
         defaults = soak.SoakSettings()
-        settings_ = soak.SoakSettings(
+        soak_settings = soak.SoakSettings(
             hours=args.hours, sample_s=args.sample_s,
             warmup_minutes=(defaults.warmup_minutes if args.warmup_minutes is None
                             else args.warmup_minutes),
@@ -248,7 +248,7 @@ def _cmd_soak(args: argparse.Namespace) -> int:
             configs=tuple(args.config or [paths.CONFIG]), training_params=args.training_params,
             pairs=tuple(args.pairs or ()), api_port=args.api_port, userdir=args.userdir)
         try:
-            report = soak.run(settings_, out)
+            report = soak.run(soak_settings, out)
         except (soak.SoakFailed, BotFailed) as err:
             logger.error("%s", err)
             return 1
