@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from freqtrade.exceptions import OperationalException
@@ -201,6 +202,31 @@ def test_curriculum_orders_windows_from_calm_to_wild_then_shuffles(tmp_path: Pat
     assert 1 - np.mean((preds[0] - truth) ** 2) / np.var(truth) > 0.8
 
 
+def test_expanding_window_trains_on_the_candles_since_its_start_only(tmp_path: Path) -> None:
+    """FreqAI hands over its `train_period_days`; the expanding window drops what lies before
+    its start, so the model equals one trained on the trimmed frame, and a start after the
+    window is a clear error."""
+    frame = synthetic_frame(N_TRAIN)
+    start = frame["date"].iloc[144]
+    day = start.strftime("%Y-%m-%d")
+    assert start == pd.Timestamp(day, tz="UTC")  # the 144th candle opens a day
+    expanding, dk = train(PyTorchLSTMRegressor,
+                          make_config(tmp_path / "e", expanding_window_start=day, epochs=3),
+                          frame)
+    assert dk.data_dictionary["train_dates"].min() == start
+    trimmed, _ = train(PyTorchLSTMRegressor, make_config(tmp_path / "t", epochs=3),
+                       frame.iloc[144:].reset_index(drop=True))
+    sliding, _ = train(PyTorchLSTMRegressor, make_config(tmp_path / "s", epochs=3), frame)
+    weights = [r.model.net.state_dict() for r in (expanding, trimmed, sliding)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+    late = (frame["date"].iloc[-1] + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    with pytest.raises(OperationalException, match=r"expanding_window_start .* is after this "
+                                                   r"training's last candle"):
+        train(PyTorchLSTMRegressor, make_config(tmp_path / "l", expanding_window_start=late),
+              frame)
+
+
 def test_window_larger_than_the_data_is_a_clear_error(tmp_path: Path) -> None:
     frame = synthetic_frame(300)
     with pytest.raises(OperationalException, match="window=500 needs at least 501"):
@@ -219,6 +245,8 @@ def test_window_larger_than_the_data_is_a_clear_error(tmp_path: Path) -> None:
     ({"device": "tpu"}, "device must be 'auto', 'cpu', 'cuda' or 'mps'"),
     ({"window": 1}, "window must be at least 2"),
     ({"mc_dropout_passes": 5, "dropout": 0.0}, "mc_dropout_passes needs dropout > 0"),
+    ({"expanding_window_start": "2021-02-30"}, "expanding_window_start must be a date"),
+    ({"expanding_window_start": "20210201"}, "expanding_window_start must be a date"),
 ])
 def test_bad_config_names_the_problem(tmp_path: Path, params: dict, message: str) -> None:
     with pytest.raises(OperationalException, match=message):

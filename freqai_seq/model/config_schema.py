@@ -7,7 +7,9 @@ generated from `KEY_DOCS` (see `freqai-seq keys`).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from freqai_seq.errors import FreqaiSeqError
@@ -38,6 +40,11 @@ KEY_DOCS: dict[str, str] = {
     "curriculum_epochs": "epochs at the start that visit the training windows from easy to "
                          "hard (by the mean absolute scaled label: calm windows first) instead "
                          "of shuffled; 0 = off",
+    "expanding_window_start": "a date (`YYYY-MM-DD`): each training uses every candle since "
+                              "it (an expanding window) instead of the last "
+                              "`train_period_days`, which stays the cap (what FreqAI loads, in "
+                              "backtest and live); empty = FreqAI's sliding window (docs: "
+                              "Walk-forward, Expanding windows)",
     "early_stopping_patience": "epochs without validation improvement before stopping; the best "
                                "weights are restored (0 disables early stopping)",
     "min_delta": "validation-loss improvement that counts as one",
@@ -120,6 +127,7 @@ class SequenceConfig:
     step_factor: float = 0.5
     plateau_patience: int = 2
     curriculum_epochs: int = 0
+    expanding_window_start: str = ""
     early_stopping_patience: int = 3
     min_delta: float = 0.0
     seed: int = 42
@@ -191,6 +199,7 @@ class SequenceConfig:
                                  "momentum > 0.")
         if not 0.0 < self.step_factor <= 1.0:
             raise FreqaiSeqError("model_training_parameters.step_factor must be in (0, 1].")
+        self.expanding_start()  # a date or empty
         if self.volatility_baseline not in ("none", "har"):
             raise FreqaiSeqError(f"model_training_parameters.volatility_baseline must be 'none' "
                                  f"or 'har', got {self.volatility_baseline!r}.")
@@ -236,6 +245,19 @@ class SequenceConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def expanding_start(self) -> datetime | None:
+        """`expanding_window_start` as a UTC date, None when the window slides."""
+        if not self.expanding_window_start:
+            return None
+        text = self.expanding_window_start
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+            except ValueError:
+                pass
+        raise FreqaiSeqError("model_training_parameters.expanding_window_start must be a date "
+                             f"like \"2019-01-31\" (or empty), got {text!r}.")
 
 
 HYBRID_KEY_DOCS: dict[str, str] = {

@@ -38,6 +38,7 @@ from freqai_seq.model.sequence_model import HistoryTail, SequenceModel, Training
 from freqai_seq.model.tasks import TaskLayout, parse_labels
 from freqai_seq.model.tracking import log_training, mlflow_settings
 from freqai_seq.model.training import TaskLoss, WindowedData, log_history, train_network
+from freqai_seq.model.training_span import training_rows
 from freqai_seq.model.volatility_forecast import apply_variance_calibration, calibrate_variance
 from freqai_seq.model.windowing import window_ends
 
@@ -171,6 +172,7 @@ class SequenceRegressor(ParallelLiveTraining, CrossPairHooks, IFreqaiModel):
         """One pair's training rows: FreqAI's split, its pipelines fitted on the train part
         (saved with the pair's model in FreqAI's layout), labels and regime classes."""
         window = self.seq_cfg.window
+        unfiltered_df = training_rows(unfiltered_df, self.seq_cfg, pair)
         try:
             layout = parse_labels(list(dk.label_list))
         except FreqaiSeqError as err:

@@ -241,6 +241,9 @@ def train_network(net: nn.Module, train: WindowedSet, val: WindowedSet | None,
     result = TrainResult(best_epoch=0, best_val_loss=None, epochs_run=0)
     step = 0
     easy_first = easy_to_hard(train) if cfg.curriculum_epochs else None
+    if easy_first is not None:
+        logger.info("%scurriculum: epochs 1-%d visit the %d training windows from calm to wild",
+                    label, min(cfg.curriculum_epochs, cfg.epochs), len(train))
     for epoch in range(1, cfg.epochs + 1):
         net.train()
         if easy_first is not None and epoch <= cfg.curriculum_epochs:
