@@ -28,6 +28,8 @@ MEASURED_BLOCKS = {
     "results/intervals.md": [("<!-- intervals:selection -->", "<!-- /intervals:selection -->"),
                              ("<!-- intervals:report -->", "<!-- /intervals:report -->")],
     "results/scale-out.md": [("<!-- scale:start -->", "<!-- scale:end -->")],
+    "results/training-options.md": [("<!-- skill:selection -->", "<!-- /skill:selection -->"),
+                                    ("<!-- skill:report -->", "<!-- /skill:report -->")],
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,10 +26,47 @@ def test_arm_names_round_trip_and_bad_names_are_refused() -> None:
         assert parse_arm(name).name == name
     har = parse_arm("lstm-cross-1h-180d-logvar_har")
     assert overlay(har)["freqai"]["feature_parameters"] == {"volatility_label": "logvar"}
-    assert arm_params(har, {"freqai": {"model_training_parameters": {}}})[
-        "volatility_baseline"] == "har"
+    config = {"freqai": {"model_training_parameters": {}}}
+    assert arm_params(har, config, "selection")["volatility_baseline"] == "har"
     with pytest.raises(FreqaiSeqError, match="volatility option"):
         parse_arm("lstm-cross-1h-180d-vol")
+    with pytest.raises(FreqaiSeqError, match="training options are for the sequence models"):
+        parse_arm("lightgbm-pair-1h-30d-curriculum")
+    curriculum = parse_arm("lstm-cross-1h-180d-curriculum")
+    assert arm_params(curriculum, config, "selection")["curriculum_epochs"] == 3
+    assert overlay(curriculum)["freqai"]["train_period_days"] == 180
+    # an expanding arm's first window is the sliding arm's; FreqAI loads up to the cap
+    expanding = parse_arm("hybrid-cross-1h-180d-logvar_har-expanding")
+    assert (expanding.volatility, expanding.training) == ("logvar_har", "expanding")
+    assert expanding.name == "hybrid-cross-1h-180d-logvar_har-expanding"
+    assert overlay(expanding)["freqai"]["train_period_days"] == 260
+    assert arm_params(expanding, config, "selection")["expanding_window_start"] == "2018-01-02"
+    assert arm_params(expanding, config, "report")["expanding_window_start"] == "2018-07-05"
+
+
+def test_the_paired_column_compares_with_the_chosen_baseline(tmp_path: Path) -> None:
+    from freqai_seq.evaluation import skill
+
+    with pytest.raises(FreqaiSeqError, match="baseline arm lightgbm-pair-1h-30d is not among"):
+        skill.run([parse_arm("lstm-cross-1h-180d")], "selection", tmp_path, tmp_path, 10, 0,
+                  "lightgbm-pair-1h-30d")
+    entry = {"value": 0.1, "ci_low": 0.0, "ci_high": 0.2}
+    scores = {"mean_pair_ic": entry, "spearman_ic": entry, "cross_sectional_ic": entry,
+              "mse_vs_zero": 1.0, "direction_accuracy": entry}
+    run = {"train_s": 10.0, "windows": 2, "trades": 3, "profit_pct": 1.0}
+    report = {"period": "selection", "timerange": "x", "rows": 1, "dates": 1,
+              "block_candles": 168, "baseline": "lstm-cross-1h-180d",
+              "arms": {"lstm-cross-1h-180d": {**scores, "ic_minus_baseline": (0.0, 0.0, 0.0)},
+                       "lstm-cross-1h-180d-expanding": {
+                           **scores, "ic_minus_baseline": (0.01, -0.02, 0.04)}},
+              "runs": {"lstm-cross-1h-180d": run, "lstm-cross-1h-180d-expanding": run}}
+    table = skill.format_report(report)
+    assert "| vs lstm-cross-1h-180d (paired) |" in table
+    assert "| lstm-cross-1h-180d | +0.100 [+0.000, +0.200] | n/a |" in table
+    assert "| lstm-cross-1h-180d-expanding | +0.100 [+0.000, +0.200] | +0.010 [-0.020, +0.040] |" \
+        in table
+    report["baseline"] = skill.BASELINE
+    assert "| vs LightGBM (paired) |" in skill.format_report(report)
 
 
 def test_a_30m_forecast_is_scored_on_the_hour_whose_candle_closes_with_it() -> None:

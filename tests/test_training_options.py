@@ -1,6 +1,7 @@
-"""The training options of issue 18 together in one real `freqtrade backtesting` run: sgd with
-Nesterov momentum, the step scheduler, the curriculum and an expanding window (the options'
-behaviour itself is tested in test_sequence_models.py)."""
+"""The training options in real `freqtrade backtesting` runs: one run with sgd and Nesterov
+momentum, the step scheduler, the curriculum and an expanding window; adam with the plateau
+scheduler in the shared GRU run (the options' behaviour itself is tested in
+test_sequence_models.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from freqai_seq.evaluation.training_plot import trainings
 from freqai_seq.model.sequence_model import SequenceModel
+from tests.backtest_runs import PAIRS, TRAINING_PARAMS
 from tests.conftest import INTEGRATION_TIMERANGE, BacktestRun
 
 # The fixture's 30 training days end on 2019-08-01 and 2019-08-08: the first window starts on
@@ -46,3 +48,19 @@ def test_training_options_work_in_a_real_freqtrade_backtest(
         first_dates.append(pd.Timestamp(dates.min()))
     assert first_dates == [pd.Timestamp(EXPANDING_START, tz="UTC"),
                            pd.Timestamp("2019-07-09", tz="UTC")]
+
+
+@pytest.mark.integration
+def test_adam_with_the_plateau_scheduler_in_a_real_freqtrade_backtest(
+        backtest: Callable[..., BacktestRun]) -> None:
+    model = "PyTorchGRURegressor"
+    run = backtest(f"it-{model.lower()}", model, TRAINING_PARAMS[model], PAIRS)
+    assert run.result.returncode == 0, run.result.stderr[-3000:]
+    found = trainings(run.models)
+    assert len(found) == len(PAIRS) * 2
+    for folder in sorted(run.models.glob("sub-train-*")):
+        cfg = SequenceModel.load(next(folder.glob("*_model.zip"))).cfg
+        assert (cfg.optimizer, cfg.scheduler) == ("adam", "plateau")
+    # 2 epochs: the plateau scheduler (patience 2) never cuts; a cosine one would have
+    for training in found:
+        assert [h["lr"] for h in training.history] == pytest.approx([1e-3, 1e-3])

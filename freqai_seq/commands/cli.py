@@ -145,7 +145,8 @@ def _cmd_skill(args: argparse.Namespace) -> int:
     from freqai_seq.evaluation.skill_settings import DEFAULT_ARMS, parse_arm
 
     arms = [parse_arm(name) for name in args.arms or DEFAULT_ARMS[args.period]]
-    report = skill.run(arms, args.period, args.out, args.userdir, args.bootstrap, args.seed)
+    report = skill.run(arms, args.period, args.out, args.userdir, args.bootstrap, args.seed,
+                       args.baseline)
     return _publish_period_tables(args, "skill", skill.format_report(report))
 
 
@@ -887,9 +888,10 @@ def build_parser() -> argparse.ArgumentParser:
     skill_p = sub.add_parser(
         "skill", help="walk-forward skill of per-pair and cross-pair models on the selection "
                       "or the reported period, with paired-bootstrap CIs against LightGBM",
-        epilog="Arms are <model>-<pair|cross>-<1h|30m>-<days>d; models: lstm, gru, hybrid, "
-               "ensemble, lightgbm, mlp. A finished arm is reused; delete its folder under "
-               "--out to rerun it.")
+        epilog="Arms are <model>-<pair|cross>-<1h|30m>-<days>d[-<volatility>][-<training>]; "
+               "models: lstm, gru, hybrid, ensemble, lightgbm, mlp; training options (sequence "
+               "models): curriculum, expanding. A finished arm is reused; delete its folder "
+               "under --out to rerun it.")
     skill_p.add_argument("--period", choices=sorted(PERIODS), default="selection",
                          help="selection (choose settings here) or report (default: "
                               "%(default)s)")
@@ -898,6 +900,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "LSTM per pair and cross-pair at 30/90/180 days of 1h and 30/90 "
                               "of 30m) and stage 2 (every model at the setting stage 1 chose); "
                               "for report: the baselines, the per-pair LSTM and stage 2")
+    skill_p.add_argument("--baseline", default=None, metavar="ARM",
+                         help="the arm every other one is compared with in the paired column "
+                              "(default: lightgbm-pair-1h-30d, FreqAI's LightGBM per pair)")
     _add_scoring_options(skill_p, "skill")
     skill_p.set_defaults(func=_cmd_skill)
 

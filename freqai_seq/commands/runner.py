@@ -11,11 +11,19 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from freqtrade.configuration import TimeRange
+
 from freqai_seq import paths
-from freqai_seq.commands.freqtrade_log import DONE_TRAINING, FAILED_TRAINING, REJECTED_CONFIG
+from freqai_seq.commands.freqtrade_log import (
+    BACKTESTED_FROM,
+    DONE_TRAINING,
+    FAILED_TRAINING,
+    REJECTED_CONFIG,
+)
 from freqai_seq.commands.loaders import install_loaders
 from freqai_seq.commands.run_config import RunRecord, RunSpec, check_run_inputs, slug, write_overlay
 from freqai_seq.errors import FreqaiSeqError
@@ -137,14 +145,36 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
 
 def run_backtest(request: BacktestRequest, log_path: Path | None = None) -> int:
     """Run the backtest; its output also goes to `log_path` when given."""
-    code, failed, _ = run_offline(request, "backtesting", log_path)
+    code, failed, tail = run_offline(request, "backtesting", log_path)
     if code != 0:
         return code
+    moved = start_moved(tail, request.timerange)
+    if moved:
+        logger.error("%s Exiting non-zero.", moved)
+        return 1
     if failed:
         logger.error("%d FreqAI trainings failed and were skipped (their windows got no "
                      "predictions); see the warnings above. Exiting non-zero.", failed)
         return 1
     return 0
+
+
+def start_moved(output: str, timerange: str | None) -> str | None:
+    """Why the backtest did not start at the timerange's start, or None. When the candles before
+    the start do not cover the startup freqtrade loads (FreqAI: `train_period_days` plus the
+    strategy's startup candles), freqtrade drops that many candles from the first one it has and
+    backtests from there, with only a warning that the data starts later."""
+    found = BACKTESTED_FROM.search(output)
+    start = TimeRange.parse_timerange(timerange).startdt if timerange else None
+    if found is None or start is None:
+        return None
+    began = datetime.fromisoformat(found.group(1)).replace(tzinfo=UTC)
+    if began - start <= timedelta(days=1):  # a short gap at the start is not a moved start
+        return None
+    return (f"freqtrade backtested from {began:%Y-%m-%d %H:%M}, not from the timerange's "
+            f"start {start:%Y-%m-%d}: the candles before it do not cover "
+            "freqai.train_period_days plus the strategy's startup candles. Download earlier "
+            "data, start the timerange later or shorten train_period_days.")
 
 
 def evaluation_request(configs: list[Path], strategy: str, model: str, timerange: str,

@@ -30,6 +30,8 @@ from freqai_seq.evaluation.bench import training_params
 from freqai_seq.evaluation.bench_settings import BENCH_MODELS, BenchSettings
 from freqai_seq.evaluation.metrics import realized_forward_return
 from freqai_seq.evaluation.skill_settings import (
+    CURRICULUM_EPOCHS,
+    EXPANDING_CAP_DAYS,
     HORIZON_HOURS,
     PAIR_EMBEDDING_DIM,
     PAIRS,
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 BACKTEST_DAYS = 7
 BASELINE = "lightgbm-pair-1h-30d"
+BASELINE_TITLE = {BASELINE: "LightGBM", None: "LightGBM"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ def identifier(arm: Arm, period: str, tag: str = "") -> str:
 
 
 def overlay(arm: Arm) -> dict[str, Any]:
-    freqai: dict[str, Any] = {"train_period_days": arm.train_days,
+    cap = EXPANDING_CAP_DAYS if arm.training == "expanding" else arm.train_days
+    freqai: dict[str, Any] = {"train_period_days": cap,
                               "backtest_period_days": BACKTEST_DAYS,
                               "save_backtest_models": False}
     out: dict[str, Any] = {"exchange": {"pair_whitelist": list(PAIRS)}, "freqai": freqai}
@@ -86,7 +90,7 @@ def overlay(arm: Arm) -> dict[str, Any]:
     return out
 
 
-def arm_params(arm: Arm, config: dict[str, Any]) -> dict[str, Any]:
+def arm_params(arm: Arm, config: dict[str, Any], period: str) -> dict[str, Any]:
     if arm.model in BENCH_MODELS and not BENCH_MODELS[arm.model].sequence:
         return training_params(BENCH_MODELS[arm.model], BenchSettings())
     params = {k: v for k, v in config["freqai"]["model_training_parameters"].items()
@@ -96,6 +100,11 @@ def arm_params(arm: Arm, config: dict[str, Any]) -> dict[str, Any]:
         params.update(cross_pair=True, pair_embedding_dim=PAIR_EMBEDDING_DIM)
     if VOLATILITY_OPTIONS[arm.volatility][1] != "none":
         params["volatility_baseline"] = VOLATILITY_OPTIONS[arm.volatility][1]
+    if arm.training == "curriculum":
+        params["curriculum_epochs"] = CURRICULUM_EPOCHS
+    elif arm.training == "expanding":  # the first window is the sliding arm's
+        start = pd.Timestamp(PERIODS[period].split("-")[0]) - pd.Timedelta(days=arm.train_days)
+        params["expanding_window_start"] = start.strftime("%Y-%m-%d")
     return params
 
 
@@ -113,7 +122,7 @@ def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file
         return ArmRun(**json.loads(done.read_text()))
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "overlay.json").write_text(json.dumps(overlay(arm)))
-    (run_dir / "params.json").write_text(json.dumps(arm_params(arm, config)))
+    (run_dir / "params.json").write_text(json.dumps(arm_params(arm, config, period)))
     request = evaluation_request([paths.CONFIG, run_dir / "overlay.json"], strategy,
                                  arm.freqaimodel, PERIODS[period], ident, userdir, port,
                                  state_file, run_dir / "params.json")
@@ -168,7 +177,7 @@ def common_rows(arms: list[Arm], period: str, userdir: Path, datadir: Path) -> p
 
 
 def score(arms: list[Arm], period: str, userdir: Path, datadir: Path, resamples: int,
-          seed: int) -> dict[str, Any]:
+          seed: int, baseline: str | None = BASELINE) -> dict[str, Any]:
     rows = common_rows(arms, period, userdir, datadir)
     if rows.empty:
         raise FreqaiSeqError(f"No {period} row is predicted by every arm.")
@@ -178,7 +187,7 @@ def score(arms: list[Arm], period: str, userdir: Path, datadir: Path, resamples:
     block = BACKTEST_DAYS * 24
     scores = score_with_ci(forecasts, truth, dates, HORIZON_HOURS, resamples, seed,
                            min_block=block, groups=groups)
-    baseline = BASELINE if BASELINE in forecasts else None
+    baseline = baseline if baseline in forecasts else None
     diffs = (paired_differences(forecasts, baseline, "mean_pair_ic", truth, dates,
                                 HORIZON_HOURS, resamples, seed, min_block=block,
                                 groups=groups) if baseline else {})
@@ -190,7 +199,12 @@ def score(arms: list[Arm], period: str, userdir: Path, datadir: Path, resamples:
 
 
 def run(arms: list[Arm], period: str, out_dir: Path, userdir: Path, resamples: int,
-        seed: int) -> dict[str, Any]:
+        seed: int, baseline: str | None = None) -> dict[str, Any]:
+    """Run (or reuse) every arm's backtest and score them together; `baseline`: the arm every
+    other one is compared with, pairwise (default: FreqAI's LightGBM when it is an arm)."""
+    if baseline is not None and baseline not in {a.name for a in arms}:
+        raise FreqaiSeqError(f"The baseline arm {baseline} is not among the arms.")
+    baseline = baseline or BASELINE
     _, config = load_user_configs(None)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_file = out_dir / "market.json"
@@ -198,7 +212,7 @@ def run(arms: list[Arm], period: str, out_dir: Path, userdir: Path, resamples: i
                         out_dir / "market.log") as market:
         runs = [run_arm(a, period, config, market.port, state_file, out_dir, userdir)
                 for a in arms]
-    report = score(arms, period, userdir, paths.DATA_DIR, resamples, seed)
+    report = score(arms, period, userdir, paths.DATA_DIR, resamples, seed, baseline)
     report["runs"] = {r.arm: asdict(r) for r in runs}
     (out_dir / f"skill-{period}.json").write_text(json.dumps(report, indent=2))
     return report
@@ -211,10 +225,11 @@ def _ci(entry: dict[str, float | None]) -> str:
 
 
 def format_report(report: dict[str, Any]) -> str:
+    versus = BASELINE_TITLE.get(report["baseline"], report["baseline"])
     lines = [f"{report['period']} period {report['timerange']}: {report['rows']} rows "
              f"({report['dates']} hourly dates), 5 pairs, weekly retraining; 95 % CIs from "
              f"{report['block_candles']}-candle date blocks",
-             "", "| arm | mean per-pair IC | vs LightGBM (paired) | pooled IC | "
+             "", f"| arm | mean per-pair IC | vs {versus} (paired) | pooled IC | "
              "cross-sectional IC | MSE / zero | direction | s per window | trades | profit % |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in report["arms"].items():

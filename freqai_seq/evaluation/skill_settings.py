@@ -29,10 +29,12 @@ class Arm:
     timeframe: str = "1h"
     train_days: int = 30
     volatility: str = "vol"  # a key of VOLATILITY_OPTIONS (only the interval strategy reads it)
+    training: str = ""  # a key of TRAINING_OPTIONS, or the default training
 
     @property
     def name(self) -> str:
         suffix = "" if self.volatility == "vol" else f"-{self.volatility}"
+        suffix += f"-{self.training}" if self.training else ""
         return (f"{SHORT[self.model]}-{'cross' if self.cross else 'pair'}-{self.timeframe}-"
                 f"{self.train_days}d{suffix}")
 
@@ -52,23 +54,38 @@ class Arm:
 # volatility_baseline of each arm volatility option.
 VOLATILITY_OPTIONS = {"vol": ("vol", "none"), "logvar": ("logvar", "none"),
                       "logvar_har": ("logvar", "har")}
+# Training options against the default training, each fixed before any run: the curriculum for
+# the first 3 of the 10 epochs; an expanding window that starts where the arm's first sliding
+# window starts (the period's start minus its training days) and grows week by week, capped at
+# EXPANDING_CAP_DAYS (FreqAI's train_period_days of the arm): about the most the bundled candles
+# hold before the selection period (273 days, less freqtrade's startup candles).
+CURRICULUM_EPOCHS = 3
+EXPANDING_CAP_DAYS = 260
+TRAINING_OPTIONS = ("curriculum", "expanding")
 
 
 def parse_arm(name: str) -> Arm:
-    """`lstm-cross-1h-90d` -> Arm(PyTorchLSTMRegressor, cross, 1h, 90 days); an optional fifth
-    part names a volatility option (`lstm-cross-1h-180d-logvar_har`)."""
+    """`lstm-cross-1h-90d` -> Arm(PyTorchLSTMRegressor, cross, 1h, 90 days); optional further
+    parts name a volatility option (`lstm-cross-1h-180d-logvar_har`) and then a training option
+    (`lstm-cross-1h-180d-expanding`)."""
     model_of = {short: model for model, short in SHORT.items()}
     parts = name.split("-")
-    if (len(parts) not in (4, 5) or parts[0] not in model_of
+    named = set(VOLATILITY_OPTIONS) - {"vol"}  # the default is not named
+    volatility = parts.pop(4) if len(parts) > 4 and parts[4] in named else "vol"
+    training = parts.pop(4) if len(parts) > 4 and parts[4] in TRAINING_OPTIONS else ""
+    if (len(parts) != 4 or parts[0] not in model_of
             or parts[1] not in ("pair", "cross") or parts[2] not in ("1h", "30m")
-            or not re.fullmatch(r"\d+d", parts[3])
-            or (parts[4:] and parts[4] not in set(VOLATILITY_OPTIONS) - {"vol"})):
+            or not re.fullmatch(r"\d+d", parts[3])):
         raise FreqaiSeqError(
-            f"Arm {name!r} is not <model>-<pair|cross>-<1h|30m>-<days>d[-<volatility>] with a "
-            f"model among {sorted(model_of)} and a volatility option among "
-            f"{sorted(set(VOLATILITY_OPTIONS) - {'vol'})} (e.g. lstm-cross-1h-90d).")
+            f"Arm {name!r} is not <model>-<pair|cross>-<1h|30m>-<days>d[-<volatility>]"
+            f"[-<training>] with a model among {sorted(model_of)}, a volatility option among "
+            f"{sorted(named)} and a training option among "
+            f"{list(TRAINING_OPTIONS)} (e.g. lstm-cross-1h-90d).")
+    if training and model_of[parts[0]] not in SEQUENCE:
+        raise FreqaiSeqError(f"Arm {name!r}: training options are for the sequence models "
+                             f"({', '.join(SHORT[m] for m in SEQUENCE)}).")
     return Arm(model_of[parts[0]], parts[1] == "cross", parts[2], int(parts[3][:-1]),
-               parts[4] if parts[4:] else "vol")
+               volatility, training)
 
 
 LSTM = "PyTorchLSTMRegressor"
