@@ -33,11 +33,18 @@ from typing import Any
 
 from freqai_seq.atomic import atomic_writer
 from freqai_seq.commands.freqtrade_log import DONE_TRAINING
-from freqai_seq.commands.run_config import RunInputs, RunSpec, check_run_inputs, redacted
-from freqai_seq.commands.runner import BacktestRequest, run_backtest
+from freqai_seq.commands.run_config import (
+    WORKER_PLACEHOLDER,
+    RunInputs,
+    RunSpec,
+    check_run_inputs,
+    redacted,
+)
+from freqai_seq.commands.runner import BacktestRequest, check_freqtrade_args, run_backtest
 from freqai_seq.commands.walkforward_worker import FAILED_FILE, OUTCOME_FILE, Batch, Outcome
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.processes import die_with_parent
+from freqai_seq.run_fingerprint import FINGERPRINT_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +63,6 @@ def planned_windows(inputs: RunInputs, timerange: str, models: Path) -> list[int
     """The model ids of FreqAI's training windows for this timerange, from its own split."""
     from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-    if inputs.merged.get("freqai_backtest_live_models"):
-        raise FreqaiSeqError("--workers does not apply to --freqai-backtest-live-models (that "
-                             "backtest trains nothing).")
     # FreqAI's kitchen copies the first config file into a models folder it creates; the
     # folder made here first keeps the user's file (and any credential in it) out of it.
     models.mkdir(parents=True, exist_ok=True)
@@ -148,6 +152,10 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
     inputs = check_run_inputs(request.configs, RunSpec(
         request.strategy, request.model, request.timerange, request.run_identifier,
         request.training_params, request.pairs), "backtesting", request.datadir)
+    if (check_freqtrade_args(request, "backtesting").get("freqai_backtest_live_models")
+            or inputs.merged.get("freqai_backtest_live_models")):
+        raise FreqaiSeqError("--workers and --cluster do not apply to "
+                             "--freqai-backtest-live-models: that backtest trains nothing.")
     models = request.userdir / "models" / request.run_identifier
     windows = planned_windows(inputs, request.timerange, models)
     rule = split_rule(inputs.merged)
@@ -236,9 +244,11 @@ def _read(path: Path) -> str:
 
 
 def batch_config(inputs: RunInputs) -> dict[str, Any]:
-    """The run's merged config as a batch runs it: no credentials, and the strategy and model
-    found in the batch's own user-data folder (their files are shipped there)."""
-    config = redacted(inputs.merged)
+    """The run's merged config as a batch runs it: placeholders that freqtrade accepts instead
+    of credentials (a worker on another machine needs none of the user's files), and the
+    strategy and model found in the batch's own user-data folder (their files are shipped
+    there)."""
+    config = redacted(inputs.merged, WORKER_PLACEHOLDER)
     for key in ("strategy_path", "freqaimodel_path", "user_data_dir", "datadir"):
         config.pop(key, None)
     return config
@@ -266,6 +276,11 @@ def prepare_workdir(workdir: Path, batch: Batch, inputs: RunInputs, userdir: Pat
         target.mkdir(parents=True, exist_ok=True)
         for file in files:
             shutil.copy2(file, target / file.name)
+    recorded = userdir / "models" / batch.identifier / FINGERPRINT_FILE
+    if recorded.is_file():  # the batch stops, as the final backtest would, on other settings
+        (workdir / "user_data" / "models" / batch.identifier).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(recorded, workdir / "user_data" / "models" / batch.identifier
+                     / FINGERPRINT_FILE)
 
 
 def run_local(batches: list[Batch], inputs: RunInputs, request: BacktestRequest,
@@ -342,6 +357,9 @@ def _collect(workdir: Path, models: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(predictions), target)
         moved += 1
+    for recorded in found.glob(f"*/{FINGERPRINT_FILE}"):
+        if moved and not (models / FINGERPRINT_FILE).is_file():
+            shutil.copy2(recorded, models / FINGERPRINT_FILE)
     return moved
 
 

@@ -41,6 +41,7 @@ from freqai_seq.model.training import TaskLoss, WindowedData, log_history, train
 from freqai_seq.model.training_span import training_rows
 from freqai_seq.model.volatility_forecast import apply_variance_calibration, calibrate_variance
 from freqai_seq.model.windowing import window_ends
+from freqai_seq.run_fingerprint import RunGuard
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def check_quantile_targets(layout: TaskLayout, label_parts: list[DataFrame | Non
                     "column (set each to the value being forecast).")
 
 
-class SequenceRegressor(ParallelLiveTraining, CrossPairHooks, IFreqaiModel):
+class SequenceRegressor(RunGuard, ParallelLiveTraining, CrossPairHooks, IFreqaiModel):
     """Window-based regressor; one output per `&` label."""
 
     network: ClassVar[str] = "lstm"

@@ -21,6 +21,7 @@ from freqtrade.strategy import DecimalParameter, IStrategy
 from pandas import DataFrame
 
 from freqai_seq.labels import regime_labels, return_label, uncertainty_label, volatility_label
+from freqai_seq.run_fingerprint import guard_run
 from freqai_seq.strategy import features
 from freqai_seq.strategy.har import add_har_features
 from freqai_seq.strategy.targets import forward_regime, forward_return, forward_volatility
@@ -89,6 +90,8 @@ class SeqStrategyBase(IStrategy):
         return dataframe
 
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+        # FreqAI's own models reuse another run's files too: checked here for them
+        guard_run(self.config, self, dataframe, metadata)
         return self.freqai.start(dataframe, metadata, self)
 
     def set_entry_threshold(self, df: DataFrame) -> None:
