@@ -17,6 +17,7 @@ from freqai_seq.compat import check_versions
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
 from freqai_seq.processes import unwind_on_sigterm
+from freqai_seq.redaction import masked
 
 if TYPE_CHECKING:
     from freqai_seq.commands.runner import BacktestRequest
@@ -1022,7 +1023,7 @@ def main(argv: list[str] | None = None) -> int:
         check_versions()
         return args.func(args)
     except FreqaiSeqError as err:
-        logger.error("%s", err)
+        logger.error("%s", masked(str(err)))  # a driver's error may quote a URL with credentials
         return 2
     except KeyboardInterrupt:
         return 130

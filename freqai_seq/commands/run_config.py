@@ -26,15 +26,10 @@ from typing import Any
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.json_files import read_json_object
+from freqai_seq.redaction import REDACTED, SECRET_KEY, masked
 
 logger = logging.getLogger(__name__)
 
-REDACTED = "REDACTED"
-# Keys whose string value is a credential wherever they appear (ccxt_config included).
-SECRET_KEY = re.compile(r"secret|password|passphrase|token|credential|api_?key|private_?key"
-                        r"|^key$|^uid$", re.IGNORECASE)
-URL_PASSWORD = re.compile(r"^(?P<head>[a-z][a-z0-9+.-]*://[^/@:]*:)(?P<password>[^/@]*)@",
-                          re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -276,7 +271,7 @@ def redacted(config: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and value:
             if SECRET_KEY.search(key):
                 return REDACTED
-            return URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", value)
+            return masked(value)
         return value
 
     return sweep(sanitize_config(config))

@@ -39,6 +39,7 @@ from freqai_seq.evaluation.tune.objective import (
 from freqai_seq.evaluation.tune.settings import TuneSettings
 from freqai_seq.evaluation.tune.space import load_space, lowest, suggest
 from freqai_seq.json_files import read_json_object
+from freqai_seq.redaction import masked
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +78,11 @@ def _sqlite_file(url: str) -> Path | None:
     return None
 
 
-def shown_url(url: str) -> str:
-    """The storage URL without its password, for logs and reports."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy parses: optuna will say so
-        return url
+def _storage_error(what: str, url: str, exc: Exception) -> FreqaiSeqError:
+    """One line without credentials: the driver's own error (not SQLAlchemy's wrapper with its
+    background link), which may quote the URL, on one line."""
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return FreqaiSeqError(f"{what} {masked(url)}: {type(exc).__name__}: {masked(reason)}")
 
 
 def load_config(settings: TuneSettings, userdir: Path) -> dict[str, Any]:
@@ -167,15 +165,13 @@ def _open_storage(url: str, engine_kwargs: dict[str, Any]) -> Any:
                                                   grace_period=GRACE_S)
         except (IntegrityError, ProgrammingError) as exc:
             if attempt == SCHEMA_ATTEMPTS:
-                raise FreqaiSeqError(f"Cannot create the study tables in {shown_url(url)}: "
-                                     f"{type(exc).__name__}: {exc}") from exc
+                raise _storage_error("Cannot create the study tables in", url, exc) from exc
             logger.info("Another worker is creating the study tables in %s; retrying (%d/%d).",
-                        shown_url(url), attempt, SCHEMA_ATTEMPTS - 1)
+                        masked(url), attempt, SCHEMA_ATTEMPTS - 1)
             time.sleep(0.5 * attempt)
             attempt += 1
         except Exception as exc:  # a bad URL, a missing driver, a database that refuses
-            raise FreqaiSeqError(f"Cannot open the study storage {shown_url(url)}: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+            raise _storage_error("Cannot open the study storage", url, exc) from exc
 
 
 def open_study(settings: TuneSettings, objective: dict[str, Any]) -> tuple[Any, int]:
@@ -213,7 +209,7 @@ def open_study(settings: TuneSettings, objective: dict[str, Any]) -> tuple[Any, 
         differ = sorted(k for k in set(stored) | set(objective)
                         if stored.get(k) != json.loads(json.dumps(objective.get(k))))
         raise FreqaiSeqError(
-            f"Study {settings.study_name!r} in {shown_url(url)} was created with other settings "
+            f"Study {settings.study_name!r} in {masked(url)} was created with other settings "
             f"({', '.join(differ)} differ): its scores are not comparable with this worker's. "
             "Use the same settings, or another --study name.")
     if study.direction.name.lower() != direction:
@@ -301,7 +297,7 @@ def run(settings: TuneSettings, verbose: bool = False) -> TuneReport:
             name = worker_name()
             logger.info("Worker %s on study %r (%s): %d trial(s), sampler seed %d, %d pair(s) x "
                         "%d window(s), label %s", name, settings.study_name,
-                        shown_url(settings.storage_url), settings.n_trials, seed,
+                        masked(settings.storage_url), settings.n_trials, seed,
                         len(settings.pairs), len(walk.windows), walk.label)
 
             def objective(trial: Any) -> float:
@@ -362,7 +358,7 @@ def summarize(study: Any, settings: TuneSettings) -> TuneReport:
     with atomic_writer(settings.best_file) as fh:
         fh.write((json.dumps(snippet, indent=2) + "\n").encode())
     return TuneReport(
-        study=settings.study_name, storage=shown_url(settings.storage_url),
+        study=settings.study_name, storage=masked(settings.storage_url),
         objective=study.user_attrs.get("objective", {}), states=states, workers=workers,
         best_number=best.number, best_value=float(best.value),
         best={k: v for k, v in best.user_attrs.items() if k != "model_training_parameters"},
