@@ -185,3 +185,32 @@ def test_dryrun_start_checks_its_files_before_starting_anything(case: str,
     assert ("is not valid JSON" if case == "not-json-config"
             else "Cannot read --training-params") in result.stderr
     assert not userdir.exists()  # no market, no bot, no file
+
+
+def test_an_option_freqtrade_does_not_know_exits_2_and_keeps_the_record(
+        datadir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """freqtrade prints an argument error and exits 0: the wrapper asks freqtrade's own parser
+    first, so neither a market nor freqtrade starts and no record is replaced or created."""
+    from freqai_seq.commands.cli import main
+
+    runs = tmp_path / "user_data" / "runs"
+    runs.mkdir(parents=True)
+    good = _write(runs / "good.json", {"the": "good run"})
+    for identifier in ("good", "never-ran"):
+        assert main(["backtest", "--timerange", "20190801-20190808", "-p", "BTC/USD",
+                     "--identifier", identifier, "--userdir", str(tmp_path / "user_data"),
+                     "--state-file", str(tmp_path / "market.json"), "--",
+                     "--no-such-flag"]) == 2
+    assert "unrecognized arguments: --no-such-flag" in caplog.text
+    assert json.loads(good.read_text()) == {"the": "good run"}
+    assert [p.name for p in runs.iterdir()] == ["good.json"]
+    assert not (tmp_path / "market.json").exists()
+
+
+def test_freqtrade_argument_error_is_a_failure(tmp_path: Path) -> None:
+    """The runner's own reading of freqtrade's output: an argument error, then exit 0, is 1."""
+    cmd = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(ROOT / "config.json"),
+           "--userdir", str(tmp_path), "--no-such-flag"]
+    code, failed, tail = _run_and_count_failed_trainings(cmd, "backtesting", None)
+    assert "unrecognized arguments" in tail
+    assert (code, failed) == (1, 0)

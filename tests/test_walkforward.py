@@ -215,3 +215,39 @@ def test_ctrl_c_stops_every_worker_freqtrade_and_market(tmp_path: Path, datadir:
         if any(str(tmp_path) in part for part in proc.info["cmdline"] or []):
             left.append(proc.info["cmdline"])
     assert not left
+
+
+def test_a_workers_config_has_placeholders_freqtrade_accepts(tmp_path: Path,
+                                                             datadir: Path) -> None:
+    """A config with an API server (its JWT key must have 32 characters) and other credentials:
+    the batch's config holds none of them, and passes the check the worker itself runs."""
+    from freqai_seq.commands.run_config import RunSpec, check_run_inputs
+    from freqai_seq.commands.walkforward import batch_config
+
+    secrets = ("EXCHANGEKEY1", "EXCHANGESECRET2", "APIPASSWORD3", "JWTKEY4" * 5, "WSTOKEN5",
+               "TELEGRAMTOKEN6")
+    user = tmp_path / "secrets.json"
+    user.write_text(json.dumps({
+        "exchange": {"key": secrets[0], "secret": secrets[1]},
+        "api_server": {"enabled": True, "listen_ip_address": "127.0.0.1", "listen_port": 8080,
+                       "username": "bot", "password": secrets[2],
+                       "jwt_secret_key": secrets[3], "ws_token": [secrets[4]]},
+        "telegram": {"enabled": False, "token": secrets[5], "chat_id": "0"}}))
+    spec = RunSpec("FreqaiSeqStrategy", "PyTorchLSTMRegressor", TIMERANGE, "w", None,
+                   ("BTC/USD",))
+    inputs = check_run_inputs([ROOT / "config.json", user], spec, "backtesting", datadir)
+    worker = tmp_path / "worker.json"
+    worker.write_text(json.dumps(batch_config(inputs)))
+    assert not [s for s in secrets if s in worker.read_text()]
+    check_run_inputs([worker], spec, "backtesting", datadir)  # no error
+
+
+def test_workers_refuse_freqai_backtest_live_models_before_starting(
+        tmp_path: Path, datadir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from freqai_seq.commands.cli import main
+
+    assert main(["backtest", "--workers", "2", "--timerange", TIMERANGE, "-p", "BTC/USD",
+                 "--userdir", str(tmp_path / "ud"), "--state-file", str(tmp_path / "m.json"),
+                 "--", "--freqai-backtest-live-models"]) == 2
+    assert "do not apply to --freqai-backtest-live-models" in caplog.text
+    assert not (tmp_path / "ud").exists()

@@ -14,6 +14,8 @@ DONE_TRAINING_AT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - .*Done
 FAILED_TRAINING = re.compile(r"Training \S+ raised exception")
 # freqtrade's main() logs a ConfigurationError and then exits 0
 REJECTED_CONFIG = re.compile(r" - freqtrade - ERROR - Configuration error: ")
+# freqtrade's argument parser (an unknown option): its main() exits 0 after it too
+REJECTED_ARGUMENTS = re.compile(r"^freqtrade(?: [\w-]+)?: error: ", re.M)
 # freqtrade backtesting's closing line: the first candle it traded on
 BACKTESTED_FROM = re.compile(r"^Backtested (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) -> ", re.M)
 # freqtrade hyperopt: FreqAI has trained, the epochs begin

@@ -30,6 +30,9 @@ from freqai_seq.redaction import REDACTED, SECRET_KEY, masked
 
 logger = logging.getLogger(__name__)
 
+# What a worker's config holds in place of each credential: a backtest uses none, but freqtrade's
+# schema still checks them (api_server.jwt_secret_key: at least 32 characters).
+WORKER_PLACEHOLDER = "placeholder-not-a-secret-freqai-seq-worker"
 
 
 @dataclass(frozen=True)
@@ -258,9 +261,10 @@ def _check_pairs(inputs: RunInputs, datadir: Path) -> list[str]:
     return sorted({p for entry in inputs.pairs for p in expanded[entry]})
 
 
-def redacted(config: dict[str, Any]) -> dict[str, Any]:
+def redacted(config: dict[str, Any], mask: str = REDACTED) -> dict[str, Any]:
     """The config through freqtrade's own sanitizing, then every other credential-looking value
-    (JWT keys, websocket tokens, ccxt credentials, a password in a database URL) replaced."""
+    (JWT keys, websocket tokens, ccxt credentials, a password in a database URL) replaced by
+    `mask` (a config freqtrade runs needs one its schema accepts: WORKER_PLACEHOLDER)."""
     from freqtrade.configuration.config_secrets import sanitize_config
 
     def sweep(value: Any, key: str = "") -> Any:
@@ -269,9 +273,9 @@ def redacted(config: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             return [sweep(v, key) for v in value]
         if isinstance(value, str) and value:
-            if SECRET_KEY.search(key):
-                return REDACTED
-            return masked(value)
+            if SECRET_KEY.search(key) or value == REDACTED:  # REDACTED: sanitize_config's
+                return mask
+            return masked(value, mask)
         return value
 
     return sweep(sanitize_config(config))

@@ -4,6 +4,8 @@ here: the offline market, the run config, the arguments, the verdict."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import subprocess
@@ -13,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from freqtrade.configuration import TimeRange
 
@@ -22,6 +24,7 @@ from freqai_seq.commands.freqtrade_log import (
     BACKTESTED_FROM,
     DONE_TRAINING,
     FAILED_TRAINING,
+    REJECTED_ARGUMENTS,
     REJECTED_CONFIG,
 )
 from freqai_seq.commands.loaders import install_loaders
@@ -102,6 +105,25 @@ def freqtrade_command(request: BacktestRequest, configs: list[Path],
     return cmd + extra
 
 
+def check_freqtrade_args(request: BacktestRequest, subcommand: str) -> dict[str, Any]:
+    """freqtrade's own parser over the command line a run would start, before anything starts
+    (freqtrade prints an argument error, e.g. an unknown option after `--`, and exits 0, which
+    would look like a finished run). Returns the parsed arguments."""
+    from freqtrade.commands import Arguments
+
+    argv = freqtrade_command(request, list(request.configs or []), subcommand, launcher=())[1:]
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(io.StringIO()):
+            return Arguments(argv).get_parsed_arg()
+    except SystemExit as exc:
+        if not exc.code:  # --help or --version: freqtrade prints them itself
+            return {}
+        reason = printed.getvalue().strip().splitlines()[-1].split(": error: ", 1)[-1]
+        raise FreqaiSeqError(f"freqtrade {subcommand} refuses the arguments after --: {reason} "
+                             f"(`freqtrade {subcommand} --help` lists its options).") from None
+
+
 def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
                 log_path: Path | None = None,
                 launcher: tuple[str, ...] = FREQTRADE,
@@ -119,6 +141,7 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
     inputs = check_run_inputs(request.configs, RunSpec(
         request.strategy, request.model, request.timerange, request.run_identifier,
         request.training_params, request.pairs), subcommand, request.datadir)
+    check_freqtrade_args(request, subcommand)
     install_loaders(request.userdir)
     runs = request.userdir / "runs"
     name = f"{request.run_identifier}{request.run_config_suffix}"
@@ -235,9 +258,9 @@ def _run_and_count_failed_trainings(cmd: list[str], subcommand: str, log_path: P
                                     columns: int = WIDE_TERMINAL,
                                     env: dict[str, str] | None = None) -> tuple[int, int, str]:
     """Run freqtrade, echoing its output; returns 0 or 1 (freqtrade failed, or rejected its
-    config and exited 0 anyway), the failed trainings (FreqAI logs a failed training and
-    carries on, so they are counted here to keep them from looking like a successful run) and
-    the output's tail."""
+    config or arguments and exited 0 anyway), the failed trainings (FreqAI logs a failed
+    training and carries on, so they are counted here to keep them from looking like a
+    successful run) and the output's tail."""
     failed = 0
     rejected = False
     tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
@@ -256,7 +279,8 @@ def _run_and_count_failed_trainings(cmd: list[str], subcommand: str, log_path: P
                     if log:
                         log.write(line)
                     failed += bool(FAILED_TRAINING.search(line))
-                    rejected = rejected or bool(REJECTED_CONFIG.search(line))
+                    rejected = rejected or bool(REJECTED_CONFIG.search(line)
+                                                or REJECTED_ARGUMENTS.search(line))
             except BaseException:  # interrupted: freqtrade must not outlive us
                 proc.terminate()
                 raise
