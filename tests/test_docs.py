@@ -1,9 +1,11 @@
 """The documentation site: `mkdocs build --strict` passes, the parts generated from the code
 (key tables, command synopses) are in it, the measured tables sit between their markers in
-the pages their commands write, and the README stays a one-or-two-screen introduction."""
+the pages their commands write, the README stays a one-or-two-screen introduction, and the
+Quick start and model pages speak to a wheel user as well as to a clone."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.util
 import os
@@ -125,3 +127,56 @@ def test_every_module_and_file_the_docs_name_exists() -> None:
                        for i in (len(parts) - 1, len(parts))):
                 missing.append((page.name, name))
     assert not missing
+
+
+def _shell_commands(block: str) -> list[str]:
+    """The commands of a bash block: continuations joined, `&&` chains split, comments dropped."""
+    joined = re.sub(r"\\\n\s*", "", block)
+    lines = [line.split("  #")[0].strip() for line in joined.splitlines()]
+    return [" ".join(part.split()) for line in lines if line and not line.startswith("#")
+            for part in line.split("&&")]
+
+
+def test_quick_start_opens_with_the_install_page_s_commands_then_the_repository() -> None:
+    """The home page's first lines are the two ways in; the wheel's are the install page's
+    tested snippet (tests/test_wheel_install.py runs it), so they cannot drift from it."""
+    index = (DOCS / "index.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", index, re.S)
+    order = [index.find(mark) for mark in ("## Quick start: the wheel", "```bash",
+                                           "## Quick start: the repository", "```bash\ngit clone",
+                                           "## What is in place")]
+    assert order == sorted(order) and order[0] > -1, order
+    wheel, repository = _shell_commands(blocks[0]), _shell_commands(blocks[1])
+    snippet = re.search(r"<!-- install-snippet -->\n```bash\n(.*?)```",
+                        (DOCS / "install.md").read_text(), re.S)
+    assert snippet is not None
+    tested = _shell_commands(snippet.group(1))
+    assert [command for command in wheel if command not in tested] == []
+    assert wheel[-1].startswith("freqtrade backtesting ")
+    assert repository[0].startswith("git clone ") and "make backtest" in repository
+
+
+def test_model_pages_name_the_classes_a_wheel_user_loads() -> None:
+    """A model page opens with the class names `--freqaimodel` takes (wheel users have no
+    repository folders), each a class `freqai-seq install` writes a loader for."""
+    from freqai_seq.commands.loaders import KINDS
+
+    # the classes of the module install writes loaders for, read without importing torch
+    models = next(kind for kind in KINDS if kind.folder == "freqaimodels")
+    spec = importlib.util.find_spec(models.module)
+    assert spec is not None and spec.origin is not None
+    installed = {node.name for node in ast.parse(Path(spec.origin).read_text()).body
+                 if isinstance(node, ast.ClassDef)}
+    for page in ("sequence", "hybrid", "ensemble"):
+        text = (DOCS / "model-classes" / f"{page}.md").read_text()
+        opening = text.split("\n\n")[1]
+        named = re.findall(r"--freqaimodel (\w+)", opening)
+        assert named and set(named) <= set(installed), (page, named)
+    for page in (DOCS / "model-classes").glob("*.md"):
+        assert "freqai_models/" not in page.read_text(), page
+
+
+def test_every_page_loads_the_wide_layout_stylesheet(site: Path) -> None:
+    assert (site / "stylesheets" / "extra.css").is_file()
+    for html in site.rglob("index.html"):
+        assert "stylesheets/extra.css" in html.read_text(), html
