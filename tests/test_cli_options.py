@@ -63,3 +63,36 @@ def test_no_command_takes_a_shared_option_under_only_some_of_its_spellings() -> 
                 if set(action.option_strings) & set(spellings):
                     assert set(action.option_strings) == set(spellings), (path, name)
                     assert action.dest == name, (path, name)
+
+
+@pytest.mark.parametrize("value", ["70000", "-1", "http"])
+def test_every_port_option_refuses_a_port_no_server_can_listen_on(
+        value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A one-line usage error (exit 2) on every command, not a failure in a server's bind."""
+    from freqai_seq.reference import command_paths
+
+    checked = []
+    for path in command_paths():
+        sub = build_parser()
+        for word in path:
+            sub = sub._subparsers._group_actions[0].choices[word]
+        for flag in {f for a in sub._actions for f in a.option_strings} & {"--port",
+                                                                           "--api-port"}:
+            with pytest.raises(SystemExit) as exited:
+                build_parser().parse_args([*path, flag, value])
+            assert exited.value.code == 2
+            assert f"argument {flag}: not a TCP port" in capsys.readouterr().err
+            checked.append(" ".join(path))
+    assert {"backtest", "market start", "dryrun start", "soak"} <= set(checked)
+    assert build_parser().parse_args(["market", "start", "--port", "0"]).port == 0  # a free one
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--train-days", "-5", "must be at least 1"), ("--predict-days", "0", "must be at least 1"),
+    ("--timeout", "-1", "must be positive")])
+def test_tune_refuses_windows_and_timeouts_that_cannot_run(
+        option: str, value: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["tune", option, value])
+    assert exited.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err

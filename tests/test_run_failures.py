@@ -214,3 +214,15 @@ def test_freqtrade_argument_error_is_a_failure(tmp_path: Path) -> None:
     code, failed, tail = _run_and_count_failed_trainings(cmd, "backtesting", None)
     assert "unrecognized arguments" in tail
     assert (code, failed) == (1, 0)
+
+
+@pytest.mark.parametrize("where", ["a-file", "proc"])
+def test_an_unwritable_userdir_is_one_line_and_exit_2(
+        where: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """(a read-only file system fails the same way: OSError, EROFS)"""
+    from freqai_seq.commands.cli import main
+
+    userdir = (_write(tmp_path / "a-file", "not a folder") if where == "a-file"
+               else Path("/proc/freqai-seq-user-data"))
+    assert main(["install", "--userdir", str(userdir)]) == 2
+    assert f"Cannot write the loader files under {userdir}" in caplog.text

@@ -422,11 +422,17 @@ def _time_ms(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a time: {text!r}") from exc
 
 
-def _tcp_port(text: str) -> int:
-    """A port a server can listen on (1..65535)."""
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"not a TCP port (1..65535): {text!r}")
+def _tcp_port(text: str, lowest: int = 1) -> int:
+    """A port a server can listen on (1..65535), checked here so a bad one is a one-line usage
+    error instead of a failure in the server's bind."""
+    if not text.isdigit() or not lowest <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port ({lowest}..65535): {text!r}")
     return int(text)
+
+
+def _port_or_free(text: str) -> int:
+    """A TCP port, or 0: a free one."""
+    return _tcp_port(text, lowest=0)
 
 
 def _served_data_option(parser: argparse.ArgumentParser) -> None:
@@ -437,11 +443,11 @@ def _served_data_option(parser: argparse.ArgumentParser) -> None:
 def _address_options(parser: argparse.ArgumentParser, own_market: bool = False) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
     if own_market:
-        parser.add_argument("--port", type=int, default=None,
+        parser.add_argument("--port", type=_port_or_free, default=None,
                             help="port of the market this command starts when none runs at "
                                  "--state-file (default: a free port)")
     else:
-        parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+        parser.add_argument("--port", type=_port_or_free, default=DEFAULT_PORT,
                             help="default: %(default)s; 0 picks a free port")
 
 
@@ -953,10 +959,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--end", default=tune_defaults.end,
                       help="the last predicted window ends here (default: %(default)s, before "
                            "the default backtest timerange)")
-    tune.add_argument("--train-days", type=int, default=None,
+    tune.add_argument("--train-days", type=_positive, default=None,
                       help="training days per window (default: the config's "
                            "train_period_days)")
-    tune.add_argument("--predict-days", type=int, default=None,
+    tune.add_argument("--predict-days", type=_positive, default=None,
                       help="predicted days per window (default: the config's "
                            "backtest_period_days)")
     tune.add_argument("--train-epochs", "--epochs", dest="epochs", type=int,
@@ -965,7 +971,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "the config's; --epochs: the earlier spelling)")
     tune.add_argument("--n-trials", type=int, default=tune_defaults.n_trials,
                       help="trials this worker runs (default: %(default)s)")
-    tune.add_argument("--timeout", type=float, default=None,
+    tune.add_argument("--timeout", type=_positive_float, default=None,
                       help="stop this worker after this many seconds")
     tune.add_argument("--seed", type=int, default=tune_defaults.seed,
                       help="sampler seed of the worker that creates the study (default: "

@@ -64,20 +64,24 @@ def install(userdir: Path, force: bool = False) -> list[Path]:
     left alone). A different file of the same name that this command did not write is kept
     unless `force`: it may be the user's own."""
     written = []
-    for relative, source in loader_files().items():
-        path = userdir / relative
-        if path.exists():
-            current = path.read_text()
-            if current == source:
-                continue
-            if MARKER not in current and not force:
-                raise FreqaiSeqError(
-                    f"{path} exists and was not written by freqai-seq: move it away or pass "
-                    "--force to replace it.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_writer(path) as fh:
-            fh.write(source.encode())
-        written.append(path)
+    try:
+        for relative, source in loader_files().items():
+            path = userdir / relative
+            if path.exists():
+                current = path.read_text()
+                if current == source:
+                    continue
+                if MARKER not in current and not force:
+                    raise FreqaiSeqError(
+                        f"{path} exists and was not written by freqai-seq: move it away or "
+                        "pass --force to replace it.")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_writer(path) as fh:
+                fh.write(source.encode())
+            written.append(path)
+    except OSError as exc:  # a read-only file system, a file in the way, /proc
+        raise FreqaiSeqError(f"Cannot write the loader files under {userdir}: {exc.strerror} "
+                             f"({exc.filename}); pass a writable folder as --userdir.") from exc
     return written
 
 
