@@ -178,15 +178,36 @@ def _add_scoring_options(parser: argparse.ArgumentParser, name: str) -> None:
 def _publish_period_tables(args: argparse.Namespace, name: str, tables: str) -> int:
     """`<out>/<name>-<period>.md`, the console, and with --page the docs page's block between
     `<!-- <name>:<period> -->` markers."""
+    return _publish(tables, args.out / f"{name}-{args.period}.md", args.page,
+                    (f"<!-- {name}:{args.period} -->", f"<!-- /{name}:{args.period} -->"),
+                    f"the {args.period} tables")
+
+
+def _publish(tables: str, md_file: Path, page: Path | None, markers: tuple[str, str],
+             what: str) -> int:
+    """A measuring command's tables: to `md_file`, the console, and with a docs `page` into
+    its block between `markers`."""
     from freqai_seq.evaluation.bench import update_page
 
-    (args.out / f"{name}-{args.period}.md").write_text(tables + "\n")
+    md_file.parent.mkdir(parents=True, exist_ok=True)
+    md_file.write_text(tables + "\n")
     print(tables)
-    if args.page:
-        update_page(args.page, tables, f"<!-- {name}:{args.period} -->",
-                    f"<!-- /{name}:{args.period} -->")
-        print(f"\nUpdated the {args.period} tables of {args.page}")
+    if page:
+        update_page(page, tables, *markers)
+        print(f"\nUpdated {what} of {page}")
     return 0
+
+
+def _cmd_threads(args: argparse.Namespace) -> int:
+    from freqai_seq.evaluation import threads
+
+    settings = threads.ThreadSettings(networks=tuple(args.networks),
+                                      threads=tuple(dict.fromkeys(args.threads)),
+                                      repeat=args.repeat, epochs=args.train_epochs,
+                                      days=args.days, busy=args.busy, out_dir=args.out)
+    return _publish(threads.format_report(threads.run(settings)), args.out / "threads.md",
+                    args.page, ("<!-- threads:start -->", "<!-- threads:end -->"),
+                    "the thread table")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -542,6 +563,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
 def _freqtrade_passthrough(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
                         help="extra freqtrade arguments, after --")
@@ -835,6 +863,33 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default: %(default)s)")
     _page_option(cycle_p, "live-cycle", "docs/results/scale-out.md")
     cycle_p.set_defaults(func=_cmd_live_cycle)
+
+    from freqai_seq.evaluation.threads import NETWORKS, ThreadSettings
+
+    threads_defaults = ThreadSettings()
+    threads_p = sub.add_parser(
+        "threads", help="training time of the shipped networks with 1, 2 and torch's default "
+                        "threads, idle and beside a CPU-bound process (the num_threads default)")
+    threads_p.add_argument("--networks", nargs="+", choices=list(NETWORKS),
+                           default=list(threads_defaults.networks),
+                           help="default: %(default)s")
+    threads_p.add_argument("--threads", type=_non_negative, nargs="+",
+                           default=list(threads_defaults.threads), metavar="T",
+                           help="thread counts, 0 for torch's default; the first is the "
+                                "baseline of the ratios (default: %(default)s)")
+    threads_p.add_argument("--repeat", type=_positive, default=threads_defaults.repeat,
+                           help="rounds over every cell (default: %(default)s)")
+    threads_p.add_argument("--train-epochs", type=_positive, default=threads_defaults.epochs,
+                           help="epochs per timed training (default: %(default)s)")
+    threads_p.add_argument("--days", type=_positive, default=threads_defaults.days,
+                           help="candles per pair of one training, in days (default: "
+                                "%(default)s; one window of the example config: 180)")
+    threads_p.add_argument("--busy", type=_positive, default=threads_defaults.busy,
+                           help="CPU-bound processes beside the busy condition's trainings "
+                                "(default: %(default)s)")
+    threads_p.add_argument("--out", type=Path, default=threads_defaults.out_dir)
+    _page_option(threads_p, "threads", "docs/results/scale-out.md")
+    threads_p.set_defaults(func=_cmd_threads)
 
     tplot = sub.add_parser(
         "training-plot", help="draw the epochs (losses, learning rate, gradient norm, loss "
