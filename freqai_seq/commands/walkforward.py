@@ -149,6 +149,10 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
     A failed batch names the windows it left; what finished is kept and a rerun trains only
     the rest."""
     started = time.monotonic()
+    if plan.cluster:  # first: a wrong address fails in seconds, before any other work
+        from freqai_seq.commands.walkforward_cluster import check_scheduler
+
+        check_scheduler(plan.cluster)
     inputs = check_run_inputs(request.configs, RunSpec(
         request.strategy, request.model, request.timerange, request.run_identifier,
         request.training_params, request.pairs), "backtesting", request.datadir)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import subprocess
 import sys
 import tarfile
@@ -28,10 +29,12 @@ from freqai_seq.commands.run_config import RunInputs
 from freqai_seq.commands.runner import BacktestRequest
 from freqai_seq.commands.walkforward_worker import OUTCOME_FILE, Batch, Outcome
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.redaction import masked
 
 logger = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT_S = 30
+# A scheduler answers its handshake well within this, even across a WAN.
+CONNECT_TIMEOUT_S = 5
 
 
 def pack(folder: Path, leave_out: tuple[str, ...] = ()) -> bytes:
@@ -88,13 +91,47 @@ def ship_candles(workdir: Path, inputs: RunInputs, datadir: Path) -> None:
             shutil.copy2(file, target / file.name)
 
 
+def check_scheduler(address: str) -> None:
+    """Refuse, within seconds, an address that is malformed, unreachable or not a Dask scheduler:
+    distributed's Client retries a refused connection for its whole timeout and waits for ever
+    for the handshake of a server that is not Dask's (a web server, the dashboard's port)."""
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def handshake() -> None:
+        comm = await connect(address, timeout=CONNECT_TIMEOUT_S,
+                             **Security().get_connection_args("client"))
+        await comm.close()
+
+    shown = masked(address)
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), CONNECT_TIMEOUT_S + 1))
+    except ValueError as err:  # distributed's reading of the address
+        raise FreqaiSeqError(f"--cluster {shown!r} is not a Dask scheduler address ({err}): give "
+                             "the one `dask scheduler` prints, e.g. tcp://10.0.0.5:8786.") from err
+    except TimeoutError as err:  # a Dask comm timeout is a plain OSError; this one is ours
+        raise FreqaiSeqError(f"{shown} did not answer as a Dask scheduler within "
+                             f"{CONNECT_TIMEOUT_S + 1} s: give the scheduler's address (`dask "
+                             "scheduler` prints it), not its dashboard's.") from err
+    except OSError as err:
+        # The last attempt's error; Dask's prefix names its connector object.
+        reason = re.sub(r"^in <[^>]*>: ", "", str(err.__cause__ or "")) or str(err)
+        raise FreqaiSeqError(f"No Dask scheduler answers at {shown} ({reason}): start one with "
+                             "`dask scheduler`, or check the address and its port.") from err
+    except Exception as err:  # something answered, but Dask cannot read it as a handshake
+        raise FreqaiSeqError(f"{shown} did not answer as a Dask scheduler (its reply is no Dask "
+                             "handshake): give the address `dask scheduler` prints.") from err
+
+
 def _connect(address: str) -> Any:
     from distributed import Client
 
     try:
         return Client(address, timeout=CONNECT_TIMEOUT_S)
     except OSError as err:
-        raise FreqaiSeqError(f"No Dask scheduler answers at {address}: {err}") from err
+        raise FreqaiSeqError(f"No Dask scheduler answers at {masked(address)}: {err}") from err
 
 
 def cluster_slots(address: str) -> int:
