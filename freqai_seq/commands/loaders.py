@@ -98,11 +98,31 @@ def example_config() -> str:
     return json.dumps(config, indent=4) + "\n"
 
 
-def write_example_config(path: Path, force: bool = False) -> None:
-    if path.exists() and not force:
-        raise FreqaiSeqError(f"{path} exists: choose another --config path or pass --force.")
-    with atomic_writer(path) as fh:
-        fh.write(example_config().encode())
+# The overlays written beside the example config: `.offline` points freqtrade at the offline
+# market (its USD pairs exist only there), `.online` swaps them for real Binance USDT pairs.
+OVERLAYS = ("offline", "online")
+
+
+def example_files(path: Path) -> dict[Path, str]:
+    """The example config at `path` and its overlays beside it (`config.offline.json` ...)."""
+    files = {path: example_config()}
+    for overlay in OVERLAYS:
+        source = (paths.EXAMPLES / f"config.{overlay}.json").read_text()
+        files[path.with_name(f"{path.stem}.{overlay}{path.suffix}")] = source
+    return files
+
+
+def write_example_config(path: Path, force: bool = False) -> list[Path]:
+    """The example config and its overlays; none is written when one exists (unless force)."""
+    files = example_files(path)
+    existing = [str(p) for p in files if p.exists()]
+    if existing and not force:
+        raise FreqaiSeqError(f"{', '.join(existing)} exist(s): choose another --config path or "
+                             "pass --force.")
+    for target, text in files.items():
+        with atomic_writer(target) as fh:
+            fh.write(text.encode())
+    return list(files)
 
 
 def install_loaders(userdir: Path) -> None:
