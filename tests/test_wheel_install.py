@@ -58,12 +58,14 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 INDEX_OPTION = re.compile(r"\s--index-url\s+\S+")
 
 
-def install_snippet() -> list[str]:
-    """The install page's snippet, one command per step (continuation lines joined)."""
+def install_snippet(name: str = "snippet") -> list[str]:
+    """A bash block of the install page, one command per step (continuation lines joined,
+    comments left out)."""
     page = (ROOT / "docs" / "install.md").read_text()
-    block = page.split("<!-- install-snippet -->")[1].split("<!-- /install-snippet -->")[0]
+    block = page.split(f"<!-- install-{name} -->")[1].split(f"<!-- /install-{name} -->")[0]
     code = block.split("```bash\n")[1].split("```")[0]
-    return [line.strip() for line in code.replace("\\\n", " ").splitlines() if line.strip()]
+    return [line.strip() for line in code.replace("\\\n", " ").splitlines()
+            if line.strip() and not line.strip().startswith("#")]
 
 
 def _step(command: str, work: Path, env: dict[str, str],
@@ -107,7 +109,8 @@ def test_the_install_page_snippet_runs_as_written_and_a_changed_model_stops(
                 after = _versions(work / "ft" / "bin" / "python")
                 assert {k: after[k] for k in ("freqtrade", "torch")} == {
                     k: before[k] for k in ("freqtrade", "torch")}
-            if number == len(steps) - 1:  # before the market stops: the changed model
+            if number == len(steps) - 1:  # before the market stops: the recipes, a GRU
+                recipes = [_step(recipe, work, env) for recipe in install_snippet("recipes")]
                 gru = _fails(command.replace("PyTorchLSTMRegressor", "PyTorchGRURegressor"),
                              work, env)
     finally:  # the snippet's market, whatever step failed
@@ -130,6 +133,11 @@ def test_the_install_page_snippet_runs_as_written_and_a_changed_model_stops(
     assert recorded["labels"] == ["&-ret_12"]
     assert "holds the files of another run (model PyTorchLSTMRegressor -> " \
            "PyTorchGRURegressor)" in gru and "Done training" not in gru
+    plot, hyperopt = (r.stdout + r.stderr for r in recipes)  # both reuse the predictions
+    assert "Done training" not in plot + hyperopt
+    assert list((ud / "plot").glob("freqtrade-plot-BTC_USD-*.html")), plot[-2000:]
+    assert "Best result" in hyperopt or "No good result found" in hyperopt, hyperopt[-2000:]
+    assert not list((ud / "strategies").glob("*.json"))  # no parameter file for later runs
     size = _run(["du", "-sm", work / "ft"]).stdout.split()[0]
     print(f"snippet venv: {size} MB")  # the install page quotes it
 
@@ -184,3 +192,11 @@ def test_install_writes_once_keeps_the_users_own_files_and_replaces_them_on_forc
     with pytest.raises(FreqaiSeqError, match=r"offline\.json, .*online\.json exist"):
         write_example_config(tmp_path / "config.json")
     assert not (tmp_path / "config.json").exists()  # none written when one exists
+
+
+def test_the_readme_shows_the_install_snippet_the_wheel_test_runs() -> None:
+    page = (ROOT / "docs" / "install.md").read_text()
+    snippet = page.split("<!-- install-snippet -->")[1].split("<!-- /install-snippet -->")[0]
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Install into your own freqtrade")[1].split("\n## ")[0]
+    assert snippet.strip() in section
