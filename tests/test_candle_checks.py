@@ -158,3 +158,40 @@ def test_missing_and_unreadable_files_are_named(tmp_path: Path) -> None:
     assert [(p.pair, p.refuse) for p in problems] == [("ETH/USD", True), ("LTC/USD", True)]
     assert "ETH_USD-1h.feather: unreadable (ArrowInvalid" in str(problems[0])
     assert "LTC_USD-1h.feather: no such file; run `freqai-seq data`" in str(problems[1])
+
+
+def _with_gaps(*hours: tuple[int, int]) -> pd.DataFrame:
+    """400 synthetic 1h candles without the rows of each (first, count) span."""
+    frame = _candles(400)
+    for first, count in hours:
+        frame = frame.drop(index=range(first, first + count))
+    return frame
+
+
+def test_a_gap_of_a_day_or_more_is_refused_with_its_dates(tmp_path: Path) -> None:
+    """Before, an 8-day gap passed silently (freqtrade fills it with zero-volume candles)."""
+    _store(tmp_path, _with_gaps((100, 192), (320, 23)))  # 8 days refused; 23 hours pass
+    message = _refusal(tmp_path)
+    assert ("1h candles of BTC/USD in BTC_USD-1h.feather: 1 gap(s) of 1 day(s) or more without "
+            "candles, missing 2019-01-05 04:00 to 2019-01-13 03:00 (the longest 192 candles, "
+            "8 day(s))") in message
+    assert message.endswith("accept it with FREQAI_SEQ_MAX_CANDLE_GAP=9d")
+    with pytest.raises(FreqaiSeqError, match="gap"):
+        CandleStore.from_datadir(tmp_path, HistoricalClock())
+
+
+def test_the_gap_limit_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _store(tmp_path, _with_gaps((100, 192), (320, 23)))
+    monkeypatch.setenv("FREQAI_SEQ_MAX_CANDLE_GAP", "9d")
+    assert check_candle_files(tmp_path, ["BTC/USD"], ["1h"]) == []
+    monkeypatch.setenv("FREQAI_SEQ_MAX_CANDLE_GAP", "20h")
+    (problem,) = check_candle_files(tmp_path, ["BTC/USD"], ["1h"])
+    assert problem.refuse and "2 gap(s) of 20 hour(s) or more" in str(problem)
+    assert "2019-01-14 08:00 to 2019-01-15 06:00" in str(problem)
+    monkeypatch.setenv("FREQAI_SEQ_MAX_CANDLE_GAP", "8.5D")
+    assert check_candle_files(tmp_path, ["BTC/USD"], ["1h"]) == []
+    for bad in ("soon", "-1d", "0h", "2w"):
+        monkeypatch.setenv("FREQAI_SEQ_MAX_CANDLE_GAP", bad)
+        with pytest.raises(FreqaiSeqError, match=f"FREQAI_SEQ_MAX_CANDLE_GAP='{bad}' is not a "
+                                                 "positive number of hours or days"):
+            check_candle_files(tmp_path, ["BTC/USD"], ["1h"])

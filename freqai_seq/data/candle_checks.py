@@ -15,15 +15,20 @@ What refuses, and why:
 - a high below the low, or an open or close outside [low, high]: backtests fill stop-losses and
   ROI exits inside [low, high], so the trade results would rest on an impossible candle (the
   bundled Bitfinex data has none, and Binance's klines never have one);
-- a run of zero-volume candles lasting `ZERO_VOLUME_RUN_LIMIT` (a day) or longer; see there.
+- a run of zero-volume candles lasting `ZERO_VOLUME_RUN_LIMIT` (a day) or longer; see there;
+- a gap (missing candles) lasting `MAX_CANDLE_GAP` (a day) or longer: freqtrade fills a gap with
+  flat zero-volume candles when it loads the file, so FreqAI meets it as a zero-volume run.
 
 Shorter zero-volume runs and isolated zero-volume candles are real (illiquid hours) and only
-warned about. Gaps are not bad candles: freqtrade fills them with flat candles when it loads.
+warned about. Shorter gaps are real too (exchange outages; the bundled data has a few hours at
+most) and pass silently.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +53,10 @@ DATES_SHOWN = 3  # dates named per problem; the count says how many there are in
 # does not trade for a whole day is a dead feed, not a quiet market, so runs of a day or more
 # are refused wherever they lie (at the end as well as inside), shorter ones are warned about.
 ZERO_VOLUME_RUN_LIMIT = pd.Timedelta(days=1)
+# A gap loads as a zero-volume run, hence the same default; data with a longer outage that the
+# user accepts sets this variable (hours or days: 36h, 2d) where the checks run.
+MAX_CANDLE_GAP = pd.Timedelta(days=1)
+MAX_CANDLE_GAP_VARIABLE = "FREQAI_SEQ_MAX_CANDLE_GAP"
 
 
 @dataclass(frozen=True)
@@ -189,11 +198,46 @@ def check_candles(frame: pd.DataFrame, timeframe: str) -> list[tuple[str, bool]]
                       f"whose open or close lies outside [low, high], at "
                       f"{_dates(dates[inconsistent])} (first: open={o[i]}, high={h[i]}, "
                       f"low={lo[i]}, close={c[i]}); correct these rows", True))
+    interval = pd.Timedelta(timeframe_to_msecs(timeframe), unit="ms")
     zero = volume == 0
     if zero.any():
-        found.append(_zero_volume(dates, zero, pd.Timedelta(timeframe_to_msecs(timeframe),
-                                                            unit="ms")))
+        found.append(_zero_volume(dates, zero, interval))
+    gaps = _long_gaps(dates, interval)
+    if gaps:
+        found.append((gaps, True))
     return found
+
+
+def max_candle_gap() -> pd.Timedelta:
+    """`MAX_CANDLE_GAP`, or the duration the user set in `MAX_CANDLE_GAP_VARIABLE`."""
+    text = os.environ.get(MAX_CANDLE_GAP_VARIABLE, "").strip()
+    if not text:
+        return MAX_CANDLE_GAP
+    parsed = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([hd])", text.lower())
+    if parsed is None or float(parsed[1]) <= 0:
+        raise FreqaiSeqError(f"{MAX_CANDLE_GAP_VARIABLE}={text!r} is not a positive number of "
+                             "hours or days; give one such as 36h or 2d.")
+    return pd.Timedelta(float(parsed[1]), unit=parsed[2].upper() if parsed[2] == "d" else "h")
+
+
+def _long_gaps(dates: pd.DatetimeIndex, interval: pd.Timedelta) -> str | None:
+    """The gaps of `max_candle_gap()` or longer, each from its first to its last missing
+    candle, or None."""
+    limit = max_candle_gap()
+    missing = (dates[1:] - dates[:-1]) - interval
+    long = np.flatnonzero(missing >= limit)
+    if not len(long):
+        return None
+    spans = [f"{_date(dates[i] + interval)} to {_date(dates[i + 1] - interval)}"
+             for i in long[:DATES_SHOWN]]
+    longest = missing[long].max()
+    accepting = longest // pd.Timedelta(days=1) + 1
+    return (f"{len(long)} gap(s) of {_duration(limit)} or more without candles, missing "
+            f"{', '.join(spans)}{', ...' if len(long) > DATES_SHOWN else ''} (the longest "
+            f"{longest // interval} candles, {_duration(longest)}): freqtrade fills a gap with "
+            "flat zero-volume candles, which FreqAI's trainings drop as they drop zero-volume "
+            "runs; fill the gap from another source, start or end the data outside it, leave "
+            f"the pair out, or accept it with {MAX_CANDLE_GAP_VARIABLE}={accepting}d")
 
 
 def _zero_volume(dates: pd.DatetimeIndex, zero: np.ndarray,
@@ -215,6 +259,13 @@ def _zero_volume(dates: pd.DatetimeIndex, zero: np.ndarray,
     return (f"{int(zero.sum())} zero-volume candle(s) at {_dates(dates[zero])}, the longest "
             f"run {candles} candle(s) from {_date(first)}: tolerated, as runs shorter than a "
             "day are", False)
+
+
+def _duration(value: pd.Timedelta) -> str:
+    hours = value / pd.Timedelta(hours=1)
+    if hours % 24 == 0:
+        return f"{int(hours // 24)} day(s)"
+    return f"{hours:g} hour(s)"
 
 
 def _date(value: pd.Timestamp) -> str:
