@@ -73,6 +73,20 @@ def is_running(record: ProcessRecord | None) -> bool:
     return _process(record) is not None
 
 
+def wrote_and_gone(pid: int, written_at: float) -> bool:
+    """Whether the process that wrote a file named by its pid (at `written_at`, the file's
+    modification time) is gone: no process has that pid, or the one that has it started after
+    the file was written (the kernel reused the pid). False when that cannot be told."""
+    try:
+        proc = psutil.Process(pid)
+        return (proc.create_time() > written_at + CREATE_TIME_TOLERANCE_S
+                or proc.status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return True
+    except psutil.Error:  # AccessDenied: perhaps still running
+        return False
+
+
 def stop(record: ProcessRecord | None, timeout_s: float) -> bool:
     """SIGTERM the recorded process, SIGKILL it after `timeout_s`; False, and no signal sent,
     when it no longer runs. A child of ours is reaped, so it does not linger as a zombie."""

@@ -369,3 +369,51 @@ def test_child_started_with_die_with_parent_dies_with_a_killed_parent() -> None:
     parent.kill()
     parent.wait()
     assert not psutil.wait_procs([child], timeout=5)[1], "the child outlived its killed parent"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_run_removes_the_files_of_killed_runs_and_keeps_a_running_ones(
+        datadir: Path, tmp_path: Path) -> None:
+    """kill -9 leaves a run's overlay and pending record in user_data/runs/; the next run
+    removes them once their pid is gone or belongs to a process started after they were
+    written, even when it is refused itself."""
+    import os
+
+    import psutil
+
+    from freqai_seq.commands.cli import main
+
+    runs = tmp_path / "user_data" / "runs"
+    runs.mkdir(parents=True)
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    written = time.time()  # while it ran: a pid reused later belongs to a newer process
+    killed.wait()
+    left = [runs / f".lstm.json.pending-{killed.pid}", runs / f".lstm.overlay-{killed.pid}.json"]
+    running = [runs / f".gru.json.pending-{os.getpid()}", runs / f".gru.overlay-{os.getpid()}.json"]
+    reused = runs / f".mlp.overlay-{os.getpid()}.json"  # our pid, written before we started
+    for path in [*left, *running, reused]:
+        path.write_text("{}")
+    for path in left:
+        os.utime(path, (written, written))
+    before_us = psutil.Process().create_time() - 3600
+    os.utime(reused, (before_us, before_us))
+    assert main(["backtest", "--timerange", "20190801-20190808", "-p", "BTC/USD",
+                 "--identifier", "next", "--userdir", str(tmp_path / "user_data"),
+                 "--state-file", str(tmp_path / "market.json"), "--", "--no-such-flag"]) == 2
+    assert sorted(p.name for p in runs.iterdir()) == sorted(p.name for p in running)
+
+
+def test_a_replay_start_in_the_future_is_refused_before_anything_is_written(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from freqai_seq.commands.cli import main
+
+    userdir = tmp_path / "user_data"
+    assert main(["dryrun", "start", "--replay-start", "2030-01-01", "--userdir", str(userdir),
+                 "--api-port", str(_free_port())]) == 2
+    assert "The replay start lies in the future" in caplog.text
+    assert not userdir.exists()  # no replay file, no market, no bot

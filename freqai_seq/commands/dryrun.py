@@ -33,6 +33,7 @@ from freqai_seq.commands.runner import freqtrade_cli, freqtrade_logfile
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, fast_replay
 from freqai_seq.market import process as market
+from freqai_seq.market.clock import ReplayClock
 from freqai_seq.market.overlay import offline_overlay
 
 logger = logging.getLogger(__name__)
@@ -146,20 +147,30 @@ def run_overlay(request: DryRunRequest, market_state: market.MarketState,
     return overlay
 
 
+def _replay(request: DryRunRequest, market_datadir: Path) -> tuple[Path, dict[str, Any]]:
+    """The replay's file and what identifies the replay in it."""
+    return (request.folder / f"{request.session}.json",
+            {"replay_start_ms": request.replay_start, "datadir": str(market_datadir.resolve())})
+
+
 def replay_since(request: DryRunRequest, market_datadir: Path) -> int:
-    """Wall time the replay began: kept across restarts of the same replay, so the market's
-    clock continues where the stopped bot left it (as a real exchange's does)."""
-    path = request.folder / f"{request.session}.json"
-    key = {"replay_start_ms": request.replay_start, "datadir": str(market_datadir.resolve())}
+    """Wall time the replay began: the one its first start saved (`save_replay_since`), so a
+    restarted bot finds the market's clock where the stopped one left it (as a real exchange's
+    does); now for a new replay."""
+    path, key = _replay(request, market_datadir)
     try:
         saved = json.loads(path.read_text())
         if {k: saved.get(k) for k in key} == key:
             return int(saved["since_ms"])
     except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, ValueError):
         pass
-    since = int(time.time() * 1000)
+    return int(time.time() * 1000)
+
+
+def save_replay_since(request: DryRunRequest, market_datadir: Path, since: int) -> None:
+    """Saved once the replay market runs: a start the market refuses leaves no replay behind."""
+    path, key = _replay(request, market_datadir)
     path.write_text(json.dumps({**key, "since_ms": since}))
-    return since
 
 
 def _recorded(folder: Path) -> BotState | None:
@@ -228,6 +239,7 @@ def start(request: DryRunRequest) -> BotState:
     _, user_config = load_user_configs(request.configs)  # a missing or broken file: exit 2
     training_params = (replacing_training_params(user_config, request.training_params)
                        if request.training_params else None)
+    ReplayClock(request.replay_start)  # the market's own check (not in the future), up front
     install_loaders(request.userdir)
     folder.mkdir(parents=True, exist_ok=True)
     market_datadir = request.datadir
@@ -235,10 +247,11 @@ def start(request: DryRunRequest) -> BotState:
         market_datadir = fast_replay.build(request.datadir, folder / "fast-data",
                                            _replayed_pairs(request, user_config))
     market_file = folder / "market.json"
+    since = replay_since(request, market_datadir)
     market_state, market_started = market.start(
         market_datadir, DEFAULT_HOST, 0, market_file, folder / "market.log",
-        replay_start_ms=request.replay_start,
-        replay_since_ms=replay_since(request, market_datadir))
+        replay_start_ms=request.replay_start, replay_since_ms=since)
+    save_replay_since(request, market_datadir, since)
     overlay = folder / "run.json"
     overlay.write_text(json.dumps(run_overlay(request, market_state, training_params),
                                   indent=2))

@@ -26,6 +26,7 @@ from typing import Any
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.json_files import read_json_object
+from freqai_seq.processes import wrote_and_gone
 from freqai_seq.redaction import REDACTED, SECRET_KEY, masked
 
 logger = logging.getLogger(__name__)
@@ -286,6 +287,29 @@ def write_overlay(overlay: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(overlay, indent=2))
     return path
+
+
+def overlay_file(runs: Path, name: str) -> Path:
+    """Where a run's overlay waits for freqtrade: named by this process, as its pending record
+    is, so concurrent runs of one identifier never share one."""
+    return runs / f".{name}.overlay-{os.getpid()}.json"
+
+
+# The files a run keeps in user_data/runs/ while freqtrade runs, named by the run's pid
+_RUN_FILE = re.compile(r"^\..+\.(?:json\.pending-(?P<record>\d+)|overlay-(?P<overlay>\d+)\.json)$")
+
+
+def clear_leftovers(runs: Path) -> None:
+    """Remove the overlays and pending records of runs whose process is gone: a run removes its
+    own when it ends, but one killed by kill -9 cannot. A running run's files are kept."""
+    for path in runs.glob(".*"):
+        if (found := _RUN_FILE.match(path.name)) is None:
+            continue
+        pid = int(found["record"] or found["overlay"])
+        with contextlib.suppress(FileNotFoundError):  # another run removed it meanwhile
+            if wrote_and_gone(pid, path.stat().st_mtime):
+                path.unlink()
+                logger.info("Removed %s, left by a run that was killed (pid %d)", path, pid)
 
 
 @dataclass(frozen=True)

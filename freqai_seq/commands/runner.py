@@ -28,7 +28,15 @@ from freqai_seq.commands.freqtrade_log import (
     REJECTED_CONFIG,
 )
 from freqai_seq.commands.loaders import install_loaders
-from freqai_seq.commands.run_config import RunRecord, RunSpec, check_run_inputs, slug, write_overlay
+from freqai_seq.commands.run_config import (
+    RunRecord,
+    RunSpec,
+    check_run_inputs,
+    clear_leftovers,
+    overlay_file,
+    slug,
+    write_overlay,
+)
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.overlay import offline_overlay
@@ -135,6 +143,8 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
     FreqAI trainings and the last lines of freqtrade's output (all of it is echoed, and written
     to `log_path` when given). `columns`: the width of freqtrade's virtual terminal (default:
     wide enough for one line per log record); `env`: added to freqtrade's environment."""
+    runs = request.userdir / "runs"
+    clear_leftovers(runs)  # of killed runs, even when this one is refused
     if not any(request.datadir.glob("*.feather")):
         raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
                              "(or `make data`) first.")
@@ -143,14 +153,13 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
         request.training_params, request.pairs), subcommand, request.datadir)
     check_freqtrade_args(request, subcommand)
     install_loaders(request.userdir)
-    runs = request.userdir / "runs"
     name = f"{request.run_identifier}{request.run_config_suffix}"
     with market_running(request.datadir, request.host, request.port, request.state_file,
                         request.log_file) as market:
         overlay = {**inputs.overlay, "exchange": {**inputs.overlay.get("exchange", {}),
                                                   **offline_overlay(market.host,
                                                                     market.port)["exchange"]}}
-        overlay_path = write_overlay(overlay, runs / f".{name}.overlay-{os.getpid()}.json")
+        overlay_path = write_overlay(overlay, overlay_file(runs, name))
         record = RunRecord.begin(runs / f"{name}.json", inputs.merged)
         cmd = freqtrade_command(request, [*inputs.configs, overlay_path], subcommand, launcher)
         logger.info("Running: %s", " ".join(cmd))
