@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -124,6 +125,54 @@ def test_errors_are_binance_json_and_the_server_survives(exchange: ccxt.binance,
     status, body = _get(market, "/api/v3/account")
     assert status == 404 and "does not serve /api/v3/account" in body["msg"]
     assert _get(market, "/api/v3/ping") == (200, {})
+
+
+LISTS = ("ticker/24hr", "ticker/price", "ticker/bookTicker", "exchangeInfo")
+
+
+def _symbols(market: MarketState, path: str, symbols: str, *extra: str) -> tuple[int, object]:
+    query = "&".join((f"symbols={urllib.parse.quote(symbols)}", *extra))
+    return _get(market, f"/api/v3/{path}?{query}")
+
+
+def test_symbols_selects_the_pairs_as_binance_does(market: MarketState) -> None:
+    """Before, `symbols` was ignored and every pair came back."""
+    for path in LISTS:
+        status, body = _symbols(market, path, '["ETHUSD","BTCUSD"]')
+        listed = body["symbols"] if path == "exchangeInfo" else body
+        assert status == 200 and [s["symbol"] for s in listed] == ["ETHUSD", "BTCUSD"], path
+        # unencoded, as Binance's documentation writes it too
+        status, body = _get(market, f'/api/v3/{path}?symbols=["XRPUSD"]')
+        listed = body["symbols"] if path == "exchangeInfo" else body
+        assert status == 200 and [s["symbol"] for s in listed] == ["XRPUSD"], path
+
+
+@pytest.mark.parametrize(("symbols", "extra", "code"), [
+    ('["BTCUSD","DOGEUSD"]', (), -1121),  # a symbol the market does not have
+    ("BTCUSD", (), -1100),  # not a JSON array
+    ('["BTCUSD", "ETHUSD"]', (), -1100),  # Binance allows no space
+    ('["btcusd"]', (), -1100),
+    ('["BTCUSD"]', ("symbol=BTCUSD",), -1128),  # symbol and symbols together
+])
+def test_bad_symbols_get_binance_errors(market: MarketState, symbols: str,
+                                        extra: tuple[str, ...], code: int) -> None:
+    for path in LISTS:
+        status, body = _symbols(market, path, symbols, *extra)
+        assert status == 400 and isinstance(body, dict) and body["code"] == code, (path, body)
+    if code == -1121:
+        assert body["msg"] == "Invalid symbol."
+
+
+def test_negative_times_and_limits_are_refused(market: MarketState) -> None:
+    """Before, startTime=-5 served the klines from the first candle."""
+    for param in ("startTime=-5", "endTime=-1", "limit=-3", "startTime=1e12"):
+        status, body = _get(market, f"/api/v3/klines?symbol=BTCUSD&interval=1h&{param}")
+        name = param.split("=")[0]
+        assert status == 400 and body == {
+            "code": -1100, "msg": f"Illegal characters found in parameter '{name}'; legal range "
+                                  "is '^[0-9]{1,20}$'."}, param
+    status, body = _get(market, "/api/v3/depth?symbol=BTCUSD&limit=-5")
+    assert status == 400 and body["code"] == -1100
 
 
 def test_second_start_reuses_and_busy_port_is_a_clear_error(market: MarketState, datadir: Path,

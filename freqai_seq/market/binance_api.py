@@ -6,7 +6,9 @@ Only what ccxt's binance class calls for public data is served. Errors use Binan
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 import numpy as np
@@ -26,6 +28,10 @@ logger = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 MIN_NOTIONAL = 5.0
 STORE_KEY = web.AppKey("store", CandleStore)
+# What Binance accepts, as its -1100 errors state them: unsigned integers, and `symbols` as a
+# JSON array of symbols without spaces (`["BTCUSDT","ETHUSDT"]`).
+UNSIGNED = "^[0-9]{1,20}$"
+SYMBOLS = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'
 
 
 class BinanceError(Exception):
@@ -38,14 +44,19 @@ def _fmt(value: float) -> str:
     return f"{value:.8f}"
 
 
+def _illegal(name: str, legal: str) -> BinanceError:
+    return BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is "
+                               f"'{legal}'.")
+
+
 def _int_param(request: web.Request, name: str) -> int | None:
+    """An unsigned integer parameter: a negative time or limit is refused, as Binance does."""
     raw = request.query.get(name)
     if raw is None:
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+    if not re.fullmatch(UNSIGNED, raw):
+        raise _illegal(name, UNSIGNED)
+    return int(raw)
 
 
 def _instrument(request: web.Request, required: bool = True) -> Instrument | None:
@@ -59,6 +70,19 @@ def _instrument(request: web.Request, required: bool = True) -> Instrument | Non
     if inst is None:
         raise BinanceError(-1121, "Invalid symbol.")
     return inst
+
+
+def _listed(request: web.Request) -> list[Instrument]:
+    """The instruments of the `symbols` parameter, in the order given; each must exist."""
+    if "symbol" in request.query:
+        raise BinanceError(-1128, "Combination of optional parameters invalid.")
+    raw = request.query["symbols"]
+    if not re.fullmatch(SYMBOLS, raw):
+        raise _illegal("symbols", SYMBOLS)
+    instruments = request.app[STORE_KEY].instruments
+    if any(symbol not in instruments for symbol in json.loads(raw)):
+        raise BinanceError(-1121, "Invalid symbol.")
+    return [instruments[symbol] for symbol in dict.fromkeys(json.loads(raw))]
 
 
 def _last_close(store: CandleStore, inst: Instrument) -> tuple[int, float] | None:
@@ -116,8 +140,11 @@ def _symbol_info(store: CandleStore, inst: Instrument) -> dict:
 
 async def exchange_info(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    inst = _instrument(request, required=False)
-    chosen = [inst] if inst else list(store.instruments.values())
+    if "symbols" in request.query:
+        chosen = _listed(request)
+    else:
+        inst = _instrument(request, required=False)
+        chosen = [inst] if inst else list(store.instruments.values())
     return web.json_response({
         "timezone": "UTC", "serverTime": store.clock.now_ms(),
         "rateLimits": [
@@ -186,7 +213,11 @@ def _ticker_24h(store: CandleStore, inst: Instrument) -> dict:
 
 def _one_or_all(request: web.Request, make: Callable[[CandleStore, Instrument], dict],
                 ) -> web.Response:
+    """One object for `symbol`, a list for `symbols` (each must have a candle released) or for
+    neither (every pair with one)."""
     store = request.app[STORE_KEY]
+    if "symbols" in request.query:
+        return web.json_response([make(store, i) for i in _listed(request)])
     inst = _instrument(request, required=False)
     if inst is not None:
         return web.json_response(make(store, inst))
