@@ -85,15 +85,16 @@ def test_failed_trainings_make_the_backtest_fail(backtest: Callable[..., Backtes
 
 def test_a_start_moved_for_missing_startup_candles_makes_the_backtest_fail(
         backtest: Callable[..., BacktestRun]) -> None:
-    """The bundled candles start on 2017-10-01: 30 training days before 2017-10-25 are not
-    there, so freqtrade backtests from later, with only a warning; the wrapper must not report
-    the shorter backtest as the one asked for."""
+    """The bundled candles start on 2017-10-01: the 30 training days before 2017-10-31 are
+    there (the wrapper's own check passes), the strategy's 40 startup candles before them are not,
+    so freqtrade backtests from later, with only a warning; the wrapper must not report the
+    shorter backtest as the one asked for."""
     result = backtest("it-moved-start", "LightGBMRegressor", TRAINING_PARAMS["LightGBMRegressor"],
-                      ["BTC/USD"], "FreqaiSeqStrategy", "--timerange", "20171025-20171110").result
+                      ["BTC/USD"], "FreqaiSeqStrategy", "--timerange", "20171031-20171116").result
     assert "STRATEGY SUMMARY" in result.stdout, result.stdout[-3000:]
     assert result.returncode == 1
     assert ("freqtrade backtested from 2017-11-01 16:00, not from the timerange's start "
-            "2017-10-25") in result.stderr
+            "2017-10-31") in result.stderr
 
 
 def test_hybrid_multitask_backtest_writes_every_head(

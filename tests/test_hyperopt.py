@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 
 from freqai_seq.commands.hyperopt import (
+    DEFAULT_LOSS,
     HyperoptRequest,
     best_epoch,
     count_trainings,
     default_identifier,
 )
+from freqai_seq.commands.run_config import run_overlay
 from freqai_seq.commands.runner import BacktestRequest
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.process import MarketState
@@ -42,10 +44,28 @@ def test_request_gets_a_dedicated_identifier_and_freqtrade_arguments() -> None:
     args = request.freqtrade_args()
     assert args[:4] == ["--epochs", "7", "--spaces", "buy"]
     assert args[args.index("--random-state"):][:2] == ["--random-state", "42"]
-    assert "--disable-param-export" in args  # strategies/<Strategy>.json only on request
     assert args[-1] == "--print-all"  # the user's extra arguments, without the --
-    assert "--disable-param-export" not in _request(export_params=True).validated() \
-        .freqtrade_args()
+    # strategies/<Strategy>.json only on request, whatever the config says
+    assert request.backtest.settings == {"disableparamexport": True}
+    exported = _request(export_params=True).validated().backtest
+    assert run_overlay({}, exported.spec)["disableparamexport"] is False
+
+
+def test_the_example_config_runs_plain_freqtrade_hyperopt_without_exporting() -> None:
+    """`freqtrade hyperopt -c config.json` stopped with `No Hyperopt loss set`, and a finished
+    one wrote strategies/<Strategy>.json, which every later backtest loads without a word."""
+    from freqtrade.configuration.config_validation import validate_config_consistency
+    from freqtrade.enums import RunMode
+
+    from freqai_seq.commands.class_names import classes_in, module_file, py_files
+    from freqai_seq.commands.loaders import example_config
+
+    config = json.loads(example_config())  # what `freqai-seq install --config` writes
+    assert config["hyperopt_loss"] == DEFAULT_LOSS  # the loss `freqai-seq hyperopt` uses
+    losses = module_file("freqtrade.optimize.hyperopt").parent.parent / "hyperopt_loss"
+    assert DEFAULT_LOSS in classes_in(py_files(losses))  # freqtrade's own loss of that name
+    assert config["disableparamexport"] is True
+    validate_config_consistency({**config, "runmode": RunMode.HYPEROPT}, preliminary=True)
 
 
 @pytest.mark.parametrize("spaces", [("all",), ("buy", "features")])

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths, processes
+from freqai_seq.commands.class_names import check_class_names
 from freqai_seq.commands.loaders import install_loaders
 from freqai_seq.commands.run_config import load_user_configs, replacing_training_params
 from freqai_seq.commands.runner import freqtrade_cli, freqtrade_logfile
@@ -237,6 +238,7 @@ def start(request: DryRunRequest) -> BotState:
                              "`freqai-seq dryrun stop` first.")
     _check_api_port(request.api_port)
     _, user_config = load_user_configs(request.configs)  # a missing or broken file: exit 2
+    check_class_names(request.model, request.strategy, request.userdir, user_config, [])
     training_params = (replacing_training_params(user_config, request.training_params)
                        if request.training_params else None)
     ReplayClock(request.replay_start)  # the market's own check (not in the future), up front

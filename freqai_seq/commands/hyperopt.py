@@ -73,7 +73,8 @@ class HyperoptRequest:
     export_params: bool = False  # let freqtrade write strategies/<Strategy>.json
 
     def validated(self) -> HyperoptRequest:
-        """The request with its identifier set; errors name what is wrong."""
+        """The request with its identifier and freqtrade's `disableparamexport` set (in the
+        run's overlay: the config may set it either way); errors name what is wrong."""
         unknown = [s for s in self.spaces if s not in OPTIMISABLE_SPACES]
         if unknown:
             raise FreqaiSeqError(
@@ -85,19 +86,18 @@ class HyperoptRequest:
         if self.random_state < 1:
             # freqtrade replaces a random state of 0 with a random one
             raise FreqaiSeqError(f"--random-state must be at least 1 (got {self.random_state}).")
-        backtest = self.backtest
+        backtest = replace(self.backtest, settings={
+            **self.backtest.settings, "disableparamexport": not self.export_params})
         if backtest.identifier is None:
             backtest = replace(backtest, identifier=default_identifier(backtest.model,
                                                                        backtest.strategy))
         return replace(self, backtest=backtest)
 
     def freqtrade_args(self) -> list[str]:
-        args = ["--epochs", str(self.epochs), "--spaces", *self.spaces,
+        return ["--epochs", str(self.epochs), "--spaces", *self.spaces,
                 "--hyperopt-loss", self.loss, "-j", str(self.jobs),
-                "--random-state", str(self.random_state), "--min-trades", str(self.min_trades)]
-        if not self.export_params:
-            args.append("--disable-param-export")
-        return args + passthrough(self.backtest.extra)
+                "--random-state", str(self.random_state), "--min-trades", str(self.min_trades),
+                *passthrough(self.backtest.extra)]
 
 
 def default_identifier(model: str, strategy: str) -> str:

@@ -19,11 +19,13 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
+from freqai_seq.commands.class_names import check_class_names
+from freqai_seq.data.coverage import check_timerange_covered
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.json_files import read_json_object
 from freqai_seq.processes import wrote_and_gone
@@ -119,6 +121,9 @@ class RunSpec:
     identifier: str
     training_params: Path | None = None
     pairs: tuple[str, ...] = ()  # replaces the config's pair_whitelist when given
+    userdir: Path = paths.USER_DATA  # where freqtrade looks for strategies and models
+    extra: tuple[str, ...] = ()  # freqtrade's arguments after `--`
+    settings: dict[str, Any] = field(default_factory=dict)  # top-level keys the run sets
 
 
 def run_overlay(merged: dict[str, Any], spec: RunSpec) -> dict[str, Any]:
@@ -126,7 +131,7 @@ def run_overlay(merged: dict[str, Any], spec: RunSpec) -> dict[str, Any]:
     model and timerange are in it too, so the config freqtrade stores with a backtest's result
     (and our record) says which run it was (`plot` finds a backtest by them)."""
     freqai: dict[str, Any] = {"identifier": spec.identifier}
-    overlay: dict[str, Any] = {"freqai": freqai, "strategy": spec.strategy,
+    overlay: dict[str, Any] = {**spec.settings, "freqai": freqai, "strategy": spec.strategy,
                                "freqaimodel": spec.model, "timerange": spec.timerange}
     if spec.training_params is not None:
         freqai["model_training_parameters"] = replacing_training_params(merged,
@@ -164,10 +169,13 @@ def check_run_inputs(configs: list[Path] | None, spec: RunSpec, subcommand: str,
     files, user = load_user_configs(configs)
     overlay = run_overlay(user, spec)
     merged = deep_merge_dicts(copy.deepcopy(overlay), copy.deepcopy(user))
+    check_class_names(spec.model, spec.strategy, spec.userdir, merged, list(spec.extra))
     _check_schema(merged, RUNMODES.get(subcommand, "other"))
     _check_freqai(merged)
     inputs = RunInputs(files, overlay, merged)
     traded = _check_pairs(inputs, datadir)
+    check_timerange_covered(datadir, traded, merged["timeframe"], spec.timerange,
+                            merged["freqai"], merged.get("dataformat_ohlcv", "feather"))
     if subcommand == "lookahead-analysis":
         inputs = _pin_cross_pairs(inputs, traded)
     return inputs

@@ -13,7 +13,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from freqai_seq.commands.run_config import (
     slug,
     write_overlay,
 )
+from freqai_seq.data.coverage import START_TOLERANCE
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.overlay import offline_overlay
@@ -68,12 +69,20 @@ class BacktestRequest:
     # user_data/runs/<identifier><suffix>.json: a run that reuses another run's identifier
     # (plots of a backtest) keeps that run's recorded config intact
     run_config_suffix: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)  # top-level config keys it sets
 
     @property
     def run_identifier(self) -> str:
         if self.identifier:
             return self.identifier
         return slug(f"{self.model}-{self.strategy}")
+
+    @property
+    def spec(self) -> RunSpec:
+        """What `check_run_inputs` checks of the run, beyond the config files."""
+        return RunSpec(self.strategy, self.model, self.timerange, self.run_identifier,
+                       self.training_params, self.pairs, self.userdir,
+                       tuple(passthrough(self.extra)), self.settings)
 
 
 FREQTRADE = ("-m", "freqtrade")  # how the interpreter starts freqtrade's command line
@@ -148,9 +157,7 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
     if not any(request.datadir.glob("*.feather")):
         raise FreqaiSeqError(f"No candle files in {request.datadir}: run `freqai-seq data` "
                              "(or `make data`) first.")
-    inputs = check_run_inputs(request.configs, RunSpec(
-        request.strategy, request.model, request.timerange, request.run_identifier,
-        request.training_params, request.pairs), subcommand, request.datadir)
+    inputs = check_run_inputs(request.configs, request.spec, subcommand, request.datadir)
     check_freqtrade_args(request, subcommand)
     install_loaders(request.userdir)
     name = f"{request.run_identifier}{request.run_config_suffix}"
@@ -201,7 +208,7 @@ def start_moved(output: str, timerange: str | None) -> str | None:
     if found is None or start is None:
         return None
     began = datetime.fromisoformat(found.group(1)).replace(tzinfo=UTC)
-    if began - start <= timedelta(days=1):  # a short gap at the start is not a moved start
+    if began - start <= START_TOLERANCE:  # a short gap at the start is not a moved start
         return None
     return (f"freqtrade backtested from {began:%Y-%m-%d %H:%M}, not from the timerange's "
             f"start {start:%Y-%m-%d}: the candles before it do not cover "

@@ -36,7 +36,6 @@ from freqai_seq.commands.freqtrade_log import DONE_TRAINING
 from freqai_seq.commands.run_config import (
     WORKER_PLACEHOLDER,
     RunInputs,
-    RunSpec,
     check_run_inputs,
     redacted,
 )
@@ -153,9 +152,7 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
         from freqai_seq.commands.walkforward_cluster import check_scheduler
 
         check_scheduler(plan.cluster)
-    inputs = check_run_inputs(request.configs, RunSpec(
-        request.strategy, request.model, request.timerange, request.run_identifier,
-        request.training_params, request.pairs), "backtesting", request.datadir)
+    inputs = check_run_inputs(request.configs, request.spec, "backtesting", request.datadir)
     if (check_freqtrade_args(request, "backtesting").get("freqai_backtest_live_models")
             or inputs.merged.get("freqai_backtest_live_models")):
         raise FreqaiSeqError("--workers and --cluster do not apply to "

@@ -40,6 +40,7 @@ from freqai_seq.model.tracking import log_training, mlflow_settings
 from freqai_seq.model.training import TaskLoss, WindowedData, log_history, train_network
 from freqai_seq.model.training_span import training_rows
 from freqai_seq.model.volatility_forecast import apply_variance_calibration, calibrate_variance
+from freqai_seq.model.window_coverage import CoveredWindows
 from freqai_seq.model.windowing import window_ends
 from freqai_seq.run_fingerprint import RunGuard
 
@@ -97,7 +98,8 @@ def check_quantile_targets(layout: TaskLayout, label_parts: list[DataFrame | Non
                     "column (set each to the value being forecast).")
 
 
-class SequenceRegressor(RunGuard, ParallelLiveTraining, CrossPairHooks, IFreqaiModel):
+class SequenceRegressor(RunGuard, CoveredWindows, ParallelLiveTraining, CrossPairHooks,
+                        IFreqaiModel):
     """Window-based regressor; one output per `&` label."""
 
     network: ClassVar[str] = "lstm"

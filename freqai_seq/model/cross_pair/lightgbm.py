@@ -25,6 +25,7 @@ from freqai_seq.model.cross_pair.hooks import CrossPairHooks
 from freqai_seq.model.cross_pair.trainer import CrossPairTrainer
 from freqai_seq.model.pair_rows import scaled_rows
 from freqai_seq.model.regressor import MIN_PIPELINE_ROWS, PreparedPair
+from freqai_seq.model.window_coverage import CoveredWindows
 from freqai_seq.run_fingerprint import RunGuard
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class PooledLightGBMTrainer(CrossPairTrainer):
         return entry
 
 
-class PooledLightGBMRegressor(RunGuard, CrossPairHooks, LightGBMRegressor):
+class PooledLightGBMRegressor(RunGuard, CoveredWindows, CrossPairHooks, LightGBMRegressor):
     """FreqAI's LightGBMRegressor with one model per window for all pairs."""
 
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen,
