@@ -18,6 +18,7 @@ from freqtrade.exceptions import OperationalException
 from freqai_seq.commands.class_names import check_class_names
 from freqai_seq.commands.cli import main
 from freqai_seq.commands.loaders import install
+from freqai_seq.commands.run_config import RunSpec, check_run_inputs
 from freqai_seq.data.coverage import check_timerange_covered
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.overlay import offline_overlay
@@ -70,6 +71,17 @@ def test_the_last_window_must_reach_the_candles(datadir: Path) -> None:
     check_timerange_covered(datadir, ["BTC/USD"], "1h", "20190924-20191001", FREQAI)
     with pytest.raises(FreqaiSeqError, match="from 2019-10-01 00:00 to 2019-10-02 00:00"):
         check_timerange_covered(datadir, ["BTC/USD"], "1h", "20190924-20191002", FREQAI)
+
+
+def test_without_a_timeframe_in_the_config_the_model_classes_check(datadir: Path,
+                                                                   tmp_path: Path) -> None:
+    """A strategy may set the timeframe itself: only freqtrade knows it then (no KeyError)."""
+    config = json.loads((ROOT / "config.json").read_text())
+    del config["timeframe"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    check_run_inputs([tmp_path / "config.json"], RunSpec(
+        "FreqaiSeqStrategy", "PyTorchLSTMRegressor", "20300101-20300201", "x"), "backtesting",
+        datadir)
 
 
 def test_the_model_classes_refuse_a_window_without_candles() -> None:

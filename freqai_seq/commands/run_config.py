@@ -174,7 +174,7 @@ def check_run_inputs(configs: list[Path] | None, spec: RunSpec, subcommand: str,
     _check_freqai(merged)
     inputs = RunInputs(files, overlay, merged)
     traded = _check_pairs(inputs, datadir)
-    check_timerange_covered(datadir, traded, merged["timeframe"], spec.timerange,
+    check_timerange_covered(datadir, traded, merged.get("timeframe"), spec.timerange,
                             merged["freqai"], merged.get("dataformat_ohlcv", "feather"))
     if subcommand == "lookahead-analysis":
         inputs = _pin_cross_pairs(inputs, traded)

@@ -29,16 +29,18 @@ def last_window_start(start: datetime, stop: datetime, backtest_days: float) -> 
     return start + (math.ceil((stop - start) / period) - 1) * period
 
 
-def check_timerange_covered(datadir: Path, pairs: list[str], timeframe: str, timerange: str,
-                            freqai: dict, data_format: str = "feather") -> None:
+def check_timerange_covered(datadir: Path, pairs: list[str], timeframe: str | None,
+                            timerange: str, freqai: dict, data_format: str = "feather") -> None:
     """FreqaiSeqError naming the pair, its data's range and what to change when the candles of a
-    traded pair do not reach the first training window's start or the last backtest window."""
+    traded pair do not reach the first training window's start or the last backtest window.
+    Without a timeframe in the config (the strategy's, known once freqtrade loads it) only the
+    model classes check."""
     from freqtrade.configuration import TimeRange
     from freqtrade.data.history import get_datahandler
     from freqtrade.enums import CandleType
 
     parsed = TimeRange.parse_timerange(timerange)
-    if parsed.startdt is None or parsed.stopdt is None:
+    if timeframe is None or parsed.startdt is None or parsed.stopdt is None:
         return  # FreqAI itself refuses an open timerange, naming it
     start, stop = parsed.startdt, parsed.stopdt
     train_days = freqai.get("train_period_days") or 0
