@@ -417,3 +417,15 @@ def test_a_replay_start_in_the_future_is_refused_before_anything_is_written(
                  "--api-port", str(_free_port())]) == 2
     assert "The replay start lies in the future" in caplog.text
     assert not userdir.exists()  # no replay file, no market, no bot
+
+
+def test_a_replay_keeps_the_start_time_its_first_start_saved(tmp_path: Path) -> None:
+    """A restarted bot finds the market's clock where it left it; a new replay starts now."""
+    request = dryrun.DryRunRequest(userdir=tmp_path)
+    now = dryrun.replay_since(request, tmp_path)
+    assert abs(now - time.time() * 1000) < 60_000 and not tmp_path.joinpath("dryrun").exists()
+    request.folder.mkdir()
+    dryrun.save_replay_since(request, tmp_path, now - 3_600_000)
+    assert dryrun.replay_since(request, tmp_path) == now - 3_600_000
+    other = dryrun.DryRunRequest(userdir=tmp_path, replay_start_ms=REPLAY_START_MS)
+    assert abs(dryrun.replay_since(other, tmp_path) - time.time() * 1000) < 60_000
