@@ -226,3 +226,6 @@ def test_an_unwritable_userdir_is_one_line_and_exit_2(
                else Path("/proc/freqai-seq-user-data"))
     assert main(["install", "--userdir", str(userdir)]) == 2
     assert f"Cannot write the loader files under {userdir}" in caplog.text
+    config = userdir / "config.json"
+    assert main(["install", "--userdir", str(tmp_path / "ud"), "--config", str(config)]) == 2
+    assert f"Cannot write the example config {config}" in caplog.text

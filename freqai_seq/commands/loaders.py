@@ -119,9 +119,13 @@ def write_example_config(path: Path, force: bool = False) -> list[Path]:
     if existing and not force:
         raise FreqaiSeqError(f"{', '.join(existing)} exist(s): choose another --config path or "
                              "pass --force.")
-    for target, text in files.items():
-        with atomic_writer(target) as fh:
-            fh.write(text.encode())
+    try:
+        for target, text in files.items():
+            with atomic_writer(target) as fh:
+                fh.write(text.encode())
+    except OSError as exc:  # as for the loaders: read-only, a missing folder, /proc
+        raise FreqaiSeqError(f"Cannot write the example config {path}: {exc.strerror}; pass "
+                             "a writable path as --config.") from exc
     return list(files)
 
 
