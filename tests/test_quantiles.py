@@ -23,7 +23,7 @@ from freqai_seq.freqaimodels import (
 from freqai_seq.model.intervals import conformal_correction
 from freqai_seq.model.sequence_model import SequenceModel
 from freqai_seq.model.tasks import parse_labels
-from tests.conftest import run_cli
+from tests.conftest import INTEGRATION_TIMERANGE, run_cli
 from tests.seqkit import make_config, predict_frame, train
 
 N_TRAIN, N_TEST = 3000, 1000
@@ -235,3 +235,25 @@ def test_validate_scores_the_intervals_volatility_and_costs_of_a_real_run(
     page = (tmp_path / "validation.html").read_text()
     assert "coverage of the 80% interval" in page and "Cumulative after-fee return" in page
     assert "<th>measure</th>" in page  # temporal consistency as a table, not a JSON dump
+
+
+@pytest.mark.integration
+def test_the_other_strategies_trade_the_interval_runs_predictions_without_training(
+        interval_run, market, market_dir: Path) -> None:
+    """What `freqai-seq intervals` does: the fixed-stake and threshold strategies trade the same
+    identifier's predictions. Their labels are among the recorded ones, so the run fingerprint
+    lets FreqAI reuse the files: nothing trains."""
+    base = interval_run.userdir.parent
+    fixed = next(base.parent.glob("interval-strategy*/fixed-stake.json"))
+    for strategy in ("FreqaiSeqIntervalFixedStakeStrategy", "FreqaiSeqStrategy"):
+        result = run_cli(
+            "backtest", "-c", "config.json", "-c", str(base / "test-overlay.json"), "--model",
+            "PyTorchLSTMRegressor", "--strategy", strategy, "--training-params",
+            str(base / "params.json"), "--timerange", INTEGRATION_TIMERANGE, "--identifier",
+            interval_run.identifier, "--userdir", str(interval_run.userdir), "--port",
+            str(market.port), "--state-file", str(market_dir / "market.json"), "--datadir",
+            market.datadir, "--", "-c", str(fixed))
+        log = result.stdout + result.stderr
+        assert result.returncode == 0, log[-3000:]
+        assert "Found backtesting prediction file" in log and "Done training" not in log
+        assert "BACKTESTING REPORT" in log
