@@ -131,6 +131,16 @@ def write_fingerprint(folder: Path, fingerprint: dict[str, Any]) -> None:
         fh.write(json.dumps(fingerprint, indent=2, sort_keys=True, default=str).encode())
 
 
+def carry_fingerprint(sources: list[Path], folder: Path) -> None:
+    """Record in `folder` what batches of one run recorded in theirs (walk-forward workers,
+    each on some of the pairs), when `folder` has no record yet: their pairs together."""
+    found = [f for f in (read_fingerprint(s) for s in sources) if f is not None]
+    if not found or (folder / FINGERPRINT_FILE).is_file():
+        return
+    pairs = sorted({pair for f in found for pair in f.get("pairs") or []})
+    write_fingerprint(folder, {**found[0], "pairs": pairs})
+
+
 def guard_run(config: dict[str, Any], strategy: Any, dataframe: DataFrame,
               metadata: dict) -> None:
     """Stop a run whose settings differ from those its identifier's files were made with;

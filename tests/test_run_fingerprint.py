@@ -16,7 +16,12 @@ import pytest
 from freqtrade.exceptions import OperationalException
 
 from freqai_seq import paths
-from freqai_seq.run_fingerprint import FINGERPRINT_FILE, guard_run, run_fingerprint
+from freqai_seq.run_fingerprint import (
+    FINGERPRINT_FILE,
+    carry_fingerprint,
+    guard_run,
+    run_fingerprint,
+)
 from freqai_seq.strategies import FreqaiSeqIntervalStrategy, FreqaiSeqStrategy
 
 
@@ -97,3 +102,21 @@ def test_the_strategy_class_is_not_part_of_the_fingerprint(tmp_path: Path) -> No
     config = _config(tmp_path)
     assert run_fingerprint(config, ["&-ret_12"]) == run_fingerprint(
         {**config, "strategy": "FreqaiSeqIntervalStrategy"}, ["&-ret_12"])
+
+
+def test_walk_forward_batches_records_are_carried_with_their_pairs_together(
+        tmp_path: Path) -> None:
+    config = _config(tmp_path / "driver")
+    batches = []
+    for i, pair in enumerate(("BTC/USD", "ETH/USD")):
+        batch = copy.deepcopy(config)
+        batch.update(user_data_dir=tmp_path / f"batch-{i}")
+        batch["exchange"]["pair_whitelist"] = [pair]
+        _guard(batch)
+        batches.append(tmp_path / f"batch-{i}" / "models" / "freqai-seq")
+    target = tmp_path / "driver" / "models" / "freqai-seq"
+    carry_fingerprint(batches, target)
+    carried = json.loads((target / FINGERPRINT_FILE).read_text())
+    assert carried["pairs"] == ["BTC/USD", "ETH/USD"] and carried["model"] == config["freqaimodel"]
+    assert carried == run_fingerprint({**config, "exchange": {
+        "pair_whitelist": ["ETH/USD", "BTC/USD"]}}, ["&-ret_12"])

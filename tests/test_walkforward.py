@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from freqai_seq.commands.walkforward import Task, deal, make_tasks, split_rule
+from freqai_seq.run_fingerprint import FINGERPRINT_FILE
 from tests.conftest import ROOT, run_cli
 
 PAIRS = ["BTC/USD", "ETH/USD"]
@@ -139,6 +140,18 @@ def test_one_and_two_workers_and_a_dask_cluster_give_the_same_backtest(
     # freqtrade's own backtest ran once over the workers' predictions, training nothing
     assert "Found backtesting prediction file" in runs["two"].stdout
     assert "Done training" not in runs["two"].stdout
+    # the batches' run fingerprint came with their files (not adopted as an unknown folder),
+    # and batches started on other settings stop before training, as freqtrade's own run does
+    recorded = {name: (tmp_path / "ud" / "models" / name / FINGERPRINT_FILE).read_text()
+                for name in runs}
+    assert len(set(recorded.values())) == 1
+    assert FINGERPRINT_FILE not in runs["two"].stdout + runs["two"].stderr
+    changed = run_cli(*_args(tmp_path / "ud", "two", _params(tmp_path, num_threads=1, epochs=3),
+                             "--workers", "2", timerange=LONGER), timeout=600)
+    output = changed.stdout + changed.stderr
+    assert changed.returncode != 0 and "model_training_parameters.epochs 2 -> 3" in output
+    assert "Done training" not in output
+    assert len(_predictions(tmp_path / "ud", "two")) == 6  # the batches merged nothing
 
 
 def _found(folder: Path, pattern: str) -> bool:

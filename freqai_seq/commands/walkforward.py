@@ -43,7 +43,7 @@ from freqai_seq.commands.runner import BacktestRequest, check_freqtrade_args, ru
 from freqai_seq.commands.walkforward_worker import FAILED_FILE, OUTCOME_FILE, Batch, Outcome
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.processes import die_with_parent
-from freqai_seq.run_fingerprint import FINGERPRINT_FILE
+from freqai_seq.run_fingerprint import FINGERPRINT_FILE, carry_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +187,9 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
         else:
             outcomes = run_local(batches, inputs, request, staging)
         trained = sum(_collect(staging / f"batch-{i}", models) for i in range(len(batches)))
+        if trained:
+            carry_fingerprint([staging / f"batch-{i}" / "user_data" / "models"
+                               / request.run_identifier for i in range(len(batches))], models)
         _merge_pair_dictionaries([staging / f"batch-{i}" for i in range(len(batches))], models)
         training_times = tuple(float(t) for i in range(len(batches))
                                for t in DONE_TRAINING.findall(_read(staging / f"batch-{i}"
@@ -358,9 +361,6 @@ def _collect(workdir: Path, models: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(predictions), target)
         moved += 1
-    for recorded in found.glob(f"*/{FINGERPRINT_FILE}"):
-        if moved and not (models / FINGERPRINT_FILE).is_file():
-            shutil.copy2(recorded, models / FINGERPRINT_FILE)
     return moved
 
 
