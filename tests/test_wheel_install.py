@@ -131,8 +131,8 @@ def test_the_install_page_snippet_runs_as_written_and_a_changed_model_stops(
     recorded = json.loads((ud / "models" / "freqai-seq" / FINGERPRINT_FILE).read_text())
     assert recorded["model"] == "PyTorchLSTMRegressor"
     assert recorded["labels"] == ["&-ret_12"]
-    assert "holds the files of another run (model PyTorchLSTMRegressor -> " \
-           "PyTorchGRURegressor)" in gru and "Done training" not in gru
+    assert "holds the files of another run (model 'PyTorchLSTMRegressor' -> " \
+           "'PyTorchGRURegressor')" in gru and "Done training" not in gru
     plot, hyperopt = (r.stdout + r.stderr for r in recipes)  # both reuse the predictions
     assert "Done training" not in plot + hyperopt
     assert list((ud / "plot").glob("freqtrade-plot-BTC_USD-*.html")), plot[-2000:]

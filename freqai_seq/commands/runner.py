@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from freqtrade.configuration import TimeRange
+from freqtrade.exceptions import OperationalException
 
 from freqai_seq import paths
 from freqai_seq.commands.freqtrade_log import (
@@ -29,6 +30,7 @@ from freqai_seq.commands.freqtrade_log import (
 )
 from freqai_seq.commands.loaders import install_loaders
 from freqai_seq.commands.run_config import (
+    RunInputs,
     RunRecord,
     RunSpec,
     check_run_inputs,
@@ -43,6 +45,7 @@ from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
 from freqai_seq.processes import die_with_parent
+from freqai_seq.run_fingerprint import check_settings
 
 if TYPE_CHECKING:
     from freqai_seq.commands.walkforward import WorkerPlan
@@ -141,6 +144,21 @@ def check_freqtrade_args(request: BacktestRequest, subcommand: str) -> dict[str,
                              f"(`freqtrade {subcommand} --help` lists its options).") from None
 
 
+def check_identifier(request: BacktestRequest, inputs: RunInputs) -> None:
+    """The run fingerprint of the identifier's folder, before a market or freqtrade starts
+    (the pooled networks' pairs and the labels are compared once freqtrade runs). A config
+    without a timeframe (the strategy's) is left to freqtrade's run."""
+    config = {**inputs.merged, "user_data_dir": request.userdir, "freqaimodel": request.model,
+              "freqai": {**inputs.merged.get("freqai", {}),
+                         "identifier": request.run_identifier}}
+    if not config.get("timeframe"):
+        return
+    try:
+        check_settings(config, pooled=False)
+    except OperationalException as err:
+        raise FreqaiSeqError(str(err)) from err
+
+
 def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
                 log_path: Path | None = None,
                 launcher: tuple[str, ...] = FREQTRADE,
@@ -159,6 +177,7 @@ def run_offline(request: BacktestRequest, subcommand: str = "backtesting",
                              "(or `make data`) first.")
     inputs = check_run_inputs(request.configs, request.spec, subcommand, request.datadir)
     check_freqtrade_args(request, subcommand)
+    check_identifier(request, inputs)
     install_loaders(request.userdir)
     name = f"{request.run_identifier}{request.run_config_suffix}"
     with market_running(request.datadir, request.host, request.port, request.state_file,

@@ -39,7 +39,12 @@ from freqai_seq.commands.run_config import (
     check_run_inputs,
     redacted,
 )
-from freqai_seq.commands.runner import BacktestRequest, check_freqtrade_args, run_backtest
+from freqai_seq.commands.runner import (
+    BacktestRequest,
+    check_freqtrade_args,
+    check_identifier,
+    run_backtest,
+)
 from freqai_seq.commands.walkforward_worker import FAILED_FILE, OUTCOME_FILE, Batch, Outcome
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.processes import die_with_parent
@@ -157,6 +162,7 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
             or inputs.merged.get("freqai_backtest_live_models")):
         raise FreqaiSeqError("--workers and --cluster do not apply to "
                              "--freqai-backtest-live-models: that backtest trains nothing.")
+    check_identifier(request, inputs)
     models = request.userdir / "models" / request.run_identifier
     windows = planned_windows(inputs, request.timerange, models)
     rule = split_rule(inputs.merged)

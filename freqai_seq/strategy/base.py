@@ -21,7 +21,7 @@ from freqtrade.strategy import DecimalParameter, IStrategy
 from pandas import DataFrame
 
 from freqai_seq.labels import regime_labels, return_label, uncertainty_label, volatility_label
-from freqai_seq.run_fingerprint import guard_run
+from freqai_seq.run_fingerprint import check_settings, guard_run, pools_pairs
 from freqai_seq.strategy import features
 from freqai_seq.strategy.har import add_har_features
 from freqai_seq.strategy.targets import forward_regime, forward_return, forward_volatility
@@ -89,9 +89,14 @@ class SeqStrategyBase(IStrategy):
         dataframe[self.label] = forward_return(dataframe["close"], self.horizon)
         return dataframe
 
+    def bot_start(self, **kwargs) -> None:
+        """FreqAI's own models reuse another run's files too: the run fingerprint is checked
+        here for them (the plugin's models check it themselves)."""
+        if self.config.get("freqai", {}).get("enabled"):
+            check_settings(self.config, pools_pairs(self.freqai))
+
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        # FreqAI's own models reuse another run's files too: checked here for them
-        guard_run(self.config, self, dataframe, metadata)
+        guard_run(self.config, self, dataframe, metadata, pools_pairs(self.freqai))
         return self.freqai.start(dataframe, metadata, self)
 
     def set_entry_threshold(self, df: DataFrame) -> None:

@@ -99,6 +99,9 @@ class PooledLightGBMTrainer(CrossPairTrainer):
 class PooledLightGBMRegressor(RunGuard, CoveredWindows, CrossPairHooks, LightGBMRegressor):
     """FreqAI's LightGBMRegressor with one model per window for all pairs."""
 
+    def pools_pairs(self, config: dict[str, Any] | None = None) -> bool:
+        return True
+
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen,
               **kwargs: Any) -> PooledBooster:
         logger.info("-------------------- Starting training %s --------------------", pair)
