@@ -16,7 +16,9 @@ SECRET_KEY = re.compile(r"secret|password|passphrase|passwd|pwd|^pass$|token|cre
 # The password of `scheme://user:password@host`: up to the first @, as SQLAlchemy reads it.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^@\s]*@", re.IGNORECASE)
 # A `name=value` pair opening a text or following ?, &, ;, # or a space.
-_PAIR = re.compile(r"(?P<head>(?:^|(?<=[?&;#\s]))(?P<name>[\w.-]+)=)(?P<value>[^&;#\s'\"]+)")
+# (libpq quotes a value holding spaces: `password='sec ret'`)
+_PAIR = re.compile(r"(?P<head>(?:^|(?<=[?&;#\s]))(?P<name>[\w.-]+)=)"
+                   r"(?P<value>'[^']*'|\"[^\"]*\"|[^&;#\s'\"]+)")
 
 
 def masked(text: str, mask: str = REDACTED) -> str:

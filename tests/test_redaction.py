@@ -24,6 +24,7 @@ FORMS = [
     ("https://127.0.0.1:1/hook?access_token=S3CR3T8&pass=S3CR3T9#key=S3CR3T10", "#key=REDACTED"),
     ("https://127.0.0.1:1/cb#api_key=S3CR3T11&state=1", "&state=1"),
     ("host=127.0.0.1 port=1 user=u password=S3CR3T12 dbname=db", "user=u password=REDACTED"),
+    ("host=127.0.0.1 password='S3CR3T13 with space' dbname=db", "password=REDACTED dbname=db"),
 ]
 
 

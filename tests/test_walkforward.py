@@ -141,7 +141,7 @@ def test_one_and_two_workers_and_a_dask_cluster_give_the_same_backtest(
     assert "Found backtesting prediction file" in runs["two"].stdout
     assert "Done training" not in runs["two"].stdout
     # the batches' run fingerprint came with their files (not adopted as an unknown folder),
-    # and batches started on other settings stop before training, as freqtrade's own run does
+    # and a run on other settings stops before any batch or freqtrade starts
     recorded = {name: (tmp_path / "ud" / "models" / name / FINGERPRINT_FILE).read_text()
                 for name in runs}
     assert len(set(recorded.values())) == 1

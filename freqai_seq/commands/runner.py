@@ -139,7 +139,8 @@ def check_freqtrade_args(request: BacktestRequest, subcommand: str) -> dict[str,
     except SystemExit as exc:
         if not exc.code:  # --help or --version: freqtrade prints them itself
             return {}
-        reason = printed.getvalue().strip().splitlines()[-1].split(": error: ", 1)[-1]
+        lines = printed.getvalue().strip().splitlines() or [f"exit code {exc.code}"]
+        reason = lines[-1].split(": error: ", 1)[-1]
         raise FreqaiSeqError(f"freqtrade {subcommand} refuses the arguments after --: {reason} "
                              f"(`freqtrade {subcommand} --help` lists its options).") from None
 
