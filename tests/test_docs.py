@@ -22,14 +22,16 @@ from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
 
-# the blocks `bench`, `skill` and `intervals` replace (`--page`), by the page that holds them
+# the blocks `bench`, `skill`, `intervals`, `scale` and `threads` replace (`--page`), by the page
+# that holds them
 MEASURED_BLOCKS = {
     "results/benchmark.md": [("<!-- bench:start -->", "<!-- bench:end -->")],
     "results/skill.md": [("<!-- skill:selection -->", "<!-- /skill:selection -->"),
                          ("<!-- skill:report -->", "<!-- /skill:report -->")],
     "results/intervals.md": [("<!-- intervals:selection -->", "<!-- /intervals:selection -->"),
                              ("<!-- intervals:report -->", "<!-- /intervals:report -->")],
-    "results/scale-out.md": [("<!-- scale:start -->", "<!-- scale:end -->")],
+    "results/scale-out.md": [("<!-- scale:start -->", "<!-- scale:end -->"),
+                             ("<!-- threads:start -->", "<!-- threads:end -->")],
     "results/training-options.md": [("<!-- skill:selection -->", "<!-- /skill:selection -->"),
                                     ("<!-- skill:report -->", "<!-- /skill:report -->")],
 }

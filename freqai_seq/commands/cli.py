@@ -1051,8 +1051,9 @@ def build_parser() -> argparse.ArgumentParser:
                       default=tune_defaults.prune_warmup_windows,
                       help="windows a trial always runs before it may be pruned (default: "
                            "%(default)s)")
-    tune.add_argument("--threads", type=int, default=0,
-                      help="torch CPU threads of this worker (default: torch's)")
+    tune.add_argument("--threads", type=_non_negative, default=0,
+                      help="torch CPU threads of this worker's trainings (default: the "
+                           "config's num_threads)")
     add_option(tune, "datadir", type=Path, default=tune_defaults.datadir,
                       help="default: %(default)s")
     tune.add_argument("--out", type=Path, default=tune_defaults.out_dir,

@@ -174,7 +174,6 @@ def run(s: ThreadSettings) -> dict[str, Any]:
         raise FreqaiSeqError(f"Unknown networks {unknown}; choose from {list(NETWORKS)}.")
     shapes = {n: example_shape(s, n) for n in s.networks}
     runs: list[dict[str, Any]] = []
-    load_before = os.getloadavg()
     for rep in range(s.repeat):
         for condition in CONDITIONS:
             with busy_processes(s.busy if condition == "busy" else 0):
@@ -182,21 +181,23 @@ def run(s: ThreadSettings) -> dict[str, Any]:
                     # the thread counts in a rotating order: none always runs first
                     order = s.threads[rep % len(s.threads):] + s.threads[:rep % len(s.threads)]
                     for threads in order:
+                        load = os.getloadavg()[0]  # how idle "idle" was
                         result = run_child(shapes[network], threads)
                         logger.info("threads: round %d/%d, %s, %s, %d thread(s): %.2f s",
                                     rep + 1, s.repeat, condition, network,
                                     result["torch_threads"], result["seconds"])
                         runs.append({"round": rep, "condition": condition, "network": network,
-                                     "threads": threads, **result})
+                                     "threads": threads, "load_1min": load, **result})
     first = shapes[s.networks[0]]
     report = {"settings": {**asdict(s), "config": str(s.config), "out_dir": str(s.out_dir)},
-              "shape": {"pairs": first.pairs, "rows_per_pair": first.rows_per_pair,
+              "shape": {"config_days": json.loads(s.config.read_text())["freqai"][
+                            "train_period_days"],
+                        "pairs": first.pairs, "rows_per_pair": first.rows_per_pair,
                         "features": first.features, "window": first.params["window"],
                         "batch_size": first.params["batch_size"],
                         "train_windows": runs[0]["train_windows"],
                         "val_windows": runs[0]["val_windows"]},
-              "cpu_count": os.cpu_count(), "load_before": load_before,
-              "load_after": os.getloadavg(), "runs": runs}
+              "cpu_count": os.cpu_count(), "runs": runs}
     s.out_dir.mkdir(parents=True, exist_ok=True)
     (s.out_dir / "threads.json").write_text(json.dumps(report, indent=2))
     return report
@@ -244,17 +245,23 @@ def format_report(report: dict[str, Any]) -> str:
     s, shape = report["settings"], report["shape"]
     cells = summarize(report)
     base = threads_label(s["threads"][0], report)
+    loads = {c: [r["load_1min"] for r in report["runs"] if r["condition"] == c]
+             for c in CONDITIONS}
     lines = [
-        f"One cross-pair training per cell, as one walk-forward window of "
-        f"`{Path(s['config']).name}`: {shape['pairs']} pairs x {shape['rows_per_pair']} rows, "
+        f"`freqai-seq threads`: cross-pair trainings shaped as the example "
+        f"`{Path(s['config']).name}`'s, on {s['days']} of its {shape['config_days']} training "
+        f"days: {shape['pairs']} pairs x {shape['rows_per_pair']} rows, "
         f"{shape['features']} features + pair id, window {shape['window']}, batch "
         f"{shape['batch_size']}, {shape['train_windows']} training and {shape['val_windows']} "
         f"validation windows, {s['epochs']} epoch(s); each training in a fresh process; "
         f"{s['repeat']} rounds interleaving networks, thread counts and conditions; busy = "
-        f"{s['busy']} CPU-bound process(es) beside it; {report['cpu_count']} cores, load "
-        f"average {report['load_before'][0]:.2f} at the start and "
-        f"{report['load_after'][0]:.2f} at the end. Seconds: median (min-max); ratio: median "
-        f"over the same network's median with {base} thread(s) on the idle machine.",
+        f"{s['busy']} CPU-bound process(es) beside it; {report['cpu_count']} cores; 1-minute "
+        "load average before each training (this command's trainings and busy loop count "
+        "in it): "
+        + ", ".join(f"{c} {statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})"
+                    for c, v in loads.items())
+        + f". Seconds: median (min-max); ratio: median over the same network's median with "
+        f"{base} thread(s) on the idle machine.",
         "",
         "| network | threads | idle s | idle ratio | busy s | busy ratio |",
         "| --- | --- | ---: | ---: | ---: | ---: |"]

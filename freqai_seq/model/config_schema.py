@@ -69,7 +69,11 @@ KEY_DOCS: dict[str, str] = {
     "augment_time_jitter": "training only: each earlier step of a window is replaced by a "
                            "neighbour up to this many steps away (the newest step stays)",
     "augment_scale": "training only: each window is multiplied by 1 + U(-s, s)",
-    "num_threads": "torch CPU threads (0 keeps torch's default)",
+    "num_threads": "torch CPU threads of a training; 0 keeps torch's default (a thread per "
+                   "core). Of 1, 2 and torch's default, 1 had the lowest worst case on an idle "
+                   "machine and beside another CPU-bound process (docs: Results, Scale-out, "
+                   "Training threads). Unset in a process started with `OMP_NUM_THREADS`, "
+                   "torch keeps that count (the walk-forward's `--training-threads`)",
     "historic_predictions_max_rows": "live only: newest rows of each pair kept in FreqAI's "
                                      "`historic_predictions` (memory and the `.pkl` file; never "
                                      "fewer than the strategy's frame or "
@@ -144,7 +148,9 @@ class SequenceConfig:
     augment_noise: float = 0.0
     augment_time_jitter: int = 0
     augment_scale: float = 0.0
-    num_threads: int = 0
+    # `freqai-seq threads`: more threads made the shipped networks' trainings several times
+    # slower as soon as another process used a core (docs/results/scale-out.md)
+    num_threads: int = 1
     # 20000 rows: 69 days of 5m candles, 2.3 years of 1h, for `validate` of a live run; FreqAI
     # itself keeps every row forever (a bot's memory and pickle grow by a row per candle).
     historic_predictions_max_rows: int = 20000

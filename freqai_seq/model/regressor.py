@@ -33,7 +33,7 @@ from freqai_seq.model.model_inputs import dates_ns, model_inputs
 from freqai_seq.model.networks import NETWORKS
 from freqai_seq.model.networks.volatility_baseline import VolatilityBaseline
 from freqai_seq.model.pair_rows import scaled_rows
-from freqai_seq.model.seeding import resolve_device, seed_everything
+from freqai_seq.model.seeding import resolve_device, seed_everything, training_threads
 from freqai_seq.model.sequence_model import HistoryTail, SequenceModel, TrainingRecord
 from freqai_seq.model.tasks import TaskLayout, parse_labels
 from freqai_seq.model.tracking import log_training, mlflow_settings
@@ -141,8 +141,9 @@ class SequenceRegressor(RunGuard, CoveredWindows, ParallelLiveTraining, CrossPai
         # Live mode hands predict() the last CONV_WIDTH rows: exactly one full window.
         self.CONV_WIDTH = self.seq_cfg.window
         self.timeframe_ns = timeframe_to_seconds(self.config["timeframe"]) * 1_000_000_000
-        if self.seq_cfg.num_threads:
-            torch.set_num_threads(self.seq_cfg.num_threads)
+        threads = training_threads(self.model_training_parameters, self.seq_cfg.num_threads)
+        if threads:
+            torch.set_num_threads(threads)
 
     def parse_params(self, params: dict[str, Any]) -> SequenceConfig:
         """`model_training_parameters` -> the network's validated config."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +25,16 @@ def seed_everything(seed: int, deterministic: bool) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+def training_threads(params: dict[str, Any], configured: int) -> int:
+    """The torch thread count a model sets (0: it leaves torch's): `configured` (the
+    `num_threads` key or its default) unless the key is unset and the process was started with
+    OMP_NUM_THREADS, which torch then already follows (the walk-forward's workers get
+    `--training-threads` that way)."""
+    if params.get("num_threads") is None and os.environ.get("OMP_NUM_THREADS"):
+        return 0
+    return configured
 
 
 ACCELERATORS = ("mps", "cuda")  # `auto` takes the first one torch sees, as FreqAI does

@@ -280,12 +280,9 @@ def run(settings: TuneSettings, verbose: bool = False) -> TuneReport:
     if settings.windows < 1 or settings.n_trials < 1:
         raise FreqaiSeqError("--windows and --n-trials must be at least 1.")
     levels = _quiet(verbose)
-    threads = None
-    if settings.threads:
-        import torch
+    import torch
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(settings.threads)
+    threads = torch.get_num_threads()  # each trial's model sets its num_threads
     try:
         with tempfile.TemporaryDirectory(prefix="freqai-seq-tune-") as tmp:
             config = load_config(settings, Path(tmp))
@@ -316,7 +313,11 @@ def run(settings: TuneSettings, verbose: bool = False) -> TuneReport:
                             raise optuna.TrialPruned(f"{settings.metric} {value:.4f} after "
                                                      f"window {step + 1}")
 
-                result, window_ic = walk.evaluate(params, report)
+                # --threads trains every trial with that many threads; the snippet keeps the
+                # config's own num_threads
+                result, window_ic = walk.evaluate(
+                    {**params, "num_threads": settings.threads} if settings.threads else params,
+                    report)
                 trial.set_user_attr("seconds", time.perf_counter() - start)
                 trial.set_user_attr("scores", {
                     "rows": result.rows, "ic": result.ic, "direction": result.direction,
@@ -330,10 +331,7 @@ def run(settings: TuneSettings, verbose: bool = False) -> TuneReport:
             return summarize(study, settings)
     finally:
         _restore(levels)
-        if threads is not None:
-            import torch
-
-            torch.set_num_threads(threads)
+        torch.set_num_threads(threads)
 
 
 def summarize(study: Any, settings: TuneSettings) -> TuneReport:
