@@ -24,6 +24,8 @@ model's files are per pair: its pairs are recorded, not compared.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import logging
 from pathlib import Path
@@ -57,27 +59,36 @@ def model_folder(config: dict[str, Any]) -> Path:
         "identifier", "no_id_provided")
 
 
-def _feature_parameters(config: dict[str, Any]) -> dict[str, Any]:
-    """FreqAI's feature parameters with the base timeframe in `include_timeframes`, as freqtrade
-    adds it when it validates a config (backtesting, hyperopt, trade; not plot-dataframe)."""
-    params = dict(config["freqai"].get("feature_parameters") or {})
+def _freqai_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The config's `freqai` block as freqtrade hands it to FreqAI: its schema's defaults filled
+    in, and the base timeframe in `include_timeframes` (freqtrade does both when it validates a
+    config: backtesting, hyperopt, trade; plot-dataframe skips the second)."""
+    from freqtrade.config_schema.config_schema import CONF_SCHEMA
+    from freqtrade.configuration.config_validation import FreqtradeValidator
+    from jsonschema.exceptions import ValidationError
+
+    wrapped = {"freqai": copy.deepcopy(config["freqai"])}
+    with contextlib.suppress(ValidationError):  # freqtrade itself names what is invalid
+        FreqtradeValidator({**CONF_SCHEMA, "required": [], "properties": {
+            "freqai": CONF_SCHEMA["properties"]["freqai"]}}).validate(wrapped)
+    freqai = wrapped["freqai"]
+    params = freqai.setdefault("feature_parameters", {})
     timeframes = list(params.get("include_timeframes") or [])
     base = config.get("timeframe")
     if base and base not in timeframes:
         params["include_timeframes"] = [base, *timeframes]
-    return params
+    return freqai
 
 
 def run_fingerprint(config: dict[str, Any], labels: list[str] | str | None) -> dict[str, Any]:
     """The settings that change predictions; not the strategy class, which only trades them."""
-    freqai = config["freqai"]
+    freqai = _freqai_settings(config)
     return {
         "format": FORMAT,
         "model": config.get("freqaimodel"),
         "timeframe": config.get("timeframe"),
         "model_training_parameters": freqai.get("model_training_parameters") or {},
         **{key: freqai.get(key) for key in FREQAI_KEYS},
-        "feature_parameters": _feature_parameters(config),
         "labels": labels,
         "trading_mode": config.get("trading_mode", "spot"),
         "pairs": sorted(config.get("exchange", {}).get("pair_whitelist") or []),

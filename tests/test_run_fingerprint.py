@@ -185,3 +185,18 @@ def test_walk_forward_batches_records_are_carried_with_their_pairs_together(
     assert carried["pairs"] == ["BTC/USD", "ETH/USD"] and carried["model"] == config["freqaimodel"]
     assert carried == json.loads(json.dumps(run_fingerprint.run_fingerprint({**config, "exchange": {
         "pair_whitelist": ["ETH/USD", "BTC/USD"]}}, ["&-ret_12"]), default=str))
+
+
+def test_freqtrades_schema_defaults_count_as_set(tmp_path: Path) -> None:
+    """freqtrade fills FreqAI's schema defaults before the model sees the config; freqai-seq
+    checks the raw config before freqtrade starts: both must record alike."""
+    config = _config(tmp_path)
+    assert "buffer_train_data_candles" not in config["freqai"]["feature_parameters"]
+    filled = copy.deepcopy(config)
+    filled["freqai"]["feature_parameters"].update(buffer_train_data_candles=0,
+                                                  shuffle_after_split=False)
+    assert run_fingerprint.run_fingerprint(config, None) == \
+        run_fingerprint.run_fingerprint(filled, None)
+    filled["freqai"]["feature_parameters"]["buffer_train_data_candles"] = 10
+    assert run_fingerprint.run_fingerprint(config, None) != \
+        run_fingerprint.run_fingerprint(filled, None)
