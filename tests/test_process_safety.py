@@ -187,16 +187,20 @@ def test_dryrun_status_of_a_dead_bot_says_so_and_stops_its_market(
 # ------------------------------------------------ 3. `dryrun start` succeeds only when it works
 def test_dryrun_start_clears_a_stale_bot_and_fails_when_the_bot_dies_at_start_up(
         stranger: subprocess.Popen[bytes], datadir: Path, tmp_path: Path) -> None:
-    """A real freqtrade bot that exits at start-up (unknown strategy): exit 1 with its exit code,
-    last log lines and log path, and the market this start started stopped."""
+    """A real freqtrade bot that exits at start-up (a strategy file that fails to import; a
+    misspelt name is refused before anything starts): exit 1 with its exit code, last log lines
+    and log path, and the market this start started stopped."""
     userdir = tmp_path / "user_data"
     folder = userdir / "dryrun"
     _write_bot(folder, stranger.pid, None)
+    (userdir / "strategies").mkdir(parents=True)
+    (userdir / "strategies" / "BrokenStrategy.py").write_text(
+        'raise ImportError("broken on purpose")\n\n\nclass BrokenStrategy(object):\n    pass\n')
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         api_port = sock.getsockname()[1]
     try:
-        result = run_cli("dryrun", "start", "--strategy", "NoSuchStrategy", "--pairs", "BTC/USD",
+        result = run_cli("dryrun", "start", "--strategy", "BrokenStrategy", "--pairs", "BTC/USD",
                          "--userdir", str(userdir), "--datadir", str(datadir), "--api-port",
                          str(api_port))
     finally:
@@ -204,7 +208,7 @@ def test_dryrun_start_clears_a_stale_bot_and_fails_when_the_bot_dies_at_start_up
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
     assert "Dry-run bot started" not in result.stdout
     assert "exited with code 2 during start-up" in result.stderr
-    assert "Impossible to load Strategy 'NoSuchStrategy'" in result.stderr
+    assert "Impossible to load Strategy 'BrokenStrategy'" in result.stderr
     assert f"Full log: {folder / 'bot.log'}" in result.stderr
     assert "Traceback" not in result.stderr
     assert stranger.poll() is None
