@@ -115,16 +115,26 @@ def test_backtest_writes_no_secret_and_a_rejected_rerun_keeps_the_record(
     assert record["api_server"]["password"] == REDACTED
     before = record_path.read_bytes()
 
-    # freqtrade itself rejects this rerun (no such strategy) after our checks passed.
+    # freqtrade itself rejects this rerun (a strategy file that fails to import) after our
+    # checks passed: the run's own settings, so the run fingerprint lets it through.
     logfile = run.userdir / "logs" / "rejected.log"
-    rerun = run_cli("backtest", "-c", "config.json", "--strategy", "NoSuchStrategy",
-                    "--logfile", str(logfile), "--identifier", run.identifier,
-                    "--userdir", str(run.userdir),
-                    "--datadir", str(ROOT / "user_data" / "data" / "binance"),
-                    "--timerange", "20190801-20190815", timeout=300, env=AS_A_USER)
+    broken = run.userdir / "strategies" / "BrokenStrategy.py"
+    broken.write_text('raise ImportError("broken on purpose")\n\n\n'
+                      "class BrokenStrategy(object):\n    pass\n")
+    base = run.userdir.parent
+    try:
+        rerun = run_cli("backtest", "-c", "config.json", "-c", str(base / "test-overlay.json"),
+                        "--model", "PyTorchLSTMRegressor", "--training-params",
+                        str(base / "params.json"), "--strategy", "BrokenStrategy",
+                        "--logfile", str(logfile), "--identifier", run.identifier,
+                        "--userdir", str(run.userdir),
+                        "--datadir", str(ROOT / "user_data" / "data" / "binance"),
+                        "--timerange", "20190801-20190815", timeout=300, env=AS_A_USER)
+    finally:
+        broken.unlink()  # the other tests of this run load strategies from that folder
     assert rerun.returncode == 1, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert "freqtrade backtesting failed with exit code" in rerun.stderr
-    assert "NoSuchStrategy" in logfile.read_text()  # freqtrade's --logfile, as freqtrade's
+    assert "BrokenStrategy" in logfile.read_text()  # freqtrade's --logfile, as freqtrade's
     assert record_path.read_bytes() == before
     assert not list((run.userdir / "runs").glob(".*"))  # no pending record or overlay left
 
