@@ -200,3 +200,11 @@ def test_freqtrades_schema_defaults_count_as_set(tmp_path: Path) -> None:
     filled["freqai"]["feature_parameters"]["buffer_train_data_candles"] = 10
     assert run_fingerprint.run_fingerprint(config, None) != \
         run_fingerprint.run_fingerprint(filled, None)
+
+
+def test_the_early_check_reads_the_configs_given_to_freqtrade_after_the_separator() -> None:
+    from freqai_seq.commands.runner import passthrough_configs
+
+    assert passthrough_configs(["--", "-c", "a.json", "--config=b.json", "--cache", "none",
+                                "-cc.json", "--strategy-path", "x"]) == [
+        "a.json", "b.json", "c.json"]

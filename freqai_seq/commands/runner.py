@@ -4,7 +4,9 @@ here: the offline market, the run config, the arguments, the verdict."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -145,13 +147,27 @@ def check_freqtrade_args(request: BacktestRequest, subcommand: str) -> dict[str,
                              f"(`freqtrade {subcommand} --help` lists its options).") from None
 
 
+def passthrough_configs(extra: list[str]) -> list[str]:
+    """The config files given to freqtrade after `--` (any spelling freqtrade's `-c` takes)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("-c", "--config", action="append", default=[])
+    return parser.parse_known_args(passthrough(extra))[0].config
+
+
 def check_identifier(request: BacktestRequest, inputs: RunInputs) -> None:
     """The run fingerprint of the identifier's folder, before a market or freqtrade starts
-    (the pooled networks' pairs and the labels are compared once freqtrade runs). A config
-    without a timeframe (the strategy's) is left to freqtrade's run."""
-    config = {**inputs.merged, "user_data_dir": request.userdir, "freqaimodel": request.model,
-              "freqai": {**inputs.merged.get("freqai", {}),
-                         "identifier": request.run_identifier}}
+    (the pooled networks' pairs and the labels are compared once freqtrade runs), on the config
+    freqtrade will merge: the run's, then the files after `--`. A config without a timeframe
+    (the strategy's) is left to freqtrade's run."""
+    merged = copy.deepcopy(inputs.merged)
+    extra = passthrough_configs(request.extra)
+    if extra:
+        from freqtrade.configuration.load_config import load_from_files
+        from freqtrade.misc import deep_merge_dicts
+
+        merged = deep_merge_dicts(load_from_files(extra), merged)
+    config = {**merged, "user_data_dir": request.userdir, "freqaimodel": request.model,
+              "freqai": {**merged.get("freqai", {}), "identifier": request.run_identifier}}
     if not config.get("timeframe"):
         return
     try:
