@@ -1,7 +1,7 @@
 """The FreqAI model classes a freqtrade user loads (`--freqaimodel <name>`).
 
 freqtrade only loads a class defined in a file of its freqaimodel path, so each class is found
-through a loader file (`freqai-seq install`, freqai_seq.commands.loaders) that subclasses it
+through a loader file (`freqai-seq install`, freqai_seq.runs.loaders) that subclasses it
 here."""
 
 from freqai_seq.model.cross_pair.lightgbm import PooledLightGBMRegressor

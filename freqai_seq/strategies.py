@@ -1,5 +1,5 @@
 """The strategies a freqtrade user loads (`--strategy <name>`), found through loader files like
-the model classes (freqai_seq.commands.loaders)."""
+the model classes (freqai_seq.runs.loaders)."""
 
 from freqai_seq.strategy.base import MultiTaskStrategyBase, SeqStrategyBase
 from freqai_seq.strategy.interval_strategy import IntervalStrategyBase

@@ -115,7 +115,7 @@ def test_hybrid_multitask_backtest_writes_every_head(
 def test_sigterm_stops_freqtrade_and_the_market_it_started(tmp_path: Path, datadir: Path) -> None:
     """A cancelled job (CI, kill) must not leave a market or a freqtrade process behind."""
     state_file = tmp_path / "market.json"
-    cmd = [sys.executable, "-m", "freqai_seq.commands.cli", "backtest", "--userdir",
+    cmd = [sys.executable, "-m", "freqai_seq.cli.main", "backtest", "--userdir",
            str(tmp_path / "user_data"), "--port", "0", "--state-file", str(state_file),
            "--identifier", "it-sigterm", "--datadir", str(datadir)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from freqai_seq.commands.cli import build_parser
-from freqai_seq.commands.cli_options import FLAGS
+from freqai_seq.cli.main import build_parser
+from freqai_seq.cli.options import FLAGS
 
 
 def test_freqtrade_spellings_and_the_earlier_ones_parse_alike() -> None:
@@ -52,7 +52,7 @@ def test_every_command_spells_its_shared_options_alike(command: str, names: tupl
 def test_no_command_takes_a_shared_option_under_only_some_of_its_spellings() -> None:
     """A shared option is added through cli_options (all its spellings, one dest) or not at
     all: a command that defined `--timerange` or `--config` by hand would fail here."""
-    from freqai_seq.reference import command_paths
+    from freqai_seq.cli.reference import command_paths
 
     for path in command_paths():
         sub = build_parser()
@@ -69,7 +69,7 @@ def test_no_command_takes_a_shared_option_under_only_some_of_its_spellings() -> 
 def test_every_port_option_refuses_a_port_no_server_can_listen_on(
         value: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A one-line usage error (exit 2) on every command, not a failure in a server's bind."""
-    from freqai_seq.reference import command_paths
+    from freqai_seq.cli.reference import command_paths
 
     checked = []
     for path in command_paths():

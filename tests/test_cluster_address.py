@@ -13,7 +13,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from freqai_seq.commands.cli import main
+from freqai_seq.cli.main import main
 
 FEW_SECONDS = 15  # the check gives up after 6 s; the rest is margin on a loaded machine
 

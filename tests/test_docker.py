@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from freqai_seq.commands.cli import build_parser
-from freqai_seq.commands.runner import BacktestRequest
+from freqai_seq.cli.main import build_parser
+from freqai_seq.runs.runner import BacktestRequest
 from tests.conftest import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"

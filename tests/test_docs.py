@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from freqai_seq import reference
+from freqai_seq.cli import reference
 from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
@@ -161,7 +161,7 @@ def test_quick_start_opens_with_the_install_page_s_commands_then_the_repository(
 def test_model_pages_name_the_classes_a_wheel_user_loads() -> None:
     """A model page opens with the class names `--freqaimodel` takes (wheel users have no
     repository folders), each a class `freqai-seq install` writes a loader for."""
-    from freqai_seq.commands.loaders import KINDS
+    from freqai_seq.runs.loaders import KINDS
 
     # the classes of the module install writes loaders for, read without importing torch
     models = next(kind for kind in KINDS if kind.folder == "freqaimodels")

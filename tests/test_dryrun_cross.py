@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from freqai_seq.commands import dryrun
 from freqai_seq.model.cross_pair.store import SharedNetworks
 from freqai_seq.model.sequence_model import SequenceModel
+from freqai_seq.runs import dryrun
 from tests.test_dryrun_live import CANDLE_WAIT_S, Bot
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from freqai_seq.commands import dryrun
 from freqai_seq.market import process as market
+from freqai_seq.runs import dryrun
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from freqai_seq.commands import dryrun
+from freqai_seq.runs import dryrun
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration

@@ -15,15 +15,15 @@ import pytest
 from freqtrade.configuration import TimeRange
 from freqtrade.exceptions import OperationalException
 
-from freqai_seq.commands.class_names import check_class_names
-from freqai_seq.commands.cli import main
-from freqai_seq.commands.loaders import install
-from freqai_seq.commands.run_config import RunSpec, check_run_inputs
+from freqai_seq.cli.main import main
 from freqai_seq.data.coverage import check_timerange_covered
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import MarketState
 from freqai_seq.model.window_coverage import check_windows_have_candles
+from freqai_seq.runs.class_names import check_class_names
+from freqai_seq.runs.loaders import install
+from freqai_seq.runs.run_config import RunSpec, check_run_inputs
 from tests.conftest import AS_A_USER, ROOT
 
 DATA_RANGE = "run from 2017-10-01 00:00 to 2019-09-30 23:00"  # the bundled 1h candles

@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.commands.hyperopt import (
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.market.process import MarketState
+from freqai_seq.runs.hyperopt import (
     DEFAULT_LOSS,
     HyperoptRequest,
     best_epoch,
     count_trainings,
     default_identifier,
 )
-from freqai_seq.commands.run_config import run_overlay
-from freqai_seq.commands.runner import BacktestRequest
-from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.market.process import MarketState
+from freqai_seq.runs.run_config import run_overlay
+from freqai_seq.runs.runner import BacktestRequest
 from tests.conftest import INTEGRATION_TIMERANGE, ROOT, run_cli
 
 PAIRS = ["BTC/USD", "ETH/USD"]
@@ -57,8 +57,8 @@ def test_the_example_config_runs_plain_freqtrade_hyperopt_without_exporting() ->
     from freqtrade.configuration.config_validation import validate_config_consistency
     from freqtrade.enums import RunMode
 
-    from freqai_seq.commands.class_names import classes_in, module_file, py_files
-    from freqai_seq.commands.loaders import example_config
+    from freqai_seq.runs.class_names import classes_in, module_file, py_files
+    from freqai_seq.runs.loaders import example_config
 
     config = json.loads(example_config())  # what `freqai-seq install --config` writes
     assert config["hyperopt_loss"] == DEFAULT_LOSS  # the loss `freqai-seq hyperopt` uses

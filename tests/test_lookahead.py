@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from freqai_seq.commands.lookahead import (
+from freqai_seq.market.process import MarketState
+from freqai_seq.runs.lookahead import (
     Difference,
     explain,
     parse_table,
@@ -19,7 +20,6 @@ from freqai_seq.commands.lookahead import (
     record_differences,
     throwaway_identifier,
 )
-from freqai_seq.market.process import MarketState
 from tests.conftest import run_cli
 
 TABLE = (  # freqtrade's table as printed on a wide terminal, narrowed

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from freqai_seq.commands.plot import find_backtest
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.process import MarketState
+from freqai_seq.runs.plot import find_backtest
 from tests.backtest_runs import PAIRS, lstm_run
 from tests.conftest import BacktestRun, run_cli
 

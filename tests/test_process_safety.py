@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from freqai_seq import processes
-from freqai_seq.commands import dryrun
-from freqai_seq.commands.cli import build_parser
+from freqai_seq.cli.main import build_parser
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import process as market
+from freqai_seq.runs import dryrun
 from tests.conftest import ROOT, run_cli
 
 REPLAY_START_MS = 1_565_827_200_000  # 2019-08-15
@@ -283,7 +283,7 @@ def test_a_reused_owner_pid_does_not_keep_a_market_alive(
         stranger: subprocess.Popen[bytes], datadir: Path, tmp_path: Path) -> None:
     state_file = tmp_path / "market.json"
     serve = subprocess.run(
-        [sys.executable, "-m", "freqai_seq.commands.cli", "market", "serve",
+        [sys.executable, "-m", "freqai_seq.cli.main", "market", "serve",
          "--datadir", str(datadir),
          "--port", "0", "--state-file", str(state_file), "--owner-pid", str(stranger.pid),
          "--owner-create-time", repr(_reused(stranger).create_time)],
@@ -390,7 +390,7 @@ def test_a_run_removes_the_files_of_killed_runs_and_keeps_a_running_ones(
 
     import psutil
 
-    from freqai_seq.commands.cli import main
+    from freqai_seq.cli.main import main
 
     runs = tmp_path / "user_data" / "runs"
     runs.mkdir(parents=True)
@@ -414,7 +414,7 @@ def test_a_run_removes_the_files_of_killed_runs_and_keeps_a_running_ones(
 
 def test_a_replay_start_in_the_future_is_refused_before_anything_is_written(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from freqai_seq.commands.cli import main
+    from freqai_seq.cli.main import main
 
     userdir = tmp_path / "user_data"
     assert main(["dryrun", "start", "--replay-start", "2030-01-01", "--userdir", str(userdir),

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from freqai_seq.commands.cli import main
-from freqai_seq.commands.run_config import redacted
+from freqai_seq.cli.main import main
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.tune.study import _open_storage
 from freqai_seq.redaction import REDACTED, masked
+from freqai_seq.runs.run_config import redacted
 
 # Each form with its secret (S3CR3T...) and what must survive the masking.
 FORMS = [

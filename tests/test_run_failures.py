@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from freqai_seq.commands.run_config import REDACTED, RunSpec, redacted, run_overlay
-from freqai_seq.commands.runner import _run_and_count_failed_trainings
+from freqai_seq.runs.run_config import REDACTED, RunSpec, redacted, run_overlay
+from freqai_seq.runs.runner import _run_and_count_failed_trainings
 from tests.backtest_runs import lstm_run
 from tests.conftest import AS_A_USER, FIXTURE_SECRETS, ROOT, BacktestRun, run_cli
 
@@ -141,7 +141,7 @@ def test_backtest_writes_no_secret_and_a_rejected_rerun_keeps_the_record(
 
 def test_dryrun_credentials_file_is_private(tmp_path: Path) -> None:
     """The API credentials file is created 0600, and an older, wider one is narrowed."""
-    from freqai_seq.commands.dryrun import local_config
+    from freqai_seq.runs.dryrun import local_config
 
     path = local_config(tmp_path, 18781)
     assert path.stat().st_mode & 0o777 == 0o600
@@ -162,7 +162,7 @@ def test_kill_9_of_a_backtest_leaves_nothing_running(datadir: Path, tmp_path: Pa
 
     userdir = tmp_path / "user_data"
     wrapper = subprocess.Popen(
-        [sys.executable, "-m", "freqai_seq.commands.cli", "backtest", "--identifier", "killed",
+        [sys.executable, "-m", "freqai_seq.cli.main", "backtest", "--identifier", "killed",
          "--timerange", "20190801-20190815", "--userdir", str(userdir), "--datadir",
          str(datadir), "--state-file", str(tmp_path / "market.json")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -201,7 +201,7 @@ def test_an_option_freqtrade_does_not_know_exits_2_and_keeps_the_record(
         datadir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """freqtrade prints an argument error and exits 0: the wrapper asks freqtrade's own parser
     first, so neither a market nor freqtrade starts and no record is replaced or created."""
-    from freqai_seq.commands.cli import main
+    from freqai_seq.cli.main import main
 
     runs = tmp_path / "user_data" / "runs"
     runs.mkdir(parents=True)
@@ -230,7 +230,7 @@ def test_freqtrade_argument_error_is_a_failure(tmp_path: Path) -> None:
 def test_an_unwritable_userdir_is_one_line_and_exit_2(
         where: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """(a read-only file system fails the same way: OSError, EROFS)"""
-    from freqai_seq.commands.cli import main
+    from freqai_seq.cli.main import main
 
     userdir = (_write(tmp_path / "a-file", "not a folder") if where == "a-file"
                else Path("/proc/freqai-seq-user-data"))

@@ -203,7 +203,7 @@ def test_freqtrades_schema_defaults_count_as_set(tmp_path: Path) -> None:
 
 
 def test_the_early_check_reads_the_configs_given_to_freqtrade_after_the_separator() -> None:
-    from freqai_seq.commands.runner import passthrough_configs
+    from freqai_seq.runs.runner import passthrough_configs
 
     assert passthrough_configs(["--", "-c", "a.json", "--config=b.json", "--cache", "none",
                                 "-cc.json", "--strategy-path", "x"]) == [

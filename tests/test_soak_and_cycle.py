@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 import pytest
 
-from freqai_seq.commands import cli
+from freqai_seq.cli import main as cli
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation import soak
 

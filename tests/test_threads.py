@@ -11,7 +11,7 @@ import psutil
 import pytest
 import torch
 
-from freqai_seq.commands.cli import main
+from freqai_seq.cli.main import main
 from freqai_seq.evaluation.threads import best_setting, format_report, summarize, worst_cases
 from freqai_seq.freqaimodels import PyTorchGRURegressor
 from freqai_seq.model.config_schema import SequenceConfig

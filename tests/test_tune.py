@@ -17,7 +17,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from freqai_seq.commands import cli
+from freqai_seq.cli import main as cli
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.tune import study as tune_study
 from freqai_seq.evaluation.tune.settings import TuneSettings
@@ -165,7 +165,7 @@ def test_two_worker_processes_share_one_study(datadir: Path, inputs: Path, tmp_p
     """Two real `freqai-seq tune` processes started together on one SQLite file, and on one
     database of a real PostgreSQL server."""
     storage = shared_storage
-    command = [sys.executable, "-m", "freqai_seq.commands.cli", "tune", "--study", "shared",
+    command = [sys.executable, "-m", "freqai_seq.cli.main", "tune", "--study", "shared",
                "--storage", storage, "--training-params", str(inputs / "params.json"),
                "--space", str(inputs / "space.json"), "--pairs", "BTC/USD", "--windows", "2",
                "--train-days", "10", "--predict-days", "2", "--end", "20190401",

@@ -15,6 +15,7 @@ import torch
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.freqaimodels import PyTorchLSTMRegressor
 from freqai_seq.labels import volatility_labels
+from freqai_seq.model.har import HAR_FEATURES, add_har_features
 from freqai_seq.model.networks import build_network
 from freqai_seq.model.networks.volatility_baseline import (
     VolatilityBaseline,
@@ -22,7 +23,6 @@ from freqai_seq.model.networks.volatility_baseline import (
 )
 from freqai_seq.model.sequence_model import SequenceModel
 from freqai_seq.model.volatility_forecast import calibrate_variance, forecast_variance
-from freqai_seq.strategy.har import HAR_FEATURES, add_har_features
 from freqai_seq.strategy.targets import forward_log_variance, forward_volatility
 from tests.seqkit import make_config, predict_frame, train
 

@@ -19,8 +19,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from freqai_seq.commands.walkforward import Task, deal, make_tasks, split_rule
 from freqai_seq.run_fingerprint import FINGERPRINT_FILE
+from freqai_seq.runs.walkforward.spread import Task, deal, make_tasks, split_rule
 from tests.conftest import ROOT, run_cli
 
 PAIRS = ["BTC/USD", "ETH/USD"]
@@ -174,7 +174,7 @@ def test_a_killed_worker_is_named_and_a_rerun_trains_only_what_is_missing(
         tmp_path: Path, datadir: Path) -> None:
     params = _params(tmp_path, epochs=6)  # slow enough to be caught between two windows
     userdir = tmp_path / "ud"
-    args = [sys.executable, "-m", "freqai_seq.commands.cli",
+    args = [sys.executable, "-m", "freqai_seq.cli.main",
             *_args(userdir, "killed", params, "--workers", "2", timerange=LONGER)]
     driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
@@ -209,7 +209,7 @@ def test_ctrl_c_stops_every_worker_freqtrade_and_market(tmp_path: Path, datadir:
     params = _params(tmp_path, epochs=6)
     userdir = tmp_path / "ud"
     driver = subprocess.Popen(
-        [sys.executable, "-m", "freqai_seq.commands.cli",
+        [sys.executable, "-m", "freqai_seq.cli.main",
          *_args(userdir, "interrupted", params, "--workers", "2")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
@@ -234,8 +234,8 @@ def test_a_workers_config_has_placeholders_freqtrade_accepts(tmp_path: Path,
                                                              datadir: Path) -> None:
     """A config with an API server (its JWT key must have 32 characters) and other credentials:
     the batch's config holds none of them, and passes the check the worker itself runs."""
-    from freqai_seq.commands.run_config import RunSpec, check_run_inputs
-    from freqai_seq.commands.walkforward import batch_config
+    from freqai_seq.runs.run_config import RunSpec, check_run_inputs
+    from freqai_seq.runs.walkforward.spread import batch_config
 
     secrets = ("EXCHANGEKEY1", "EXCHANGESECRET2", "APIPASSWORD3", "JWTKEY4" * 5, "WSTOKEN5",
                "TELEGRAMTOKEN6")
@@ -257,7 +257,7 @@ def test_a_workers_config_has_placeholders_freqtrade_accepts(tmp_path: Path,
 
 def test_workers_refuse_freqai_backtest_live_models_before_starting(
         tmp_path: Path, datadir: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from freqai_seq.commands.cli import main
+    from freqai_seq.cli.main import main
 
     assert main(["backtest", "--workers", "2", "--timerange", TIMERANGE, "-p", "BTC/USD",
                  "--userdir", str(tmp_path / "ud"), "--state-file", str(tmp_path / "m.json"),

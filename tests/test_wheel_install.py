@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from freqai_seq.commands.loaders import install, loader_files, write_example_config
 from freqai_seq.compat import installed_versions, supported_ranges, unsupported
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.run_fingerprint import FINGERPRINT_FILE
+from freqai_seq.runs.loaders import install, loader_files, write_example_config
 from tests.conftest import INTEGRATION_TIMERANGE, ROOT
 
 TORCH = "torch==2.13.0"  # the CPU build on this machine's disk (README, Install)

@@ -7,7 +7,7 @@
     <!-- generated:synopsis market start --> `freqai-seq market start --help`
     <!-- generated:synopses -->              every command's help, each under a heading
 
-Everything comes from `freqai_seq.reference` (the config dataclasses and their key docs, the
+Everything comes from `freqai_seq.cli.reference` (the config dataclasses and their key docs, the
 argument parser), so a page cannot drift from the code. A placeholder stands alone on its line;
 an unknown one fails the build. The measured tables (bench, skill, intervals markers) are not
 generated here: the commands that measure them write them into their pages.
@@ -28,7 +28,7 @@ PLACEHOLDER = re.compile(
 
 def render_placeholder(kind: str, args: list[str]) -> str:
     """The Markdown that replaces `<!-- generated:<kind> <args...> -->`."""
-    from freqai_seq import reference
+    from freqai_seq.cli import reference
 
     if kind == "keys":
         if len(args) != 1 or args[0] not in reference.KEY_TABLES:
@@ -45,7 +45,7 @@ def render_placeholder(kind: str, args: list[str]) -> str:
 
 
 def _help_block(path: list[str]) -> str:
-    from freqai_seq import reference
+    from freqai_seq.cli import reference
 
     command = " ".join(["freqai-seq", *path, "--help"])
     return f"```text\n$ {command}\n{reference.synopsis(path)}\n```"

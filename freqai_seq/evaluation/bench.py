@@ -21,9 +21,6 @@ import pandas as pd
 import torch
 
 from freqai_seq import paths
-from freqai_seq.commands.live_latency import StrategyFrames, measure
-from freqai_seq.commands.runner import MeasuredBacktest, evaluation_request, run_measured
-from freqai_seq.commands.walkforward import WorkerPlan
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench_settings import (
     BENCH_MODELS,
@@ -33,11 +30,14 @@ from freqai_seq.evaluation.bench_settings import (
     BenchModel,
     BenchSettings,
 )
+from freqai_seq.evaluation.live_latency import StrategyFrames, measure
 from freqai_seq.evaluation.metrics import realized_forward_return, score, spread_error_ic
 from freqai_seq.labels import return_label, uncertainty_label
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.model.config_schema import HybridConfig, SequenceConfig
+from freqai_seq.runs.runner import MeasuredBacktest, evaluation_request, run_measured
+from freqai_seq.runs.walkforward.spread import WorkerPlan
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
 
 def live_latency(s: BenchSettings) -> dict[str, dict[str, Any]]:
     """FreqAI's live step per new candle per pair for every model, timed one model after the
-    other once all backtests are done (see freqai_seq.commands.live_latency for what is timed)."""
+    other once all backtests are done (see freqai_seq.evaluation.live_latency for what is timed)."""
     frames = StrategyFrames(paths.DATA_DIR)
     out: dict[str, dict[str, Any]] = {}
     for name in s.models:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
-from freqai_seq.commands.run_config import slug
+from freqai_seq.runs.run_config import slug
 
 MC_PASSES = 20
 
@@ -62,7 +62,7 @@ class BenchSettings:
     out_dir: Path = paths.USER_DATA / "bench"
     userdir: Path = paths.USER_DATA
     # the walk-forward's trainings spread over worker processes or a Dask cluster
-    # (freqai_seq.commands.walkforward); None and None: one freqtrade process
+    # (freqai_seq.runs.walkforward.spread); None and None: one freqtrade process
     workers: int | None = None
     cluster: str | None = None
     training_threads: int = 1

@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 
 from freqai_seq import paths
-from freqai_seq.commands.run_config import load_user_configs
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.skill import BACKTEST_DAYS, identifier, run_arm
 from freqai_seq.evaluation.skill_settings import HORIZON_HOURS, PAIRS, PERIODS, Arm
@@ -36,6 +35,7 @@ from freqai_seq.evaluation.validation.volatility import evaluate_volatility, vol
 from freqai_seq.labels import return_label, volatility_labels
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
+from freqai_seq.runs.run_config import load_user_configs
 
 STRATEGY = "FreqaiSeqIntervalStrategy"
 CONTROLS = {"FreqaiSeqIntervalFixedStakeStrategy": "fixed", "FreqaiSeqStrategy": "threshold"}

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
-from freqai_seq.commands import dryrun
-from freqai_seq.commands.freqtrade_log import DONE_TRAINING_AT, FAILED_TRAINING
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.runs import dryrun
+from freqai_seq.runs.freqtrade_log import DONE_TRAINING_AT, FAILED_TRAINING
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,6 @@ import numpy as np
 import pandas as pd
 
 from freqai_seq import paths
-from freqai_seq.commands.freqtrade_log import DONE_TRAINING
-from freqai_seq.commands.run_config import load_user_configs
-from freqai_seq.commands.runner import evaluation_request, run_measured
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench import training_params
 from freqai_seq.evaluation.bench_settings import BENCH_MODELS, BenchSettings
@@ -45,6 +42,9 @@ from freqai_seq.evaluation.validation.truth import load_candles
 from freqai_seq.labels import return_label
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
+from freqai_seq.runs.freqtrade_log import DONE_TRAINING
+from freqai_seq.runs.run_config import load_user_configs
+from freqai_seq.runs.runner import evaluation_request, run_measured
 
 logger = logging.getLogger(__name__)
 

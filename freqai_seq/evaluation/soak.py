@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from freqai_seq import paths
-from freqai_seq.commands import dryrun
-from freqai_seq.commands.freqtrade_log import DONE_TRAINING, FAILED_TRAINING
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.validation.forecast_metrics import date_block_counts
+from freqai_seq.runs import dryrun
+from freqai_seq.runs.freqtrade_log import DONE_TRAINING, FAILED_TRAINING
 
 logger = logging.getLogger(__name__)
 

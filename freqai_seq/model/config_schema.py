@@ -62,7 +62,7 @@ KEY_DOCS: dict[str, str] = {
     "loss_weight_quantile": "loss weight of the pinball loss of each `&-q<NN>_<name>` label",
     "volatility_baseline": "`none`, or `har`: volatility outputs start from a HAR-RV forecast "
                            "fitted on each training's rows and the network learns the residual "
-                           "(needs the HAR features: freqai_seq.strategy.har)",
+                           "(needs the HAR features: freqai_seq.model.har)",
     "mc_dropout_passes": "stochastic forward passes whose spread fills the `&-unc_*` labels "
                          "(0 = off, the columns stay 0)",
     "augment_noise": "training only: std of Gaussian noise added to the scaled input windows",

@@ -21,9 +21,9 @@ from freqtrade.strategy import DecimalParameter, IStrategy
 from pandas import DataFrame
 
 from freqai_seq.labels import regime_labels, return_label, uncertainty_label, volatility_label
+from freqai_seq.model.har import add_har_features
 from freqai_seq.run_fingerprint import check_settings, guard_run, pools_pairs
 from freqai_seq.strategy import features
-from freqai_seq.strategy.har import add_har_features
 from freqai_seq.strategy.targets import forward_regime, forward_return, forward_volatility
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from freqai_seq import paths
-from freqai_seq.commands.run_config import slug
+from freqai_seq.runs.run_config import slug
 
 TUNE_DIR = paths.USER_DATA / "tune"
 

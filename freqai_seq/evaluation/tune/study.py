@@ -28,7 +28,6 @@ from typing import Any
 import pandas as pd
 
 from freqai_seq.atomic import atomic_writer
-from freqai_seq.commands.run_config import load_freqtrade_config
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.tune.objective import (
     METRICS,
@@ -40,6 +39,7 @@ from freqai_seq.evaluation.tune.settings import TuneSettings
 from freqai_seq.evaluation.tune.space import load_space, lowest, suggest
 from freqai_seq.json_files import read_json_object
 from freqai_seq.redaction import masked
+from freqai_seq.runs.run_config import load_freqtrade_config
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,6 @@ import numpy as np
 import pandas as pd
 
 from freqai_seq import paths
-from freqai_seq.commands.run_config import (
-    check_label_period,
-    load_freqtrade_config,
-    load_user_configs,
-)
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.metrics import realized_forward_return
 from freqai_seq.evaluation.validation import probe_metrics as pm
@@ -38,6 +33,11 @@ from freqai_seq.evaluation.validation.model_probe import StrategyFeatures, not_a
 from freqai_seq.evaluation.validation.truth import load_candles
 from freqai_seq.evaluation.validation.volatility import evaluate_volatility, volatility_rows
 from freqai_seq.labels import return_labels, volatility_labels
+from freqai_seq.runs.run_config import (
+    check_label_period,
+    load_freqtrade_config,
+    load_user_configs,
+)
 
 logger = logging.getLogger(__name__)
 

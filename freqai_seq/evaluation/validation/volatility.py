@@ -8,7 +8,7 @@ gives no score. Baselines known at t:
 
 - trailing: the sample variance of the last h log returns;
 - EWMA: RiskMetrics (lambda 0.94) of squared log returns;
-- HAR-RV (Corsi 2009): target ~ b0 + b1 RV_day + b2 RV_week + b3 RV_month (freqai_seq.strategy.har),
+- HAR-RV (Corsi 2009): target ~ b0 + b1 RV_day + b2 RV_week + b3 RV_month (freqai_seq.model.har),
   fitted by least squares at the start of every walk-forward window on the trailing
   `train_period_days` of rows whose target was known before that start, then used for the
   window (no look-ahead).
@@ -29,8 +29,8 @@ import pandas as pd
 from freqai_seq.evaluation.metrics import timeframe_delta
 from freqai_seq.evaluation.validation.forecast_metrics import means_with_ci, score_with_ci
 from freqai_seq.evaluation.validation.intervals import ewma_sigma
+from freqai_seq.model.har import HAR_DAYS, har_components
 from freqai_seq.model.volatility_forecast import forecast_variance
-from freqai_seq.strategy.har import HAR_DAYS, har_components
 
 BASELINES = ("trailing", "ewma", "har")
 

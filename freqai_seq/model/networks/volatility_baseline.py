@@ -2,7 +2,7 @@
 (`volatility_baseline: "har"`).
 
 Each volatility label (`&-vol_<h>`, `&-logvar_<h>`) gets a linear HAR baseline of the window's
-newest candle: an intercept plus a weight per HAR feature (freqai_seq.strategy.har), fitted by least
+newest candle: an intercept plus a weight per HAR feature (freqai_seq.model.har), fitted by least
 squares on the training rows of every training (in FreqAI's scaled units: its scalers are
 affine, so this is the HAR regression on the log components). The wrapped network's output for
 the label is added to it, so an untrained network already forecasts HAR and training only has
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.strategy.har import HAR_FEATURES
+from freqai_seq.model.har import HAR_FEATURES
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def with_volatility_baseline(net: nn.Module, feature_names: list[str],
         raise FreqaiSeqError(
             f"volatility_baseline 'har' needs the features {list(HAR_FEATURES)}; missing "
             f"{missing}. The plugin's strategies add them when the key is set; in your own "
-            "strategy call freqai_seq.strategy.har.add_har_features in "
+            "strategy call freqai_seq.model.har.add_har_features in "
             "feature_engineering_standard "
             "(and keep principal_component_analysis off: it renames the features).")
     if not volatility_idx:

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
-from freqai_seq.commands.class_names import check_class_names
 from freqai_seq.data.coverage import check_timerange_covered
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.json_files import read_json_object
 from freqai_seq.processes import wrote_and_gone
 from freqai_seq.redaction import REDACTED, SECRET_KEY, masked
+from freqai_seq.runs.class_names import check_class_names
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ to run, and a batch here is one plain function call whose argument and result ar
 
 No shared filesystem: each batch travels as a tar archive (its description, the run's config
 without credentials, the strategy and model files, the candles of its pairs), the worker runs
-it in a temporary folder (freqai_seq.commands.walkforward_worker) with a market of its own,
+it in a temporary folder (freqai_seq.runs.walkforward.worker) with a market of its own,
 and what it wrote travels back the same way. Each worker needs freqai-seq installed, as the
 driver has it. Ctrl-C cancels the batches: a running one is stopped by its worker, which
 watches a Dask event.
@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from freqai_seq.commands.run_config import RunInputs
-from freqai_seq.commands.runner import BacktestRequest
-from freqai_seq.commands.walkforward_worker import OUTCOME_FILE, Batch, Outcome
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.redaction import masked
+from freqai_seq.runs.run_config import RunInputs
+from freqai_seq.runs.runner import BacktestRequest
+from freqai_seq.runs.walkforward.worker import OUTCOME_FILE, Batch, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def run_remote_batch(archive: bytes, stop_event: str) -> bytes:
         unpack(archive, workdir)
         with (workdir / "worker.log").open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "freqai_seq.commands.walkforward_worker", "batch",
+                [sys.executable, "-m", "freqai_seq.runs.walkforward.worker", "batch",
                  str(workdir)], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:
                 while proc.poll() is None:
@@ -150,7 +150,7 @@ def run_on_cluster(address: str, batches: list[Batch], inputs: RunInputs,
     `staging/batch-<i>` as a local batch's would."""
     from distributed import Event
 
-    from freqai_seq.commands.walkforward import prepare_workdir
+    from freqai_seq.runs.walkforward.spread import prepare_workdir
 
     with _connect(address) as client:
         stop_name = f"freqai-seq-stop-{request.run_identifier}-{time.time_ns()}"

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from freqai_seq.commands.run_config import load_freqtrade_config
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.runs.run_config import load_freqtrade_config
 
 logger = logging.getLogger(__name__)
 

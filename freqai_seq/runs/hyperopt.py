@@ -25,14 +25,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from freqai_seq.commands.freqtrade_log import (
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.runs.freqtrade_log import (
     DONE_TRAINING,
     HYPEROPT_EPOCHS_START,
     HYPEROPT_RESULTS_FILE,
 )
-from freqai_seq.commands.run_config import slug
-from freqai_seq.commands.runner import BacktestRequest, passthrough, run_offline
-from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.runs.run_config import slug
+from freqai_seq.runs.runner import BacktestRequest, passthrough, run_offline
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ FreqAI trains every (pair, window) of a backtest one after another. Here the dri
 same windows FreqAI would (its own data kitchen splits the timerange), leaves out the ones whose
 prediction file already exists (FreqAI's own rule for reusing a window), deals the rest to N
 batches, and each batch is a freqtrade backtest that trains only its windows
-(freqai_seq.commands.walkforward_worker). What the batches write, exactly what FreqAI writes
+(freqai_seq.runs.walkforward.worker). What the batches write, exactly what FreqAI writes
 (sub-train folders, models, metadata, pipelines, prediction files), lands in the identifier's
 models folder; then freqtrade's own backtest runs once over all pairs and finds every window's
 predictions, so the trades and profit are freqtrade's.
@@ -32,23 +32,23 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq.atomic import atomic_writer
-from freqai_seq.commands.freqtrade_log import DONE_TRAINING
-from freqai_seq.commands.run_config import (
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.processes import die_with_parent
+from freqai_seq.run_fingerprint import FINGERPRINT_FILE, carry_fingerprint
+from freqai_seq.runs.freqtrade_log import DONE_TRAINING
+from freqai_seq.runs.run_config import (
     WORKER_PLACEHOLDER,
     RunInputs,
     check_run_inputs,
     redacted,
 )
-from freqai_seq.commands.runner import (
+from freqai_seq.runs.runner import (
     BacktestRequest,
     check_freqtrade_args,
     check_identifier,
     run_backtest,
 )
-from freqai_seq.commands.walkforward_worker import FAILED_FILE, OUTCOME_FILE, Batch, Outcome
-from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.processes import die_with_parent
-from freqai_seq.run_fingerprint import FINGERPRINT_FILE, carry_fingerprint
+from freqai_seq.runs.walkforward.worker import FAILED_FILE, OUTCOME_FILE, Batch, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
     the rest."""
     started = time.monotonic()
     if plan.cluster:  # first: a wrong address fails in seconds, before any other work
-        from freqai_seq.commands.walkforward_cluster import check_scheduler
+        from freqai_seq.runs.walkforward.cluster import check_scheduler
 
         check_scheduler(plan.cluster)
     inputs = check_run_inputs(request.configs, request.spec, "backtesting", request.datadir)
@@ -170,7 +170,7 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
     todo = unfinished(tasks, models)
     workers = plan.workers
     if plan.cluster and not workers:
-        from freqai_seq.commands.walkforward_cluster import cluster_slots
+        from freqai_seq.runs.walkforward.cluster import cluster_slots
 
         workers = cluster_slots(plan.cluster)
     logger.info("Walk-forward: %d pairs x %d windows, split by %s into %d tasks; %d already "
@@ -187,7 +187,7 @@ def run_spread(request: BacktestRequest, plan: WorkerPlan,
                          request.run_identifier, windows, plan.threads, "")
                    for windows in deal(todo, workers)]
         if plan.cluster:
-            from freqai_seq.commands.walkforward_cluster import run_on_cluster
+            from freqai_seq.runs.walkforward.cluster import run_on_cluster
 
             outcomes = run_on_cluster(plan.cluster, batches, inputs, request, staging)
         else:
@@ -304,7 +304,7 @@ def run_local(batches: list[Batch], inputs: RunInputs, request: BacktestRequest,
                             inputs, request.userdir)
             with (workdir / "worker.log").open("wb") as out:
                 procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "freqai_seq.commands.walkforward_worker", "batch",
+                    [sys.executable, "-m", "freqai_seq.runs.walkforward.worker", "batch",
                      str(workdir)], stdout=out, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, preexec_fn=die_with_parent))
         _wait(procs, lambda: _progress(staging, request))

@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths, processes
-from freqai_seq.commands.class_names import check_class_names
-from freqai_seq.commands.loaders import install_loaders
-from freqai_seq.commands.run_config import load_user_configs, replacing_training_params
-from freqai_seq.commands.runner import freqtrade_cli, freqtrade_logfile
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, fast_replay
 from freqai_seq.market import process as market
 from freqai_seq.market.clock import ReplayClock
 from freqai_seq.market.overlay import offline_overlay
+from freqai_seq.runs.class_names import check_class_names
+from freqai_seq.runs.loaders import install_loaders
+from freqai_seq.runs.run_config import load_user_configs, replacing_training_params
+from freqai_seq.runs.runner import freqtrade_cli, freqtrade_logfile
 
 logger = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ def command_paths(parser: argparse.ArgumentParser | None = None,
     """Every command and subcommand of `freqai-seq` (`["market", "start"]`, ...), in the
     parser's order; a command with subcommands is listed before them."""
     if parser is None:
-        from freqai_seq.commands.cli import build_parser
+        from freqai_seq.cli.main import build_parser
 
         parser = build_parser()
     found: list[list[str]] = []
@@ -75,7 +75,7 @@ def command_paths(parser: argparse.ArgumentParser | None = None,
 def synopsis(path: list[str]) -> str:
     """`freqai-seq <path...> --help` as plain text, wrapped at HELP_WIDTH columns: `[]` the
     top-level help, `["market", "start"]` a subcommand's."""
-    from freqai_seq.commands.cli import build_parser
+    from freqai_seq.cli.main import build_parser
 
     parser = build_parser()
     for name in path:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from freqai_seq import paths
-from freqai_seq.commands.cli_options import add_option
+from freqai_seq.cli.options import add_option
 from freqai_seq.compat import check_versions
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, DEFAULT_PORT
@@ -20,8 +20,8 @@ from freqai_seq.processes import unwind_on_sigterm
 from freqai_seq.redaction import masked
 
 if TYPE_CHECKING:
-    from freqai_seq.commands.runner import BacktestRequest
     from freqai_seq.evaluation.validation.validate import ValidateOptions
+    from freqai_seq.runs.runner import BacktestRequest
 
 logger = logging.getLogger("freqai_seq")
 
@@ -84,7 +84,7 @@ def _cmd_market(args: argparse.Namespace) -> int:
 
 def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
     """The freqtrade run a command's shared options describe (`fields` replace some)."""
-    from freqai_seq.commands.runner import BacktestRequest, freqtrade_logfile, passthrough
+    from freqai_seq.runs.runner import BacktestRequest, freqtrade_logfile, passthrough
 
     described = {
         "configs": getattr(args, "config", None), "strategy": args.strategy, "model": args.model,
@@ -100,8 +100,8 @@ def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.runner import run_backtest
-    from freqai_seq.commands.walkforward import WorkerPlan, run_spread
+    from freqai_seq.runs.runner import run_backtest
+    from freqai_seq.runs.walkforward.spread import WorkerPlan, run_spread
 
     request = _run_request(args)
     if args.workers is None and args.cluster is None:
@@ -120,14 +120,14 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _cmd_lookahead(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.lookahead import run_lookahead
+    from freqai_seq.runs.lookahead import run_lookahead
 
     return run_lookahead(_run_request(args), args.minimum_trade_amount, args.targeted_trade_amount,
                          keep=args.keep)
 
 
 def _cmd_hyperopt(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.hyperopt import HyperoptRequest, run_hyperopt
+    from freqai_seq.runs.hyperopt import HyperoptRequest, run_hyperopt
 
     return run_hyperopt(HyperoptRequest(
         backtest=_run_request(args), epochs=args.epochs, spaces=tuple(args.spaces), loss=args.loss,
@@ -136,7 +136,7 @@ def _cmd_hyperopt(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.plot import PlotRequest, run_plots
+    from freqai_seq.runs.plot import PlotRequest, run_plots
 
     identifier = args.identifier or _run_request(args, identifier=None).run_identifier
     return run_plots(PlotRequest(
@@ -215,9 +215,9 @@ def _cmd_threads(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.run_config import load_user_configs
     from freqai_seq.evaluation import bench
     from freqai_seq.evaluation.bench_settings import BenchSettings
+    from freqai_seq.runs.run_config import load_user_configs
 
     settings = BenchSettings(pairs=tuple(args.pairs), timerange=args.timerange,
                                    epochs=args.epochs, batch_size=args.batch_size,
@@ -255,8 +255,8 @@ def _cmd_scale(args: argparse.Namespace) -> int:
 
 
 def _cmd_soak(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.dryrun import BotFailed
     from freqai_seq.evaluation import soak
+    from freqai_seq.runs.dryrun import BotFailed
 
     out = args.out or args.userdir / "results"
     if args.from_samples:
@@ -293,9 +293,9 @@ def _cmd_soak(args: argparse.Namespace) -> int:
 
 
 def _cmd_live_cycle(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.dryrun import BotFailed
     from freqai_seq.evaluation import live_cycle
     from freqai_seq.evaluation.bench import update_page
+    from freqai_seq.runs.dryrun import BotFailed
 
     settings = live_cycle.CycleSettings(
         workers=tuple(args.workers), cross_pair=not args.no_cross_pair, minutes=args.minutes,
@@ -317,8 +317,8 @@ def _cmd_live_cycle(args: argparse.Namespace) -> int:
 
 
 def _cmd_training_plot(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.run_config import slug
     from freqai_seq.evaluation import training_plot
+    from freqai_seq.runs.run_config import slug
 
     identifier = args.identifier or slug(f"{args.model}-{args.strategy}")
     out = args.out or args.userdir / "plot" / f"training-{identifier}.html"
@@ -353,7 +353,7 @@ def _run_validation(options: ValidateOptions) -> int:
 
 
 def _cmd_dryrun(args: argparse.Namespace) -> int:
-    from freqai_seq.commands import dryrun
+    from freqai_seq.runs import dryrun
 
     folder = args.userdir / "dryrun"
     if args.action == "start":
@@ -390,7 +390,7 @@ def _cmd_dryrun(args: argparse.Namespace) -> int:
 
 
 def _cmd_install(args: argparse.Namespace) -> int:
-    from freqai_seq.commands.loaders import install, loader_files, write_example_config
+    from freqai_seq.runs.loaders import install, loader_files, write_example_config
 
     written = install(args.userdir, force=args.force)
     print(f"{len(written)} loader file(s) written, {len(loader_files()) - len(written)} already "
@@ -411,7 +411,7 @@ def _cmd_install(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
-    from freqai_seq.reference import key_table
+    from freqai_seq.cli.reference import key_table
 
     print(key_table("ensemble" if args.ensemble else "hybrid" if args.hybrid else "sequence"))
     return 0
@@ -527,7 +527,7 @@ def _page_option(parser: argparse.ArgumentParser, markers: str, page: str) -> No
 
 def _walkforward_options(parser: argparse.ArgumentParser) -> None:
     """Trainings spread over worker processes or a Dask cluster
-    (freqai_seq.commands.walkforward)."""
+    (freqai_seq.runs.walkforward.spread)."""
     parser.add_argument("--workers", type=_positive, default=None, metavar="N",
                         help="train the walk-forward windows in N worker processes (default: "
                              "one freqtrade process, as freqtrade does); with --cluster, N "
@@ -647,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
     _freqtrade_passthrough(bt)
     bt.set_defaults(func=_cmd_backtest)
 
-    from freqai_seq.commands import lookahead
+    from freqai_seq.runs import lookahead
 
     look = sub.add_parser(
         "lookahead", help="offline `freqtrade lookahead-analysis` with FreqAI, under a "
@@ -676,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
     _freqtrade_passthrough(look)
     look.set_defaults(func=_cmd_lookahead)
 
-    from freqai_seq.commands import hyperopt
+    from freqai_seq.runs import hyperopt
 
     hyp = sub.add_parser(
         "hyperopt", help="offline `freqtrade hyperopt` of a FreqAI strategy's entry/exit "

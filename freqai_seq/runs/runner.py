@@ -23,15 +23,22 @@ from freqtrade.configuration import TimeRange
 from freqtrade.exceptions import OperationalException
 
 from freqai_seq import paths
-from freqai_seq.commands.freqtrade_log import (
+from freqai_seq.data.coverage import START_TOLERANCE
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.market import DEFAULT_HOST
+from freqai_seq.market.overlay import offline_overlay
+from freqai_seq.market.process import market_running
+from freqai_seq.processes import die_with_parent
+from freqai_seq.run_fingerprint import check_settings
+from freqai_seq.runs.freqtrade_log import (
     BACKTESTED_FROM,
     DONE_TRAINING,
     FAILED_TRAINING,
     REJECTED_ARGUMENTS,
     REJECTED_CONFIG,
 )
-from freqai_seq.commands.loaders import install_loaders
-from freqai_seq.commands.run_config import (
+from freqai_seq.runs.loaders import install_loaders
+from freqai_seq.runs.run_config import (
     RunInputs,
     RunRecord,
     RunSpec,
@@ -41,16 +48,9 @@ from freqai_seq.commands.run_config import (
     slug,
     write_overlay,
 )
-from freqai_seq.data.coverage import START_TOLERANCE
-from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.market import DEFAULT_HOST
-from freqai_seq.market.overlay import offline_overlay
-from freqai_seq.market.process import market_running
-from freqai_seq.processes import die_with_parent
-from freqai_seq.run_fingerprint import check_settings
 
 if TYPE_CHECKING:
-    from freqai_seq.commands.walkforward import WorkerPlan
+    from freqai_seq.runs.walkforward.spread import WorkerPlan
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def run_measured(name: str, request: BacktestRequest, log_path: Path,
     when given; a failure is an error naming it."""
     from freqtrade.data.btanalysis import load_backtest_stats
 
-    from freqai_seq.commands.walkforward import run_spread
+    from freqai_seq.runs.walkforward.spread import run_spread
 
     start = time.perf_counter()
     if plan is None:

@@ -15,7 +15,7 @@ backtest windows stop before it, so the cut run's last candle gets no prediction
 after the analysed entry or exit, and it is no look-ahead. FreqAI also drops the `%` features
 from the dataframe it returns, so a feature that looks ahead only shows through the predictions
 and signals it changes. To tell the missing prediction apart from real bias, freqtrade runs
-unchanged under `python -m freqai_seq.commands.lookahead`, which also records every difference
+unchanged under `python -m freqai_seq.runs.lookahead`, which also records every difference
 behind the table; the verdict then allows exactly two kinds:
 
 - on the cut run's last candle, when FreqAI did not predict it, a column holding the value it has
@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from freqai_seq import paths
-from freqai_seq.commands.runner import BacktestRequest, passthrough, run_offline
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.runs.runner import BacktestRequest, passthrough, run_offline
 
 logger = logging.getLogger(__name__)
 
@@ -246,10 +246,10 @@ def record_differences(path: Path, full_df: Any, cut_df: Any, pair: str) -> None
 
 
 def _probe_main(argv: list[str]) -> None:
-    """`python -m freqai_seq.commands.lookahead --record FILE <freqtrade arguments>`: freqtrade's
+    """`python -m freqai_seq.runs.lookahead --record FILE <freqtrade arguments>`: freqtrade's
     command line, unchanged, with each comparison lookahead-analysis makes also recorded to FILE."""
     if argv[:1] != ["--record"] or len(argv) < 3:
-        raise SystemExit("usage: python -m freqai_seq.commands.lookahead --record FILE "
+        raise SystemExit("usage: python -m freqai_seq.runs.lookahead --record FILE "
                          "lookahead-analysis ...")
     record = Path(argv[1])
     from freqtrade.main import main
@@ -286,7 +286,7 @@ def run_lookahead(request: BacktestRequest, minimum_trades: int, targeted_trades
     try:
         code, failed, tail = run_offline(
             request, "lookahead-analysis",
-            launcher=("-m", "freqai_seq.commands.lookahead", "--record", str(record)))
+            launcher=("-m", "freqai_seq.runs.lookahead", "--record", str(record)))
         records = read_records(record)
     finally:
         if keep:

@@ -134,5 +134,5 @@ def install_loaders(userdir: Path) -> None:
     freqtrade finds the plugin's classes from any working directory."""
     written = install(userdir)
     if written:
-        logger.info("Wrote %d loader file(s) under %s (freqai_seq.commands.loaders)", len(written),
+        logger.info("Wrote %d loader file(s) under %s (freqai_seq.runs.loaders)", len(written),
                     userdir)

@@ -1,6 +1,6 @@
-"""One worker of a spread walk-forward (freqai_seq.commands.walkforward).
+"""One worker of a spread walk-forward (freqai_seq.runs.walkforward.spread).
 
-`python -m freqai_seq.commands.walkforward_worker batch WORKDIR` runs the batch described by
+`python -m freqai_seq.runs.walkforward.worker batch WORKDIR` runs the batch described by
 `WORKDIR/batch.json`: freqtrade's own backtest of the batch's pairs over the whole timerange,
 against a market of its own, with FreqAI's training windows cut down to the batch's windows,
 so FreqAI trains and writes exactly those (sub-train folders, models, prediction files) and
@@ -9,7 +9,7 @@ timerange, as in a single backtest, so each training sees the same rows as there
 `WORKDIR/outcome.json` records the result; what finished is in `WORKDIR/user_data/models/`
 even when the batch did not.
 
-`python -m freqai_seq.commands.walkforward_worker freqtrade --windows FILE <freqtrade args>` is
+`python -m freqai_seq.runs.walkforward.worker freqtrade --windows FILE <freqtrade args>` is
 that freqtrade command line with the cut applied (the batch's launcher).
 """
 
@@ -64,8 +64,8 @@ class Outcome:
 
 def run_batch(workdir: Path) -> Outcome:
     """Run the batch in `workdir` and record its outcome there."""
-    from freqai_seq.commands.runner import BacktestRequest, run_offline
     from freqai_seq.market import DEFAULT_HOST
+    from freqai_seq.runs.runner import BacktestRequest, run_offline
 
     batch = Batch.read(workdir)
     (workdir / "windows.json").write_text(json.dumps(batch.windows))
@@ -80,7 +80,7 @@ def run_batch(workdir: Path) -> Outcome:
     try:
         code, failed, tail = run_offline(
             request, "backtesting", workdir / "freqtrade.log",
-            launcher=("-m", "freqai_seq.commands.walkforward_worker", "freqtrade", "--windows",
+            launcher=("-m", "freqai_seq.runs.walkforward.worker", "freqtrade", "--windows",
                       str(workdir / "windows.json")),
             env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
     except KeyboardInterrupt:
@@ -141,7 +141,7 @@ def main(argv: list[str]) -> int:
 
         freqtrade_main(argv[3:])
         return 0
-    print("usage: python -m freqai_seq.commands.walkforward_worker batch WORKDIR | "
+    print("usage: python -m freqai_seq.runs.walkforward.worker batch WORKDIR | "
           "freqtrade --windows FILE <freqtrade arguments>", file=sys.stderr)
     return 2
 

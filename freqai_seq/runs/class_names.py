@@ -65,7 +65,7 @@ def check_class_names(model: str, strategy: str, userdir: Path, config: dict[str
     or the strategy (`config`: the merged config; `extra`: freqtrade arguments after `--`)."""
     from freqtrade.constants import USERPATH_FREQAIMODELS, USERPATH_STRATEGIES
 
-    from freqai_seq.commands.loaders import KINDS
+    from freqai_seq.runs.loaders import KINDS
 
     plugin = {kind.folder: classes_in([module_file(kind.module)]) for kind in KINDS}
     model_path = option_value(extra, "--freqaimodel-path") or config.get("freqaimodel_path")

@@ -26,14 +26,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from freqai_seq.commands.freqtrade_log import DONE_TRAINING
-from freqai_seq.commands.runner import (
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.runs.freqtrade_log import DONE_TRAINING
+from freqai_seq.runs.runner import (
     BacktestRequest,
     freqtrade_logfile,
     passthrough,
     run_offline,
 )
-from freqai_seq.errors import FreqaiSeqError
 
 logger = logging.getLogger(__name__)
 
