@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from freqai_seq.atomic import atomic_writer
-from freqai_seq.checkpoints import CheckpointLoader
+from freqai_seq.checkpoints import CheckpointLoader, loads_format
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.model.config_schema import SequenceConfig
 from freqai_seq.model.cross_pair.columns import align_scaled
@@ -86,6 +86,7 @@ class CrossPair:
         return np.column_stack([aligned, ids.astype(np.float32)])
 
 
+@loads_format
 class SequenceModel:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION

@@ -9,13 +9,14 @@ import lightgbm as lgb
 import numpy as np
 import torch
 
-from freqai_seq.checkpoints import CheckpointLoader
+from freqai_seq.checkpoints import CheckpointLoader, loads_format
 from freqai_seq.model.ensemble.config import EnsembleConfig
 from freqai_seq.model.ensemble.stacking import combine, flat_features
 from freqai_seq.model.sequence_model import SequenceModel
 from freqai_seq.model.windowing import gather_windows
 
 
+@loads_format
 class EnsembleModel(SequenceModel):
     format = "freqai-seq/ensemble-model"
     format_version = 1
