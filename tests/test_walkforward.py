@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from freqai_seq.run_fingerprint import FINGERPRINT_FILE
-from freqai_seq.runs.walkforward.spread import Task, deal, make_tasks, split_rule
+from freqai_seq.runs.walkforward.plan import Task, deal, make_tasks, split_rule
 from tests.conftest import ROOT, run_cli
 
 PAIRS = ["BTC/USD", "ETH/USD"]
@@ -235,7 +235,7 @@ def test_a_workers_config_has_placeholders_freqtrade_accepts(tmp_path: Path,
     """A config with an API server (its JWT key must have 32 characters) and other credentials:
     the batch's config holds none of them, and passes the check the worker itself runs."""
     from freqai_seq.runs.run_config import RunSpec, check_run_inputs
-    from freqai_seq.runs.walkforward.spread import batch_config
+    from freqai_seq.runs.walkforward.workdir import batch_config
 
     secrets = ("EXCHANGEKEY1", "EXCHANGESECRET2", "APIPASSWORD3", "JWTKEY4" * 5, "WSTOKEN5",
                "TELEGRAMTOKEN6")

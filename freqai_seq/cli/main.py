@@ -101,7 +101,8 @@ def _run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from freqai_seq.runs.runner import run_backtest
-    from freqai_seq.runs.walkforward.spread import WorkerPlan, run_spread
+    from freqai_seq.runs.walkforward.plan import WorkerPlan
+    from freqai_seq.runs.walkforward.spread import run_spread
 
     request = _run_request(args)
     if args.workers is None and args.cluster is None:

@@ -31,13 +31,13 @@ from freqai_seq.evaluation.bench_settings import (
     BenchSettings,
 )
 from freqai_seq.evaluation.live_latency import StrategyFrames, measure
+from freqai_seq.evaluation.measured import MeasuredBacktest, evaluation_request, run_measured
 from freqai_seq.evaluation.metrics import realized_forward_return, score, spread_error_ic
 from freqai_seq.labels import return_label, uncertainty_label
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.model.config_schema import HybridConfig, SequenceConfig
-from freqai_seq.runs.runner import MeasuredBacktest, evaluation_request, run_measured
-from freqai_seq.runs.walkforward.spread import WorkerPlan
+from freqai_seq.runs.walkforward.plan import WorkerPlan
 
 logger = logging.getLogger(__name__)
 

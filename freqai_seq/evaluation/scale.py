@@ -24,10 +24,11 @@ import pandas as pd
 
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.evaluation.measured import evaluation_request
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
-from freqai_seq.runs.runner import evaluation_request
-from freqai_seq.runs.walkforward.spread import WorkerPlan, run_spread
+from freqai_seq.runs.walkforward.plan import WorkerPlan
+from freqai_seq.runs.walkforward.spread import run_spread
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench import training_params
 from freqai_seq.evaluation.bench_settings import BENCH_MODELS, BenchSettings
+from freqai_seq.evaluation.measured import evaluation_request, run_measured
 from freqai_seq.evaluation.metrics import realized_forward_return
 from freqai_seq.evaluation.skill_settings import (
     CURRICULUM_EPOCHS,
@@ -44,7 +45,6 @@ from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.runs.freqtrade_log import DONE_TRAINING
 from freqai_seq.runs.run_config import load_user_configs
-from freqai_seq.runs.runner import evaluation_request, run_measured
 
 logger = logging.getLogger(__name__)
 

@@ -12,27 +12,23 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from freqtrade.configuration import TimeRange
 from freqtrade.exceptions import OperationalException
 
-from freqai_seq import paths
 from freqai_seq.data.coverage import START_TOLERANCE
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import market_running
 from freqai_seq.processes import die_with_parent
 from freqai_seq.run_fingerprint import check_settings
 from freqai_seq.runs.freqtrade_log import (
     BACKTESTED_FROM,
-    DONE_TRAINING,
     FAILED_TRAINING,
     REJECTED_ARGUMENTS,
     REJECTED_CONFIG,
@@ -48,9 +44,6 @@ from freqai_seq.runs.run_config import (
     slug,
     write_overlay,
 )
-
-if TYPE_CHECKING:
-    from freqai_seq.runs.walkforward.spread import WorkerPlan
 
 logger = logging.getLogger(__name__)
 
@@ -250,56 +243,6 @@ def start_moved(output: str, timerange: str | None) -> str | None:
             f"start {start:%Y-%m-%d}: the candles before it do not cover "
             "freqai.train_period_days plus the strategy's startup candles. Download earlier "
             "data, start the timerange later or shorten train_period_days.")
-
-
-def evaluation_request(configs: list[Path], strategy: str, model: str, timerange: str,
-                       identifier: str, userdir: Path, port: int, state_file: Path,
-                       training_params: Path | None) -> BacktestRequest:
-    """A backtest of an evaluation command (bench, skill, intervals) on the bundled data,
-    against the market the command runs (`port`, `state_file`) for all its backtests."""
-    return BacktestRequest(
-        configs=configs, strategy=strategy, model=model, timerange=timerange,
-        identifier=identifier, datadir=paths.DATA_DIR, userdir=userdir, host=DEFAULT_HOST,
-        port=port, state_file=state_file, log_file=state_file.with_name("market.log"),
-        training_params=training_params)
-
-
-@dataclass(frozen=True)
-class MeasuredBacktest:
-    """A finished backtest as an evaluation reports it: wall time, and freqtrade's own figures
-    from its result file."""
-
-    wall_s: float
-    trades: int
-    profit_pct: float
-    drawdown_pct: float
-    sharpe: float | None
-    training_times: tuple[float, ...]  # seconds of each training FreqAI logged
-
-
-def run_measured(name: str, request: BacktestRequest, log_path: Path,
-                 plan: WorkerPlan | None = None) -> MeasuredBacktest:
-    """Run the backtest (its output also to `log_path`), its trainings spread as `plan` says
-    when given; a failure is an error naming it."""
-    from freqtrade.data.btanalysis import load_backtest_stats
-
-    from freqai_seq.runs.walkforward.spread import run_spread
-
-    start = time.perf_counter()
-    if plan is None:
-        code = run_backtest(request, log_path)
-        times = tuple(float(t) for t in DONE_TRAINING.findall(log_path.read_text()))
-    else:
-        spread = run_spread(request, plan, log_path)
-        code, times = spread.code, spread.training_times
-    wall = time.perf_counter() - start
-    if code != 0:
-        raise FreqaiSeqError(f"The {name} backtest failed (exit {code}); see {log_path}.")
-    stats = load_backtest_stats(request.userdir / "backtest_results")["strategy"][
-        request.strategy]
-    return MeasuredBacktest(wall, int(stats["total_trades"]), 100 * float(stats["profit_total"]),
-                            100 * float(stats.get("max_drawdown_account") or 0.0),
-                            stats.get("sharpe"), times)
 
 
 OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables

@@ -29,7 +29,8 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.redaction import masked
 from freqai_seq.runs.run_config import RunInputs
 from freqai_seq.runs.runner import BacktestRequest
-from freqai_seq.runs.walkforward.worker import OUTCOME_FILE, Batch, Outcome
+from freqai_seq.runs.walkforward.plan import OUTCOME_FILE, WORKER_MODULE, Batch, Outcome
+from freqai_seq.runs.walkforward.workdir import prepare_workdir
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ def run_remote_batch(archive: bytes, stop_event: str) -> bytes:
         unpack(archive, workdir)
         with (workdir / "worker.log").open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "freqai_seq.runs.walkforward.worker", "batch",
-                 str(workdir)], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                [sys.executable, "-m", WORKER_MODULE, "batch", str(workdir)], stdout=out,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:
                 while proc.poll() is None:
                     if stop.wait(timeout=0.5):
@@ -149,8 +150,6 @@ def run_on_cluster(address: str, batches: list[Batch], inputs: RunInputs,
     """Every batch as a task on the scheduler at `address`; what each wrote lands in
     `staging/batch-<i>` as a local batch's would."""
     from distributed import Event
-
-    from freqai_seq.runs.walkforward.spread import prepare_workdir
 
     with _connect(address) as client:
         stop_name = f"freqai-seq-stop-{request.run_identifier}-{time.time_ns()}"

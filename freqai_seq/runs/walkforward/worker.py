@@ -1,4 +1,5 @@
-"""One worker of a spread walk-forward (freqai_seq.runs.walkforward.spread).
+"""One worker of a spread walk-forward (freqai_seq.runs.walkforward.spread): the process a batch
+runs in, started by freqai_seq.runs.walkforward.local or .cluster.
 
 `python -m freqai_seq.runs.walkforward.worker batch WORKDIR` runs the batch described by
 `WORKDIR/batch.json`: freqtrade's own backtest of the batch's pairs over the whole timerange,
@@ -18,55 +19,23 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-BATCH_FILE, OUTCOME_FILE = "batch.json", "outcome.json"
-# (pair, model id) of every training FreqAI gave up on: it then writes a prediction file of
-# zeros, which must not count as a finished window
-FAILED_FILE = "failed-windows.jsonl"
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What one worker trains: `windows` maps each pair to the FreqAI model ids (training-range
-    end timestamps) it trains; everything else is the run's."""
-
-    strategy: str
-    model: str
-    timerange: str
-    identifier: str
-    windows: dict[str, list[int]]
-    threads: int  # torch / OpenMP threads per training, the same in every worker
-    datadir: str  # candles; "" = WORKDIR/data (shipped with the batch)
-    config: str = "config.json"  # in WORKDIR: the run's merged config, without credentials
-
-    def write(self, workdir: Path) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / BATCH_FILE).write_text(json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def read(cls, workdir: Path) -> Batch:
-        return cls(**json.loads((workdir / BATCH_FILE).read_text()))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int  # the runner's verdict: 0, 1, or 130 when interrupted
-    failed_trainings: int
-    tail: str  # the last lines of freqtrade's output
-
-    @classmethod
-    def read(cls, path: Path) -> Outcome:
-        return cls(**json.loads(path.read_text()))
+from freqai_seq.market import DEFAULT_HOST
+from freqai_seq.runs.runner import BacktestRequest, run_offline
+from freqai_seq.runs.walkforward.plan import (
+    FAILED_FILE,
+    OUTCOME_FILE,
+    WORKER_MODULE,
+    Batch,
+    Outcome,
+)
 
 
 def run_batch(workdir: Path) -> Outcome:
     """Run the batch in `workdir` and record its outcome there."""
-    from freqai_seq.market import DEFAULT_HOST
-    from freqai_seq.runs.runner import BacktestRequest, run_offline
-
     batch = Batch.read(workdir)
     (workdir / "windows.json").write_text(json.dumps(batch.windows))
     request = BacktestRequest(
@@ -80,7 +49,7 @@ def run_batch(workdir: Path) -> Outcome:
     try:
         code, failed, tail = run_offline(
             request, "backtesting", workdir / "freqtrade.log",
-            launcher=("-m", "freqai_seq.runs.walkforward.worker", "freqtrade", "--windows",
+            launcher=("-m", WORKER_MODULE, "freqtrade", "--windows",
                       str(workdir / "windows.json")),
             env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
     except KeyboardInterrupt:
@@ -141,7 +110,7 @@ def main(argv: list[str]) -> int:
 
         freqtrade_main(argv[3:])
         return 0
-    print("usage: python -m freqai_seq.runs.walkforward.worker batch WORKDIR | "
+    print(f"usage: python -m {WORKER_MODULE} batch WORKDIR | "
           "freqtrade --windows FILE <freqtrade arguments>", file=sys.stderr)
     return 2
 
