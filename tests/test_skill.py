@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +12,10 @@ import pytest
 
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.forecast_skill import REPORT_ARMS, SELECTION_ARMS
-from freqai_seq.evaluation.skill import arm_params, hourly_dates, overlay
-from freqai_seq.evaluation.skill_settings import DEFAULT_ARMS, Arm, parse_arm
+from freqai_seq.evaluation.skill import Scope, arm_params, hourly_dates, overlay
+from freqai_seq.evaluation.skill_settings import DEFAULT_ARMS, PERIODS, Arm, parse_arm
 from freqai_seq.evaluation.validation.forecast_metrics import paired_differences
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 
 def test_arm_names_round_trip_and_bad_names_are_refused() -> None:
@@ -24,37 +27,46 @@ def test_arm_names_round_trip_and_bad_names_are_refused() -> None:
         parse_arm("lstm-both-1h-90d")
     for name in (*SELECTION_ARMS, *REPORT_ARMS):
         assert parse_arm(name).name == name
+    config = {"freqai": {"model_training_parameters": {},
+                         "feature_parameters": {"indicator_periods_candles": [10, 20]}}}
+    selection, report = (Scope(p, PERIODS[p], BUNDLED, config, ("A/EUR", "B/EUR"))
+                         for p in ("selection", "report"))
     har = parse_arm("lstm-cross-1h-180d-logvar_har")
-    assert overlay(har)["freqai"]["feature_parameters"] == {"volatility_label": "logvar"}
-    config = {"freqai": {"model_training_parameters": {}}}
-    assert arm_params(har, config, "selection")["volatility_baseline"] == "har"
+    assert overlay(har, selection)["freqai"]["feature_parameters"] == {
+        "volatility_label": "logvar"}
+    assert overlay(har, selection)["exchange"]["pair_whitelist"] == ["A/EUR", "B/EUR"]
+    # a 30m arm: the same hours of target and indicators as the config's at 1h
+    assert overlay(parse_arm("lstm-pair-30m-90d"), selection)["freqai"]["feature_parameters"] == {
+        "include_timeframes": ["30m"], "label_period_candles": 24,
+        "indicator_periods_candles": [20, 40]}
+    assert arm_params(har, selection)["volatility_baseline"] == "har"
     with pytest.raises(FreqaiSeqError, match="volatility option"):
         parse_arm("lstm-cross-1h-180d-vol")
     with pytest.raises(FreqaiSeqError, match="training options are for the sequence models"):
         parse_arm("lightgbm-pair-1h-30d-curriculum")
     curriculum = parse_arm("lstm-cross-1h-180d-curriculum")
-    assert arm_params(curriculum, config, "selection")["curriculum_epochs"] == 3
-    assert overlay(curriculum)["freqai"]["train_period_days"] == 180
+    assert arm_params(curriculum, selection)["curriculum_epochs"] == 3
+    assert overlay(curriculum, selection)["freqai"]["train_period_days"] == 180
     # an expanding arm's first window is the sliding arm's; FreqAI loads up to the cap
     expanding = parse_arm("hybrid-cross-1h-180d-logvar_har-expanding")
     assert (expanding.volatility, expanding.training) == ("logvar_har", "expanding")
     assert expanding.name == "hybrid-cross-1h-180d-logvar_har-expanding"
-    assert overlay(expanding)["freqai"]["train_period_days"] == 260
-    assert arm_params(expanding, config, "selection")["expanding_window_start"] == "2018-01-02"
-    assert arm_params(expanding, config, "report")["expanding_window_start"] == "2018-07-05"
+    assert overlay(expanding, selection)["freqai"]["train_period_days"] == 260
+    assert arm_params(expanding, selection)["expanding_window_start"] == "2018-01-02"
+    assert arm_params(expanding, report)["expanding_window_start"] == "2018-07-05"
 
 
 def test_the_paired_column_compares_with_the_chosen_baseline(tmp_path: Path) -> None:
     from freqai_seq.evaluation import skill
 
     with pytest.raises(FreqaiSeqError, match="baseline arm lightgbm-pair-1h-30d is not among"):
-        skill.run([parse_arm("lstm-cross-1h-180d")], "selection", tmp_path, tmp_path, 10, 0,
+        skill.run([parse_arm("lstm-cross-1h-180d")], "selection", tmp_path, 10, 0,
                   "lightgbm-pair-1h-30d")
     entry = {"value": 0.1, "ci_low": 0.0, "ci_high": 0.2}
     scores = {"mean_pair_ic": entry, "spearman_ic": entry, "cross_sectional_ic": entry,
               "mse_vs_zero": 1.0, "direction_accuracy": entry}
     run = {"train_s": 10.0, "windows": 2, "trades": 3, "profit_pct": 1.0}
-    report = {"period": "selection", "timerange": "x", "rows": 1, "dates": 1,
+    report = {"period": "selection", "timerange": "x", "pairs": ["A/B"], "rows": 1, "dates": 1,
               "block_candles": 168, "baseline": "lstm-cross-1h-180d",
               "arms": {"lstm-cross-1h-180d": {**scores, "ic_minus_baseline": (0.0, 0.0, 0.0)},
                        "lstm-cross-1h-180d-expanding": {
@@ -91,3 +103,49 @@ def test_paired_difference_of_ics_uses_the_same_resamples() -> None:
     assert out["same"] == (0.0, 0.0, 0.0)
     diff, low, high = out["good"]
     assert diff > 0.5 and 0 < low < diff < high
+
+
+def test_skill_measures_on_the_users_own_config_candles_and_user_data(
+        datadir: Path, tmp_path: Path) -> None:
+    """Two tiny arms on a config whose pairs, stake currency and candle folder are not the
+    bundled ones (real candles: two bundled pairs' files, quoted in EUR): the report scores
+    exactly the config's pairs, the runs write under the given user-data folder, and a finished
+    arm is reused only for the same inputs."""
+    from freqai_seq.evaluation import skill
+
+    candles = tmp_path / "candles"
+    candles.mkdir()
+    pairs = ("ETH/EUR", "LTC/EUR")
+    for coin in ("BTC", "ETH", "LTC"):  # BTC: the correlated pair
+        shutil.copy(datadir / f"{coin}_USD-1h.feather", candles / f"{coin}_EUR-1h.feather")
+    config = json.loads(Path("config.json").read_text())
+    config["stake_currency"] = "EUR"
+    config["exchange"]["pair_whitelist"] = list(pairs)
+    config["freqai"]["feature_parameters"]["include_corr_pairlist"] = ["BTC/EUR"]
+    config["freqai"]["model_training_parameters"] = {"window": 12, "hidden_size": 8,
+                                                     "num_layers": 1, "epochs": 1}
+    config_file = tmp_path / "mine.json"
+    config_file.write_text(json.dumps(config))
+    workspace = Workspace(configs=(config_file,), datadir=candles, userdir=tmp_path / "ud")
+    arms = [parse_arm("lightgbm-pair-1h-30d"), parse_arm("lstm-pair-1h-30d")]
+    week = "20190101-20190108"
+    out = tmp_path / "out"
+
+    report = skill.run(arms, "selection", out, 20, 0, workspace=workspace, timerange=week)
+
+    assert report["pairs"] == sorted(pairs) and report["timerange"] == week
+    assert report["dates"] > 100 and report["rows"] > 200
+    assert report["arms"]["lstm-pair-1h-30d"]["ic_minus_baseline"] is not None
+    for arm in arms:
+        assert report["runs"][arm.name]["windows"] == 1
+        written = workspace.userdir / "models" / f"skill-selection-{arm.name}"
+        assert {f.name.split("_")[1] for f in
+                (written / "backtesting_predictions").glob("*.feather")} == {"eth", "ltc"}
+    assert "| lstm-pair-1h-30d |" in skill.format_report(report)
+    assert ", 2 pairs, weekly retraining" in skill.format_report(report)
+    # a rerun on the same inputs reuses the finished arms; other dates are refused
+    assert skill.run(arms, "selection", out, 20, 0, workspace=workspace,
+                     timerange=week)["runs"] == report["runs"]
+    with pytest.raises(FreqaiSeqError, match="finished run on other configs"):
+        skill.run(arms, "selection", out, 20, 0, workspace=workspace,
+                  timerange="20190108-20190115")

@@ -22,6 +22,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.tune import study as tune_study
 from freqai_seq.evaluation.tune.settings import TuneSettings
 from freqai_seq.model.config_schema import SequenceConfig
+from freqai_seq.runs.workspace import Workspace
 from tests import postgres
 from tests.conftest import ROOT
 
@@ -47,9 +48,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny(inputs: Path, out: Path, **changes: object) -> TuneSettings:
     settings = TuneSettings(
         study="tiny", training_params=inputs / "params.json", space=inputs / "space.json",
-        pairs=("BTC/USD",), windows=2, train_days=10, predict_days=2, end="20190401",
-        epochs=2, n_trials=4, seed=7, prune_startup_trials=1, prune_warmup_windows=0,
-        threads=1, out_dir=out)
+        workspace=Workspace(pairs=("BTC/USD",)), windows=2, train_days=10, predict_days=2,
+        end="20190401", epochs=2, n_trials=4, seed=7, prune_startup_trials=1,
+        prune_warmup_windows=0, threads=1, out_dir=out)
     return dataclasses.replace(settings, **changes)
 
 
@@ -194,7 +195,7 @@ def test_a_cross_pair_trial_trains_one_network_per_window_for_all_pairs(
     params = tmp_path / "cross.json"
     params.write_text(json.dumps({**BASE_PARAMS, "cross_pair": True, "pair_embedding_dim": 2}))
     settings = tiny(inputs, tmp_path, study="cross", training_params=params,
-                    pairs=("BTC/USD", "ETH/USD"), n_trials=1)
+                    workspace=Workspace(pairs=("BTC/USD", "ETH/USD")), n_trials=1)
     with caplog.at_level(logging.INFO, logger="freqai_seq.model.cross_pair"):
         report = tune_study.run(settings)
     trained = re.findall(r"training the shared network of the window ending [0-9: -]+ on 2 pairs "

@@ -12,7 +12,7 @@ import logging
 import shutil
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +82,9 @@ def training_params(bm: BenchModel, s: BenchSettings) -> dict[str, Any]:
                                "n_steps": None}}
 
 
-def _run_model(bm: BenchModel, s: BenchSettings, port: int,
+def _run_model(bm: BenchModel, s: BenchSettings, pairs: tuple[str, ...], port: int,
                state_file: Path) -> MeasuredBacktest:
-    shutil.rmtree(s.userdir / "models" / bm.identifier, ignore_errors=True)  # train anew
+    shutil.rmtree(s.workspace.userdir / "models" / bm.identifier, ignore_errors=True)  # anew
     run_dir = s.out_dir / bm.identifier
     run_dir.mkdir(parents=True, exist_ok=True)
     overlay = run_dir / "overlay.json"
@@ -92,13 +92,12 @@ def _run_model(bm: BenchModel, s: BenchSettings, port: int,
     freqai: dict[str, Any] = {"save_backtest_models": True, "train_period_days": s.train_days}
     if bm.freqaimodel == "PyTorchTransformerRegressor":
         freqai["conv_width"] = s.window
-    overlay.write_text(json.dumps({"exchange": {"pair_whitelist": list(s.pairs)},
+    overlay.write_text(json.dumps({"exchange": {"pair_whitelist": list(pairs)},
                                    "freqai": freqai}))
     params = run_dir / "params.json"
     params.write_text(json.dumps(training_params(bm, s)))
-    request = evaluation_request([paths.CONFIG, overlay], bm.strategy, bm.freqaimodel,
-                                 s.timerange, bm.identifier, s.userdir, port, state_file,
-                                 params)
+    request = evaluation_request(s.workspace, [overlay], bm.strategy, bm.freqaimodel,
+                                 s.timerange, bm.identifier, port, state_file, params)
     log_path = run_dir / "backtest.log"
     plan = (None if s.workers is None and s.cluster is None
             else WorkerPlan(s.workers or 0, s.training_threads, s.cluster))
@@ -106,7 +105,7 @@ def _run_model(bm: BenchModel, s: BenchSettings, port: int,
 
 
 def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...],
-             userdir: Path) -> tuple[int, float, float, float, float, float, float,
+             userdir: Path, datadir: Path) -> tuple[int, float, float, float, float, float, float,
                                      float | None]:
     from freqtrade.data.history import get_datahandler
     from freqtrade.enums import CandleType
@@ -114,7 +113,7 @@ def _quality(bm: BenchModel, horizon: int, timeframe: str, pairs: tuple[str, ...
     label, unc = return_label(horizon), uncertainty_label(return_label(horizon))
     folder = userdir / "models" / bm.identifier / "backtesting_predictions"
     preds, truths, spreads = [], [], []
-    handler = get_datahandler(paths.DATA_DIR, "feather")
+    handler = get_datahandler(datadir, "feather")
     for pair in pairs:
         coin = pair.split("/")[0].lower()
         files = sorted(folder.glob(f"cb_{coin}_*_prediction.feather"))
@@ -237,52 +236,59 @@ def typical_trainings(models: Path) -> tuple[int, int, float]:
             statistics.median(r.seconds for r in same))
 
 
-def run(s: BenchSettings, config: dict[str, Any]) -> dict[str, Any]:
+def run(s: BenchSettings) -> dict[str, Any]:
+    """Every model's backtest on the workspace, then the timings; the report."""
     unknown = sorted(set(s.models) - set(BENCH_MODELS))
     if unknown:
         raise FreqaiSeqError(f"Unknown models {unknown}; choose from {list(BENCH_MODELS)}.")
+    config = s.workspace.config()
+    pairs = s.pairs_of(config)
+    userdir = s.workspace.userdir
     horizon = int(config["freqai"]["feature_parameters"]["label_period_candles"])
     timeframe = config["timeframe"]
     s.out_dir.mkdir(parents=True, exist_ok=True)
     state_file = s.out_dir / "market.json"
     results: list[ModelResult] = []
     # A free port of its own: the benchmark never depends on (or collides with) another market.
-    with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,
+    with market_running(s.workspace.datadir, DEFAULT_HOST, 0, state_file,
                         s.out_dir / "market.log") as market:
         for name in s.models:
             bm = BENCH_MODELS[name]
             logger.info("Benchmark: walk-forward backtest with %s", name)
-            run = _run_model(bm, s, market.port, state_file)
+            run = _run_model(bm, s, pairs, market.port, state_file)
             times = run.training_times
-            quality = _quality(bm, horizon, timeframe, s.pairs, s.userdir)
+            quality = _quality(bm, horizon, timeframe, pairs, userdir, s.workspace.datadir)
             results.append(ModelResult(name, run.wall_s, len(times), statistics.median(times),
                                        sum(times), *quality, run.trades, run.profit_pct))
-    report: dict[str, Any] = {"settings": {**asdict(s), "out_dir": str(s.out_dir),
-                                           "userdir": str(s.userdir)},
-                              "models": [asdict(r) for r in results]}
+    settings = {f.name: getattr(s, f.name) for f in fields(s) if f.name != "workspace"}
+    report: dict[str, Any] = {"settings": {
+        **settings, "pairs": list(pairs), "out_dir": str(s.out_dir), "userdir": str(userdir),
+        "configs": [str(c) for c in s.workspace.configs], "datadir": str(s.workspace.datadir)},
+        "models": [asdict(r) for r in results]}
     if "PyTorchLSTMRegressor" in s.models:
         n_rows, n_features, median_s = typical_trainings(
-            s.userdir / "models" / BENCH_MODELS["PyTorchLSTMRegressor"].identifier)
+            userdir / "models" / BENCH_MODELS["PyTorchLSTMRegressor"].identifier)
         report["bare_loop_s"] = bare_loop_seconds(n_rows, n_features, s)
         report["bare_loop_shape"] = {"rows": n_rows, "features": n_features,
                                      "plugin_median_s": median_s}
         report["inference_candles_per_s"] = inference_throughput(n_features, s.window)
-    report["live_latency"] = live_latency(s)
+    report["live_latency"] = live_latency(s, pairs)
     report["ratios"] = ratios(report)
     (s.out_dir / "bench.json").write_text(json.dumps(report, indent=2))
     return report
 
 
-def live_latency(s: BenchSettings) -> dict[str, dict[str, Any]]:
+def live_latency(s: BenchSettings, pairs: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """FreqAI's live step per new candle per pair for every model, timed one model after the
     other once all backtests are done (see freqai_seq.evaluation.live_latency for what is timed)."""
-    frames = StrategyFrames(paths.DATA_DIR)
+    frames = StrategyFrames(s.workspace.datadir)
+    userdir = s.workspace.userdir
     out: dict[str, dict[str, Any]] = {}
     for name in s.models:
         identifier = BENCH_MODELS[name].identifier
         logger.info("Benchmark: live latency per new candle of %s", name)
-        out[name] = asdict(measure(s.userdir / "runs" / f"{identifier}.json", s.userdir,
-                                   s.pairs, frames))
+        out[name] = asdict(measure(userdir / "runs" / f"{identifier}.json", userdir, pairs,
+                                   frames))
     return out
 
 

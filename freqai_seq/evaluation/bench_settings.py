@@ -9,6 +9,7 @@ from typing import Any
 
 from freqai_seq import paths
 from freqai_seq.runs.run_config import slug
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 MC_PASSES = 20
 
@@ -50,9 +51,13 @@ BENCH_MODELS: dict[str, BenchModel] = {m.name: m for m in (
 ALL_MODELS = tuple(BENCH_MODELS)
 
 
+# Without pairs in the workspace, the benchmark takes this many of the config's whitelist (the
+# bundled config: BTC/USD, ETH/USD, LTC/USD).
+BENCH_PAIRS = 3
+
+
 @dataclass(frozen=True)
 class BenchSettings:
-    pairs: tuple[str, ...] = ("BTC/USD", "ETH/USD", "LTC/USD")
     timerange: str = "20190601-20190901"
     epochs: int = 10
     batch_size: int = 64
@@ -60,9 +65,13 @@ class BenchSettings:
     train_days: int = 30  # per-pair FreqAI's usual length, whatever config.json says
     models: tuple[str, ...] = ALL_MODELS
     out_dir: Path = paths.USER_DATA / "bench"
-    userdir: Path = paths.USER_DATA
+    workspace: Workspace = BUNDLED  # configs, candles, user-data folder and pairs of the runs
     # the walk-forward's trainings spread over worker processes or a Dask cluster
     # (freqai_seq.runs.walkforward.spread); None and None: one freqtrade process
     workers: int | None = None
     cluster: str | None = None
     training_threads: int = 1
+
+    def pairs_of(self, config: dict[str, Any]) -> tuple[str, ...]:
+        """The workspace's pairs, else the first BENCH_PAIRS of the merged `config`'s."""
+        return self.workspace.pairs or self.workspace.trading_pairs(config)[:BENCH_PAIRS]

@@ -1,14 +1,15 @@
-"""`freqai-seq intervals`: are the calibrated intervals, the volatility forecast and the
-after-fee signal of a model usable, measured like `freqai-seq skill`.
+"""`freqai-seq intervals`: are the calibrated intervals, the volatility forecast and the after-fee
+signal of a model usable, measured like `freqai-seq skill`.
 
-Each arm is a walk-forward backtest of all bundled pairs with `FreqaiSeqIntervalStrategy` (its
-model trains `&-ret_12`, the 5/10/90/95th percentiles and `&-vol_12`) over the selection or the
-reported period. The same model's predictions are then traded by the fixed-stake control and
-by `FreqaiSeqStrategy` (FreqAI reuses the saved prediction files of the identifier, so all three
-trade one model). Scores, on the rows every forecast covers, with block-bootstrap CIs (blocks one
-retrain window long): the intervals' coverage and Winkler score against the trailing-quantile and
-EWMA baselines, the volatility forecast's QLIKE against trailing, EWMA and HAR-RV, the plain
-rule's after-fee return, and each strategy's trades, profit, drawdown and Sharpe.
+Each arm is a walk-forward backtest of the workspace's pairs (default: the bundled config,
+candles and pairs) with `FreqaiSeqIntervalStrategy` (its model trains `&-ret_12`, the
+5/10/90/95th percentiles and `&-vol_12`) over the selection or the reported period. The same
+model's predictions are then traded by the fixed-stake control and by `FreqaiSeqStrategy` (FreqAI
+reuses the saved prediction files of the identifier, so all three trade one model). Scores, on
+the rows every forecast covers, with block-bootstrap CIs (blocks one retrain window long): the
+intervals' coverage and Winkler score against the trailing-quantile and EWMA baselines, the
+volatility forecast's QLIKE against trailing, EWMA and HAR-RV, the plain rule's after-fee return,
+and each strategy's trades, profit, drawdown and Sharpe.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
-from freqai_seq.evaluation.skill import BACKTEST_DAYS, identifier, run_arm
-from freqai_seq.evaluation.skill_settings import HORIZON_HOURS, PAIRS, PERIODS, Arm
+from freqai_seq.evaluation.skill import BACKTEST_DAYS, Scope, identifier, run_arm, scope
+from freqai_seq.evaluation.skill_settings import HORIZON_HOURS, Arm
 from freqai_seq.evaluation.validation.costs import cost_rows, evaluate_costs, run_fee
 from freqai_seq.evaluation.validation.exports import load_export
 from freqai_seq.evaluation.validation.intervals import (
@@ -35,7 +35,7 @@ from freqai_seq.evaluation.validation.volatility import evaluate_volatility, vol
 from freqai_seq.labels import return_label, volatility_labels
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
-from freqai_seq.runs.run_config import load_user_configs
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 STRATEGY = "FreqaiSeqIntervalStrategy"
 CONTROLS = {"FreqaiSeqIntervalFixedStakeStrategy": "fixed", "FreqaiSeqStrategy": "threshold"}
@@ -53,12 +53,12 @@ def _window_starts(run: Any, pair: str) -> list[pd.Timestamp]:
             for ts in sorted(run.windows.get(pair, {}))]
 
 
-def score_arm(arm: Arm, period: str, userdir: Path, config: dict[str, Any], resamples: int,
-              seed: int) -> dict[str, Any]:
-    run = load_export(userdir / "models" / identifier(arm, period, TAG), list(PAIRS))
+def score_arm(arm: Arm, scope: Scope, resamples: int, seed: int) -> dict[str, Any]:
+    run = load_export(scope.workspace.userdir / "models" / identifier(arm, scope.period, TAG),
+                      list(scope.pairs))
     frames = {p: run.predictions(p) for p in run.pairs}
     frames = {p: f[~f["date"].duplicated(keep="last")] for p, f in frames.items()}
-    candles = {p: load_candles(paths.DATA_DIR, p, "1h") for p in frames}
+    candles = {p: load_candles(scope.workspace.datadir, p, "1h") for p in frames}
     h, block = HORIZON_HOURS, BACKTEST_DAYS * 24
     columns = sorted({c for f in frames.values() for c in f.columns})
     found = interval_labels(columns).get(h)
@@ -73,31 +73,33 @@ def score_arm(arm: Arm, period: str, userdir: Path, config: dict[str, Any], resa
         {p: volatility_rows(frames[p], candles[p], h, label, "1h", _window_starts(run, p),
                             train_days) for p in frames},
         h, resamples, seed, block)
-    fee, source = run_fee(run.run_params, config)
+    fee, source = run_fee(run.run_params, scope.config)
     costs = evaluate_costs({p: cost_rows(frames[p], candles[p], h, return_label(h), "1h", fee)
                             for p in frames}, h, fee, source, resamples, seed, block)
     return {"intervals": intervals, "volatility": volatility, "costs": costs}
 
 
-def run(arms: list[Arm], period: str, out_dir: Path, userdir: Path, resamples: int,
-        seed: int) -> dict[str, Any]:
-    _, config = load_user_configs(None)
+def run(arms: list[Arm], period: str, out_dir: Path, resamples: int, seed: int, *,
+        workspace: Workspace = BUNDLED, timerange: str | None = None) -> dict[str, Any]:
+    """Run (or reuse) every arm's three backtests on the workspace and score the model's
+    forecasts; `timerange`: the period's dates (default: the bundled period's)."""
+    where = scope(period, workspace, timerange)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_file = out_dir / "market.json"
     strategies: dict[str, dict[str, Any]] = {}
-    with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,
+    with market_running(workspace.datadir, DEFAULT_HOST, 0, state_file,
                         out_dir / "market.log") as market:
         for arm in arms:
             ident = identifier(arm, period, TAG)
-            runs = {STRATEGY: run_arm(arm, period, config, market.port, state_file, out_dir,
-                                      userdir, STRATEGY, ident)}
+            runs = {STRATEGY: run_arm(arm, where, market.port, state_file, out_dir, STRATEGY,
+                                      ident)}
             for control, short in CONTROLS.items():
-                runs[control] = run_arm(arm, period, config, market.port, state_file, out_dir,
-                                        userdir, control, f"{ident}-{short}", models_of=ident)
+                runs[control] = run_arm(arm, where, market.port, state_file, out_dir, control,
+                                        f"{ident}-{short}", models_of=ident)
             strategies[arm.name] = {s: vars(r) for s, r in runs.items()}
-    report = {"period": period, "timerange": PERIODS[period], "strategies": strategies,
-              "arms": {a.name: score_arm(a, period, userdir, config, resamples, seed)
-                       for a in arms}}
+    report = {"period": period, "timerange": where.timerange, "pairs": list(where.pairs),
+              "strategies": strategies,
+              "arms": {a.name: score_arm(a, where, resamples, seed) for a in arms}}
     (out_dir / f"intervals-{period}.json").write_text(json.dumps(report, indent=2))
     return report
 
@@ -110,7 +112,8 @@ def _cell(cell: dict[str, Any], digits: int = 3, signed: bool = False) -> str:
 
 
 def format_report(report: dict[str, Any]) -> str:
-    lines = [f"{report['period']} period {report['timerange']}, 5 pairs, weekly retraining, "
+    lines = [f"{report['period']} period {report['timerange']}, {len(report['pairs'])} pairs, "
+             "weekly retraining, "
              f"{HORIZON_HOURS}-hour return; 95 % CIs from {BACKTEST_DAYS * 24}-candle date "
              "blocks; paired differences: model minus baseline (below 0 is better)", "",
              "| arm | interval | rows | coverage | Winkler model | trailing | EWMA | "

@@ -6,8 +6,9 @@ folder with `live_retrain_hours: 0`, so the bot retrains without pause, for `min
 warm-up (start-up and the first round of trainings) the log's "Done training" lines give, per
 pair, the wall time between two successive new models: the cycle. Its median over all pairs is
 how stale the oldest pair's model gets; the arms' ratio is the speed-up. The arms: per-pair
-networks with 1, 2, ... workers (`config.json` with the per-pair overlay), and the cross-pair
-network of `config.json` (one shared network per cycle, FreqAI's single thread).
+networks with 1, 2, ... workers (the workspace's configs with the per-pair overlay), and one
+cross-pair network over the workspace's configs (one shared network per cycle, FreqAI's single
+thread). The bots run in `<userdir>/live-cycle/<arm>`, emptied first.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import os
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.runs import dryrun
 from freqai_seq.runs.freqtrade_log import DONE_TRAINING_AT, FAILED_TRAINING
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +41,15 @@ class CycleSettings:
     warmup_minutes: float = 2.0
     model: str = "PyTorchLSTMRegressor"
     strategy: str = "FreqaiSeqStrategy"
-    pairs: tuple[str, ...] = field(default=())  # default: the config's
     api_port: int = dryrun.API_PORT + 11  # beside a user's own bot and the tests' bots
-    userdir: Path = paths.USER_DATA / "live-cycle"
+    # merged over the workspace's configs for the per-pair arms: one network per pair
+    per_pair_overlays: tuple[Path, ...] = (paths.EXAMPLES / "config.per-pair.json",)
+    workspace: Workspace = BUNDLED  # the bots' configs, candles and pairs; `folder` below
+
+    @property
+    def folder(self) -> Path:
+        """Where the arms' bots run, each in a user-data folder of its own (emptied first)."""
+        return self.workspace.userdir / "live-cycle"
 
 
 @dataclass(frozen=True)
@@ -49,13 +57,14 @@ class Arm:
     name: str
     configs: tuple[Path, ...]
     workers: int
+    cross: bool
 
 
 def arms(s: CycleSettings) -> list[Arm]:
-    per_pair = (paths.CONFIG, paths.EXAMPLES / "config.per-pair.json")
-    out = [Arm(f"per-pair, {n} worker(s)", per_pair, n) for n in s.workers]
+    per_pair = (*s.workspace.configs, *s.per_pair_overlays)
+    out = [Arm(f"per-pair, {n} worker(s)", per_pair, n, False) for n in s.workers]
     if s.cross_pair:
-        out.append(Arm("cross-pair", (paths.CONFIG,), 1))
+        out.append(Arm("cross-pair", s.workspace.configs, 1, True))
     return out
 
 
@@ -81,15 +90,18 @@ def cycle_figures(done: list[tuple[float, str, float]], since: float) -> dict[st
 
 
 def run_arm(arm: Arm, s: CycleSettings) -> dict[str, Any]:
-    userdir = s.userdir / arm.name.replace(", ", "-").replace(" ", "-").replace("(s)", "s")
+    userdir = s.folder / arm.name.replace(", ", "-").replace(" ", "-").replace("(s)", "s")
     dryrun.empty_userdir(userdir)
     userdir.mkdir(parents=True, exist_ok=True)
     overlay = userdir / "workers.json"
-    overlay.write_text(json.dumps(
-        {"freqai": {"model_training_parameters": {"live_training_workers": arm.workers}}}))
-    request = dryrun.DryRunRequest(model=s.model, strategy=s.strategy, pairs=s.pairs,
-                                   configs=(*arm.configs, overlay), userdir=userdir,
-                                   api_port=s.api_port, fast=True, retrain_hours=0.0)
+    params: dict[str, Any] = {"live_training_workers": arm.workers}
+    if arm.cross:  # whatever the workspace's configs train
+        params["cross_pair"] = True
+    overlay.write_text(json.dumps({"freqai": {"model_training_parameters": params}}))
+    request = dryrun.DryRunRequest(model=s.model, strategy=s.strategy, pairs=s.workspace.pairs,
+                                   configs=(*arm.configs, overlay), datadir=s.workspace.datadir,
+                                   userdir=userdir, api_port=s.api_port, fast=True,
+                                   retrain_hours=0.0)
     logger.info("live-cycle: %s for %g minutes", arm.name, s.minutes)
     state = dryrun.start(request)
     began = time.time()

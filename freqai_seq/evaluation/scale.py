@@ -1,8 +1,8 @@
 """`freqai-seq scale`: how the walk-forward's training phase scales with worker processes.
 
-The same backtest (default: the 5 bundled pairs over the longest history, one LSTM per pair and
-window) is run with 1, 2, ... local workers, each training with the same thread count, from an
-empty models folder every time, `repeat` rounds with the worker counts interleaved (so a
+The same backtest (default: the bundled config's 5 pairs over the longest history, one LSTM per
+pair and window) is run with 1, 2, ... local workers, each training with the same thread count,
+from an empty models folder every time, `repeat` rounds with the worker counts interleaved (so a
 machine that slows down during the run slows every count alike). Printed per count: the median
 training phase (planning, batches, collecting) and end-to-end wall time (freqtrade's final
 backtest over the predictions is serial) with their ranges, each as a speed-up of medians over
@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import statistics
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.runs.walkforward.plan import WorkerPlan
 from freqai_seq.runs.walkforward.spread import run_spread
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +38,15 @@ logger = logging.getLogger(__name__)
 class ScaleSettings:
     workers: tuple[int, ...] = (1, 2)
     timerange: str = "20180101-20190930"  # the longest the bundled candles allow
-    configs: tuple[Path, ...] = (paths.CONFIG, paths.EXAMPLES / "config.per-pair.json")
+    # merged over the workspace's configs: one network per pair and window, what the workers
+    # spread (the cross-pair network trains once per window)
+    overlays: tuple[Path, ...] = (paths.EXAMPLES / "config.per-pair.json",)
     model: str = "PyTorchLSTMRegressor"
     strategy: str = "FreqaiSeqStrategy"
     threads: int = 1
     repeat: int = 3
-    userdir: Path = paths.USER_DATA
     out_dir: Path = paths.USER_DATA / "scale"
-    pairs: tuple[str, ...] = field(default=())  # default: the config's
+    workspace: Workspace = BUNDLED  # the runs' configs, candles, user data and pairs
 
 
 @dataclass(frozen=True)
@@ -69,33 +71,36 @@ def _same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
 
 
 def run(s: ScaleSettings) -> dict[str, Any]:
+    userdir = s.workspace.userdir
     s.out_dir.mkdir(parents=True, exist_ok=True)
     state_file = s.out_dir / "market.json"
     runs: list[ScaleRun] = []
     reference: dict[str, pd.DataFrame] | None = None
-    with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,
+    with market_running(s.workspace.datadir, DEFAULT_HOST, 0, state_file,
                         s.out_dir / "market.log") as market:
         for n in [n for _ in range(s.repeat) for n in s.workers]:
             identifier = f"scale-{n}-workers"
-            shutil.rmtree(s.userdir / "models" / identifier, ignore_errors=True)  # train anew
-            request = evaluation_request(list(s.configs), s.strategy, s.model, s.timerange,
-                                         identifier, s.userdir, market.port, state_file, None)
-            if s.pairs:
-                request = replace(request, pairs=s.pairs)
+            shutil.rmtree(userdir / "models" / identifier, ignore_errors=True)  # train anew
+            request = evaluation_request(s.workspace, list(s.overlays), s.strategy, s.model,
+                                         s.timerange, identifier, market.port, state_file, None)
             logger.info("scale: %d worker(s), %d thread(s) per training", n, s.threads)
             result = run_spread(request, WorkerPlan(n, s.threads),
                                 s.out_dir / f"{identifier}.backtest.log")
             if result.code != 0:
                 raise FreqaiSeqError(f"The {n}-worker run failed (exit {result.code}); see the "
                                      "log above.")
-            predictions = _predictions(s.userdir / "models" / identifier /
+            predictions = _predictions(userdir / "models" / identifier /
                                        "backtesting_predictions")
             reference = reference if reference is not None else predictions
             runs.append(ScaleRun(n, result.trained, result.training_s, result.final_s,
                                  _same(reference, predictions)))
+    settings = {f.name: getattr(s, f.name) for f in fields(s)
+                if f.name not in ("overlays", "workspace")}
     report = {"settings": {k: str(v) if isinstance(v, Path) else v
-                           for k, v in asdict(s).items()} | {
-                               "configs": [str(c) for c in s.configs]},
+                           for k, v in settings.items()} | {
+                               "configs": [str(c) for c in (*s.workspace.configs, *s.overlays)],
+                               "userdir": str(userdir), "pairs": list(s.workspace.pairs),
+                               "datadir": str(s.workspace.datadir)},
               "cpu_count": os.cpu_count(), "runs": [asdict(r) | {"total_s": r.total_s}
                                                     for r in runs]}
     (s.out_dir / "scale.json").write_text(json.dumps(report, indent=2))

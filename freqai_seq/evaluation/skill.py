@@ -1,13 +1,14 @@
 """`freqai-seq skill`: does any model forecast the 12-hour return, measured honestly.
 
-Every arm is a walk-forward FreqAI backtest of all bundled pairs (weekly retraining) over the
-selection period or the reported period. Arms are scored together on the rows every arm
-predicted (same pairs, same hourly dates; a 30m arm's forecast made when the hourly candle
-closes), against the 12-hour return recomputed from the 1h candles. Scores: mean per-pair
-Spearman IC (the goal's measure), pooled and cross-sectional IC, MSE against the zero
-forecast, direction accuracy, each with date-block bootstrap 95 % CIs (blocks at least one
-retrain window long), and the paired-bootstrap CI of each arm's mean per-pair IC minus
-FreqAI's LightGBM's. A finished arm is kept (`done.json`) and a rerun resumes where it stopped.
+Every arm is a walk-forward FreqAI backtest of the workspace's pairs (default: the bundled
+config, candles and pairs; weekly retraining) over the selection period or the reported period.
+Arms are scored together on the rows every arm predicted (same pairs, same hourly dates; a 30m
+arm's forecast made when the hourly candle closes), against the 12-hour return recomputed from
+the workspace's 1h candles. Scores: mean per-pair Spearman IC (the goal's measure), pooled and
+cross-sectional IC, MSE against the zero forecast, direction accuracy, each with date-block
+bootstrap 95 % CIs (blocks at least one retrain window long), and the paired-bootstrap CI of each
+arm's mean per-pair IC minus FreqAI's LightGBM's. A finished arm is kept (`done.json`) and a
+rerun on the same inputs resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench import training_params
 from freqai_seq.evaluation.bench_settings import BENCH_MODELS, BenchSettings
@@ -32,7 +32,6 @@ from freqai_seq.evaluation.skill_settings import (
     EXPANDING_CAP_DAYS,
     HORIZON_HOURS,
     PAIR_EMBEDDING_DIM,
-    PAIRS,
     PERIODS,
     VOLATILITY_OPTIONS,
     Arm,
@@ -44,13 +43,14 @@ from freqai_seq.labels import return_label
 from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.runs.freqtrade_log import DONE_TRAINING
-from freqai_seq.runs.run_config import load_user_configs
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 logger = logging.getLogger(__name__)
 
 BACKTEST_DAYS = 7
 BASELINE = "lightgbm-pair-1h-30d"
 BASELINE_TITLE = {BASELINE: "LightGBM", None: "LightGBM"}
+INPUTS_FILE = "inputs.json"  # what a finished arm ran on: reused only for the same
 
 
 @dataclass(frozen=True)
@@ -66,23 +66,47 @@ class ArmRun:
     sharpe: float | None = None
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What every arm of one `skill` or `intervals` run shares: the period (its name labels the
+    folders and files), its timerange, the workspace, its merged config and the pairs."""
+
+    period: str
+    timerange: str
+    workspace: Workspace
+    config: dict[str, Any]
+    pairs: tuple[str, ...]
+
+
+def scope(period: str, workspace: Workspace, timerange: str | None = None) -> Scope:
+    """The run's scope; `timerange`: the period's dates (default: the bundled period's)."""
+    if period not in PERIODS:
+        raise FreqaiSeqError(f"The period {period!r} is not one of {sorted(PERIODS)}.")
+    config = workspace.config()
+    return Scope(period, timerange or PERIODS[period], workspace, config,
+                 workspace.trading_pairs(config))
+
+
 def identifier(arm: Arm, period: str, tag: str = "") -> str:
     return f"skill-{period}-{arm.name}{f'-{tag}' if tag else ''}"
 
 
-def overlay(arm: Arm) -> dict[str, Any]:
+def overlay(arm: Arm, scope: Scope) -> dict[str, Any]:
+    """The arm's part of the config: the pairs, its training length and weekly retraining, and
+    for a finer timeframe the same hours of history and target."""
     cap = EXPANDING_CAP_DAYS if arm.training == "expanding" else arm.train_days
     freqai: dict[str, Any] = {"train_period_days": cap,
                               "backtest_period_days": BACKTEST_DAYS,
                               "save_backtest_models": False}
-    out: dict[str, Any] = {"exchange": {"pair_whitelist": list(PAIRS)}, "freqai": freqai}
+    out: dict[str, Any] = {"exchange": {"pair_whitelist": list(scope.pairs)}, "freqai": freqai}
     features: dict[str, Any] = {}
     if arm.timeframe != "1h":  # same hours of history and target at a finer timeframe
         k = arm.candles_per_hour
+        periods = scope.config["freqai"]["feature_parameters"]["indicator_periods_candles"]
         out["timeframe"] = arm.timeframe
         features.update(include_timeframes=[arm.timeframe],
                         label_period_candles=HORIZON_HOURS * k,
-                        indicator_periods_candles=[12 * k, 36 * k])
+                        indicator_periods_candles=[p * k for p in periods])
     if arm.volatility != "vol":
         features["volatility_label"] = VOLATILITY_OPTIONS[arm.volatility][0]
     if features:
@@ -90,10 +114,10 @@ def overlay(arm: Arm) -> dict[str, Any]:
     return out
 
 
-def arm_params(arm: Arm, config: dict[str, Any], period: str) -> dict[str, Any]:
+def arm_params(arm: Arm, scope: Scope) -> dict[str, Any]:
     if arm.model in BENCH_MODELS and not BENCH_MODELS[arm.model].sequence:
         return training_params(BENCH_MODELS[arm.model], BenchSettings())
-    params = {k: v for k, v in config["freqai"]["model_training_parameters"].items()
+    params = {k: v for k, v in scope.config["freqai"]["model_training_parameters"].items()
               if k not in ("cross_pair", "pair_embedding_dim")}  # the arm decides these
     params["window"] = int(params.get("window", 24)) * arm.candles_per_hour
     if arm.cross:
@@ -103,40 +127,56 @@ def arm_params(arm: Arm, config: dict[str, Any], period: str) -> dict[str, Any]:
     if arm.training == "curriculum":
         params["curriculum_epochs"] = CURRICULUM_EPOCHS
     elif arm.training == "expanding":  # the first window is the sliding arm's
-        start = pd.Timestamp(PERIODS[period].split("-")[0]) - pd.Timedelta(days=arm.train_days)
+        start = pd.Timestamp(scope.timerange.split("-")[0]) - pd.Timedelta(days=arm.train_days)
         params["expanding_window_start"] = start.strftime("%Y-%m-%d")
     return params
 
 
-def run_arm(arm: Arm, period: str, config: dict[str, Any], port: int, state_file: Path,
-            out_dir: Path, userdir: Path, strategy: str = "FreqaiSeqStrategy",
-            run_name: str | None = None, models_of: str | None = None) -> ArmRun:
-    """The arm's backtest, or its record when it already finished. `models_of`: the FreqAI
-    identifier whose predictions the run reuses (another strategy on the same model: FreqAI
-    loads the saved prediction files instead of training)."""
-    run_name = run_name or identifier(arm, period)
+def run_arm(arm: Arm, scope: Scope, port: int, state_file: Path, out_dir: Path,
+            strategy: str = "FreqaiSeqStrategy", run_name: str | None = None,
+            models_of: str | None = None) -> ArmRun:
+    """The arm's backtest, or its record when it already finished on the same inputs.
+    `models_of`: the FreqAI identifier whose predictions the run reuses (another strategy on
+    the same model: FreqAI loads the saved prediction files instead of training)."""
+    run_name = run_name or identifier(arm, scope.period)
     ident = models_of or run_name
     run_dir = out_dir / run_name
+    userdir = scope.workspace.userdir
+    inputs = {"configs": [str(c) for c in scope.workspace.configs],
+              "datadir": str(scope.workspace.datadir), "timerange": scope.timerange,
+              "overlay": overlay(arm, scope), "params": arm_params(arm, scope)}
     done = run_dir / "done.json"
     if done.exists():
+        _check_same_inputs(run_dir, inputs)
         return ArmRun(**json.loads(done.read_text()))
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "overlay.json").write_text(json.dumps(overlay(arm)))
-    (run_dir / "params.json").write_text(json.dumps(arm_params(arm, config, period)))
-    request = evaluation_request([paths.CONFIG, run_dir / "overlay.json"], strategy,
-                                 arm.freqaimodel, PERIODS[period], ident, userdir, port,
-                                 state_file, run_dir / "params.json")
+    (run_dir / INPUTS_FILE).write_text(json.dumps(inputs, indent=2))
+    (run_dir / "overlay.json").write_text(json.dumps(inputs["overlay"]))
+    (run_dir / "params.json").write_text(json.dumps(inputs["params"]))
+    request = evaluation_request(scope.workspace, [run_dir / "overlay.json"], strategy,
+                                 arm.freqaimodel, scope.timerange, ident, port, state_file,
+                                 run_dir / "params.json")
     log_path = run_dir / "backtest.log"
-    logger.info("skill: %s with %s on the %s period (%s)", arm.name, strategy, period,
-                PERIODS[period])
+    logger.info("skill: %s with %s on the %s period (%s)", arm.name, strategy, scope.period,
+                scope.timerange)
     run = run_measured(arm.name, request, log_path)
     files = list((userdir / "models" / ident / "backtesting_predictions").glob("*.feather"))
-    record = ArmRun(arm.name, period, run.wall_s,
+    record = ArmRun(arm.name, scope.period, run.wall_s,
                     sum(float(t) for t in DONE_TRAINING.findall(log_path.read_text())),
-                    len(files) // len(PAIRS), run.trades, run.profit_pct, run.drawdown_pct,
-                    run.sharpe)
+                    len(files) // len(scope.pairs), run.trades, run.profit_pct,
+                    run.drawdown_pct, run.sharpe)
     done.write_text(json.dumps(asdict(record)))
     return record
+
+
+def _check_same_inputs(run_dir: Path, inputs: dict[str, Any]) -> None:
+    """A finished arm is reused only for the configs, candles, period and settings it ran on
+    (a folder from before the record was kept is reused as it is)."""
+    recorded = run_dir / INPUTS_FILE
+    if recorded.exists() and json.loads(recorded.read_text()) != json.loads(json.dumps(inputs)):
+        raise FreqaiSeqError(f"{run_dir} holds a finished run on other configs, candles, "
+                             "period or settings: delete it, or pass another --out and "
+                             "--userdir.")
 
 
 def hourly_dates(dates: pd.DatetimeIndex, timeframe: str) -> pd.DatetimeIndex:
@@ -145,10 +185,11 @@ def hourly_dates(dates: pd.DatetimeIndex, timeframe: str) -> pd.DatetimeIndex:
     return dates + pd.Timedelta(timeframe) - pd.Timedelta("1h")
 
 
-def hourly_forecasts(arm: Arm, period: str, userdir: Path) -> pd.DataFrame:
+def hourly_forecasts(arm: Arm, scope: Scope) -> pd.DataFrame:
     """(pair, date, forecast) on hourly rows: a 30m forecast made at the close of the 1h
     candle dated `date` (the 30m candle dated date + 30 min)."""
-    run = load_export(userdir / "models" / identifier(arm, period), list(PAIRS))
+    run = load_export(scope.workspace.userdir / "models" / identifier(arm, scope.period),
+                      list(scope.pairs))
     label = return_label(HORIZON_HOURS * arm.candles_per_hour)
     parts = []
     for pair in run.pairs:
@@ -161,26 +202,28 @@ def hourly_forecasts(arm: Arm, period: str, userdir: Path) -> pd.DataFrame:
     return out[out["date"].dt.minute == 0]
 
 
-def common_rows(arms: list[Arm], period: str, userdir: Path, datadir: Path) -> pd.DataFrame:
-    """Rows every arm predicted, with the realized 12-hour return."""
+def common_rows(arms: list[Arm], scope: Scope) -> pd.DataFrame:
+    """Rows every arm predicted, with the realized 12-hour return from the workspace's 1h
+    candles."""
     rows = None
     for arm in arms:
-        frame = hourly_forecasts(arm, period, userdir)
+        frame = hourly_forecasts(arm, scope)
         rows = frame if rows is None else rows.merge(frame, on=["pair", "date"])
     truths = []
-    for pair in PAIRS:
-        truth = realized_forward_return(load_candles(datadir, pair, "1h"), HORIZON_HOURS, "1h")
+    for pair in scope.pairs:
+        truth = realized_forward_return(load_candles(scope.workspace.datadir, pair, "1h"),
+                                        HORIZON_HOURS, "1h")
         truths.append(pd.DataFrame({"pair": pair, "realized": truth.to_numpy(),
                                     "date": pd.DatetimeIndex(truth.index).as_unit("ns")}))
     rows = rows.merge(pd.concat(truths), on=["pair", "date"])
     return rows[np.isfinite(rows.drop(columns=["pair", "date"]).to_numpy()).all(axis=1)]
 
 
-def score(arms: list[Arm], period: str, userdir: Path, datadir: Path, resamples: int,
-          seed: int, baseline: str | None = BASELINE) -> dict[str, Any]:
-    rows = common_rows(arms, period, userdir, datadir)
+def score(arms: list[Arm], scope: Scope, resamples: int, seed: int,
+          baseline: str | None = BASELINE) -> dict[str, Any]:
+    rows = common_rows(arms, scope)
     if rows.empty:
-        raise FreqaiSeqError(f"No {period} row is predicted by every arm.")
+        raise FreqaiSeqError(f"No {scope.period} row is predicted by every arm.")
     forecasts = {a.name: rows[a.name].to_numpy() for a in arms}
     truth, dates = rows["realized"].to_numpy(), rows["date"].to_numpy()
     groups = pd.factorize(rows["pair"])[0]
@@ -191,28 +234,30 @@ def score(arms: list[Arm], period: str, userdir: Path, datadir: Path, resamples:
     diffs = (paired_differences(forecasts, baseline, "mean_pair_ic", truth, dates,
                                 HORIZON_HOURS, resamples, seed, min_block=block,
                                 groups=groups) if baseline else {})
-    return {"period": period, "timerange": PERIODS[period], "rows": len(rows),
+    return {"period": scope.period, "timerange": scope.timerange,
+            "pairs": sorted(rows["pair"].unique()), "rows": len(rows),
             "dates": len(np.unique(dates)), "block_candles": block, "baseline": baseline,
             "arms": {a.name: {**scores[a.name].as_dict(),
                               "mse_vs_zero": scores[a.name].value["mse_vs_zero"],
                               "ic_minus_baseline": diffs.get(a.name)} for a in arms}}
 
 
-def run(arms: list[Arm], period: str, out_dir: Path, userdir: Path, resamples: int,
-        seed: int, baseline: str | None = None) -> dict[str, Any]:
-    """Run (or reuse) every arm's backtest and score them together; `baseline`: the arm every
-    other one is compared with, pairwise (default: FreqAI's LightGBM when it is an arm)."""
+def run(arms: list[Arm], period: str, out_dir: Path, resamples: int, seed: int,
+        baseline: str | None = None, *, workspace: Workspace = BUNDLED,
+        timerange: str | None = None) -> dict[str, Any]:
+    """Run (or reuse) every arm's backtest on the workspace and score them together;
+    `baseline`: the arm every other one is compared with, pairwise (default: FreqAI's LightGBM
+    when it is an arm); `timerange`: the period's dates (default: the bundled period's)."""
     if baseline is not None and baseline not in {a.name for a in arms}:
         raise FreqaiSeqError(f"The baseline arm {baseline} is not among the arms.")
     baseline = baseline or BASELINE
-    _, config = load_user_configs(None)
+    where = scope(period, workspace, timerange)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_file = out_dir / "market.json"
-    with market_running(paths.DATA_DIR, DEFAULT_HOST, 0, state_file,
+    with market_running(workspace.datadir, DEFAULT_HOST, 0, state_file,
                         out_dir / "market.log") as market:
-        runs = [run_arm(a, period, config, market.port, state_file, out_dir, userdir)
-                for a in arms]
-    report = score(arms, period, userdir, paths.DATA_DIR, resamples, seed, baseline)
+        runs = [run_arm(a, where, market.port, state_file, out_dir) for a in arms]
+    report = score(arms, where, resamples, seed, baseline)
     report["runs"] = {r.arm: asdict(r) for r in runs}
     (out_dir / f"skill-{period}.json").write_text(json.dumps(report, indent=2))
     return report
@@ -227,8 +272,8 @@ def _ci(entry: dict[str, float | None]) -> str:
 def format_report(report: dict[str, Any]) -> str:
     versus = BASELINE_TITLE.get(report["baseline"], report["baseline"])
     lines = [f"{report['period']} period {report['timerange']}: {report['rows']} rows "
-             f"({report['dates']} hourly dates), 5 pairs, weekly retraining; 95 % CIs from "
-             f"{report['block_candles']}-candle date blocks",
+             f"({report['dates']} hourly dates), {len(report['pairs'])} pairs, weekly "
+             f"retraining; 95 % CIs from {report['block_candles']}-candle date blocks",
              "", f"| arm | mean per-pair IC | vs {versus} (paired) | pooled IC | "
              "cross-sectional IC | MSE / zero | direction | s per window | trades | profit % |",
              "|---|---|---|---|---|---|---|---|---|---|"]

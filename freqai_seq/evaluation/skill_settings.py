@@ -10,9 +10,9 @@ from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 
 # Settings are chosen on the selection period only; the reported period is scored once with the
-# chosen settings (docs: Results, Skill).
+# chosen settings (docs: Results, Skill). The bundled candles' dates: another data folder passes
+# its own (`timerange` of skill.run and forecast_skill.run).
 PERIODS = {"selection": "20180701-20181231", "report": "20190101-20191001"}
-PAIRS = ("BTC/USD", "ETH/USD", "LTC/USD", "XRP/USD", "EOS/USD")
 HORIZON_HOURS = 12
 SHORT = {"PyTorchLSTMRegressor": "lstm", "PyTorchGRURegressor": "gru",
          "PyTorchCNNLSTMAttentionRegressor": "hybrid", "LightGBMRegressor": "lightgbm",

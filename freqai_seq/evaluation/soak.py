@@ -1,7 +1,8 @@
 """`freqai-seq soak`: does a live bot stay bounded over many retrainings?
 
 Runs the fast-replay dry-run (a new 1m candle every minute, every pair retrained every
-`retrain_minutes`) for `hours` in its own user-data folder, sampling the bot process (RSS, open
+`retrain_minutes`) on the workspace's configs, candles and pairs for `hours` in a user-data folder
+of its own (`<userdir>/soak`, emptied first), sampling the bot process (RSS, open
 files, threads) and FreqAI's stores on disk (model folders, `historic_predictions.pkl`, the
 cross-pair networks) every `sample_s` seconds. Samples are appended to a JSONL file as they come,
 so a killed soak keeps what it measured.
@@ -19,17 +20,17 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.validation.forecast_metrics import date_block_counts
 from freqai_seq.runs import dryrun
 from freqai_seq.runs.freqtrade_log import DONE_TRAINING, FAILED_TRAINING
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +61,14 @@ class SoakSettings:
     retrain_minutes: float = 1.0  # FreqAI's live_retrain_hours, in minutes of wall clock
     model: str = "PyTorchLSTMRegressor"
     strategy: str = "FreqaiSeqStrategy"
-    configs: tuple[Path, ...] = (paths.CONFIG,)
     training_params: Path | None = None
-    pairs: tuple[str, ...] = field(default=())
     api_port: int = dryrun.API_PORT + 10  # beside a user's own bot and the tests' bots
-    userdir: Path = paths.USER_DATA / "soak"
+    workspace: Workspace = BUNDLED  # the bot's configs, candles and pairs; `userdir` below
+
+    @property
+    def userdir(self) -> Path:
+        """The bot's own user-data folder (emptied first): never the workspace's itself."""
+        return self.workspace.userdir / "soak"
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,12 @@ def _slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 
 def settings_record(settings: SoakSettings) -> dict[str, Any]:
+    ws = settings.workspace
+    flat = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "workspace"}
+    flat |= {"configs": ws.configs, "pairs": ws.pairs, "datadir": ws.datadir,
+             "userdir": settings.userdir}
     return {k: [str(x) for x in v] if isinstance(v, tuple) else
-            str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()}
+            str(v) if isinstance(v, Path) else v for k, v in flat.items()}
 
 
 def read_soak(folder: Path) -> tuple[dict[str, Any], list[Sample]]:
@@ -229,10 +237,10 @@ def run(settings: SoakSettings, out: Path) -> dict[str, Any]:
 
     dryrun.empty_userdir(settings.userdir)
     request = dryrun.DryRunRequest(
-        model=settings.model, strategy=settings.strategy, pairs=settings.pairs,
-        configs=settings.configs, training_params=settings.training_params,
-        userdir=settings.userdir, api_port=settings.api_port, fast=True,
-        retrain_hours=settings.retrain_minutes / 60)
+        model=settings.model, strategy=settings.strategy, pairs=settings.workspace.pairs,
+        configs=settings.workspace.configs, training_params=settings.training_params,
+        datadir=settings.workspace.datadir, userdir=settings.userdir,
+        api_port=settings.api_port, fast=True, retrain_hours=settings.retrain_minutes / 60)
     out.mkdir(parents=True, exist_ok=True)
     record = settings_record(settings)
     (out / SETTINGS_FILE).write_text(json.dumps(record, indent=2))

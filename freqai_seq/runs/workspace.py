@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from freqai_seq import paths
+from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.runs.run_config import load_user_configs
 
 
 @dataclass(frozen=True)
@@ -24,3 +27,18 @@ class Workspace:
     datadir: Path = paths.DATA_DIR
     userdir: Path = paths.USER_DATA
     pairs: tuple[str, ...] = ()
+
+    def config(self) -> dict[str, Any]:
+        """The configs merged as freqtrade merges them (a missing or broken file: one line)."""
+        return load_user_configs(self.configs)[1]
+
+    def trading_pairs(self, config: dict[str, Any]) -> tuple[str, ...]:
+        """The pairs the runs trade: the given ones, else the merged config's whitelist."""
+        pairs = self.pairs or tuple(config.get("exchange", {}).get("pair_whitelist") or ())
+        if not pairs:
+            raise FreqaiSeqError(f"{' + '.join(map(str, self.configs))} names no pairs "
+                                 "(exchange.pair_whitelist): pass -p.")
+        return pairs
+
+
+BUNDLED = Workspace()  # the bundled config, candles and user_data folder: every command's default

@@ -8,8 +8,12 @@ from pathlib import Path
 
 from freqai_seq import paths
 from freqai_seq.runs.run_config import slug
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 TUNE_DIR = paths.USER_DATA / "tune"
+# Without pairs in the workspace, a study scores this many of the config's whitelist (the bundled
+# config: BTC/USD, ETH/USD).
+TUNE_PAIRS = 2
 
 
 @dataclass(frozen=True)
@@ -20,10 +24,8 @@ class TuneSettings:
     storage: str | None = None  # default: SQLite in out_dir
     model: str = "PyTorchLSTMRegressor"
     strategy: str = "FreqaiSeqStrategy"
-    configs: tuple[Path, ...] = (paths.CONFIG,)
     training_params: Path | None = None  # replaces the config's model_training_parameters
     space: Path | None = None  # JSON override of the default search space
-    pairs: tuple[str, ...] = ("BTC/USD", "ETH/USD")
     windows: int = 3
     # The last predicted window ends here: before the default backtest timerange
     # (20190601-20190901), so parameters are not chosen on the period they are judged on.
@@ -39,8 +41,9 @@ class TuneSettings:
     prune_startup_trials: int = 5
     prune_warmup_windows: int = 1
     threads: int = 0
-    datadir: Path = paths.DATA_DIR
     out_dir: Path = TUNE_DIR
+    # the configs, candles and pairs of the trials (which run in a throw-away user-data folder)
+    workspace: Workspace = BUNDLED
 
     @property
     def study_name(self) -> str:

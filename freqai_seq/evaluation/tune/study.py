@@ -35,7 +35,7 @@ from freqai_seq.evaluation.tune.objective import (
     WalkForwardScore,
     load_regressor,
 )
-from freqai_seq.evaluation.tune.settings import TuneSettings
+from freqai_seq.evaluation.tune.settings import TUNE_PAIRS, TuneSettings
 from freqai_seq.evaluation.tune.space import load_space, lowest, suggest
 from freqai_seq.json_files import read_json_object
 from freqai_seq.redaction import masked
@@ -92,7 +92,7 @@ def load_config(settings: TuneSettings, userdir: Path) -> dict[str, Any]:
     from freqtrade.configuration.timerange import TimeRange
     from freqtrade.enums import RunMode
 
-    config = load_freqtrade_config(settings.configs, userdir)
+    config = load_freqtrade_config(settings.workspace.configs, userdir)
     validate_config_schema(config)  # fills freqtrade's defaults, as a real command does
     freqai = config["freqai"]
     params = (read_json_object(settings.training_params, "--training-params")
@@ -111,8 +111,9 @@ def load_config(settings: TuneSettings, userdir: Path) -> dict[str, Any]:
                   save_backtest_models=False, activate_tensorboard=False, mlflow=False)
     config.update(strategy=settings.strategy, freqaimodel=settings.model,
                   timerange=f"{int(start.timestamp())}-{int(end.timestamp())}",
-                  runmode=RunMode.BACKTEST, datadir=settings.datadir)
-    config["exchange"]["pair_whitelist"] = list(settings.pairs)
+                  runmode=RunMode.BACKTEST, datadir=settings.workspace.datadir)
+    config["exchange"]["pair_whitelist"] = list(
+        settings.workspace.pairs or settings.workspace.trading_pairs(config)[:TUNE_PAIRS])
     TimeRange.parse_timerange(config["timerange"])  # a bad --end fails here, not in a trial
     return config
 
@@ -122,7 +123,7 @@ def _objective_record(settings: TuneSettings, config: dict[str, Any], walk: Walk
     """What makes two workers' scores comparable; stored with the study."""
     freqai = config["freqai"]
     return {"model": settings.model, "strategy": settings.strategy,
-            "pairs": list(settings.pairs), "timerange": config["timerange"],
+            "pairs": config["exchange"]["pair_whitelist"], "timerange": config["timerange"],
             "windows": [[t.timerange_str, p.timerange_str] for t, p in walk.windows],
             "train_period_days": freqai["train_period_days"],
             "backtest_period_days": freqai["backtest_period_days"],
@@ -289,13 +290,14 @@ def run(settings: TuneSettings, verbose: bool = False) -> TuneReport:
             _quiet(verbose)  # freqtrade's logging setup in load_config resets the levels
             space = resolve_space(config, settings)
             base = dict(config["freqai"]["model_training_parameters"])
-            walk = WalkForward(config, settings.pairs, settings.datadir)
+            pairs = tuple(config["exchange"]["pair_whitelist"])
+            walk = WalkForward(config, pairs, settings.workspace.datadir)
             study, seed = open_study(settings, _objective_record(settings, config, walk, space))
             name = worker_name()
             logger.info("Worker %s on study %r (%s): %d trial(s), sampler seed %d, %d pair(s) x "
                         "%d window(s), label %s", name, settings.study_name,
                         masked(settings.storage_url), settings.n_trials, seed,
-                        len(settings.pairs), len(walk.windows), walk.label)
+                        len(pairs), len(walk.windows), walk.label)
 
             def objective(trial: Any) -> float:
                 params = {**base, **suggest(trial, space)}
