@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from freqai_seq.cli import reference
+from freqai_seq.cli import parser, reference
 from tests.conftest import ROOT
 
 DOCS = ROOT / "docs"
@@ -25,13 +25,15 @@ DOCS = ROOT / "docs"
 # the blocks `bench`, `skill`, `intervals`, `scale` and `threads` replace (`--page`), by the page
 # that holds them
 MEASURED_BLOCKS = {
-    "results/benchmark.md": [("<!-- bench:start -->", "<!-- bench:end -->")],
+    "results/benchmark.md": [("<!-- bench -->", "<!-- /bench -->")],
     "results/skill.md": [("<!-- skill:selection -->", "<!-- /skill:selection -->"),
                          ("<!-- skill:report -->", "<!-- /skill:report -->")],
     "results/intervals.md": [("<!-- intervals:selection -->", "<!-- /intervals:selection -->"),
                              ("<!-- intervals:report -->", "<!-- /intervals:report -->")],
-    "results/scale-out.md": [("<!-- scale:start -->", "<!-- scale:end -->"),
-                             ("<!-- threads:start -->", "<!-- threads:end -->")],
+    "results/scale-out.md": [("<!-- scale -->", "<!-- /scale -->"),
+                             ("<!-- live-cycle -->", "<!-- /live-cycle -->"),
+                             ("<!-- threads -->", "<!-- /threads -->")],
+    "results/soak.md": [("<!-- soak -->", "<!-- /soak -->")],
     "results/training-options.md": [("<!-- skill:selection -->", "<!-- /skill:selection -->"),
                                     ("<!-- skill:report -->", "<!-- /skill:report -->")],
 }
@@ -70,7 +72,7 @@ def test_site_builds_strict_with_the_generated_tables_and_synopses(site: Path) -
     assert "<td><code>ensemble_stack_shrinkage</code></td>" in (
         pages / "ensemble" / "index.html").read_text()
     commands = (site / "commands" / "index.html").read_text()
-    for path in reference.command_paths():
+    for path in parser.command_paths():
         assert f"usage: freqai-seq {' '.join(path)} " in commands, path
     for html in site.rglob("*.html"):  # no placeholder left (pages name them only as code)
         assert "<!-- generated:" not in html.read_text(), html
@@ -80,7 +82,7 @@ def test_placeholders_render_the_code_s_tables_and_help() -> None:
     page = rendered_page("model-classes/sequence.md")
     assert reference.key_table("sequence") in page
     assert "<!-- generated:" not in page
-    assert reference.synopsis(["market", "start"]) in rendered_page("data-and-market.md")
+    assert parser.synopsis(["market", "start"]) in rendered_page("data-and-market.md")
     # a placeholder alone on its line is replaced; one named in running text is not
     text = "<!-- generated:keys hybrid -->\nsee `<!-- generated:keys hybrid -->`\n"
     assert _hook().render(text).count("<!-- generated:keys hybrid -->") == 1

@@ -14,8 +14,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "freqai_seq"
 
 #: rank of each room, lowest first: a module may import its own rank or a lower one
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("", "errors", "atomic", "json_files", "paths", "redaction", "labels", "processes", "compat",
-     "checkpoints", "run_fingerprint"),
+    ("", "errors", "atomic", "defaults", "json_files", "paths", "redaction", "labels",
+     "processes", "compat", "checkpoints", "run_fingerprint"),
     ("data",),
     ("market",),
     ("model",),

@@ -91,7 +91,7 @@ def test_the_command_reports_a_killed_soaks_samples(tmp_path: Path,
     lines = [json.dumps(asdict(s)) for s in synthetic(0.0)]
     (tmp_path / soak.SAMPLES_FILE).write_text("\n".join(lines) + '\n{"seconds": 72')  # cut
     page = tmp_path / "page.md"
-    page.write_text("intro\n<!-- soak:start -->\nold\n<!-- soak:end -->\nafter\n")
+    page.write_text("intro\n<!-- soak -->\nold\n<!-- /soak -->\nafter\n")
     assert cli.main(["soak", "--from-samples", str(tmp_path), "--page", str(page)]) == 0
     out = capsys.readouterr().out
     assert "RSS goal (CI includes 0, upper end under 5 MB per 100 retrainings): met" in out

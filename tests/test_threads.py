@@ -54,15 +54,15 @@ def test_the_lowest_worst_case_wins_not_the_fastest_idle_time() -> None:
 
 def test_a_real_run_writes_its_block_and_stops_its_busy_loop(tmp_path: Path) -> None:
     page = tmp_path / "scale-out.md"
-    page.write_text("before\n<!-- threads:start -->\nold\n<!-- threads:end -->\nafter\n")
+    page.write_text("before\n<!-- threads -->\nold\n<!-- /threads -->\nafter\n")
     before = set(psutil.Process().children(recursive=True))
     code = main(["threads", "--networks", "gru", "--threads", "1", "--repeat", "1", "--days",
                  "2", "--out", str(tmp_path / "out"), "--page", str(page)])
     assert code == 0
     text = page.read_text()
-    assert text.startswith("before\n<!-- threads:start -->\n`freqai-seq threads`: cross-pair")
+    assert text.startswith("before\n<!-- threads -->\n`freqai-seq threads`: cross-pair")
     assert "| PyTorchGRURegressor | 1 | " in text and "| 1.00x |" in text
-    assert "Lowest worst case: 1 thread(s).\n<!-- threads:end -->\nafter\n" in text
+    assert "Lowest worst case: 1 thread(s).\n<!-- /threads -->\nafter\n" in text
     assert "old" not in text
     assert (tmp_path / "out" / "threads.md").read_text() in text
     assert (tmp_path / "out" / "threads.json").exists()

@@ -7,10 +7,12 @@
     <!-- generated:synopsis market start --> `freqai-seq market start --help`
     <!-- generated:synopses -->              every command's help, each under a heading
 
-Everything comes from `freqai_seq.cli.reference` (the config dataclasses and their key docs, the
-argument parser), so a page cannot drift from the code. A placeholder stands alone on its line;
+Everything comes from the code: the key tables from `freqai_seq.cli.reference` (the config
+dataclasses and their key docs), the help texts from `freqai_seq.cli.parser` (the argument parser
+the option registry builds), so a page cannot drift from it. A placeholder stands alone on its line;
 an unknown one fails the build. The measured tables (bench, skill, intervals markers) are not
-generated here: the commands that measure them write them into their pages.
+generated here: the commands that measure them write them into their pages, between
+`<!-- <block> -->` and `<!-- /<block> -->` (freqai_seq.evaluation.publish).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ PLACEHOLDER = re.compile(
 
 def render_placeholder(kind: str, args: list[str]) -> str:
     """The Markdown that replaces `<!-- generated:<kind> <args...> -->`."""
-    from freqai_seq.cli import reference
+    from freqai_seq.cli import parser, reference
 
     if kind == "keys":
         if len(args) != 1 or args[0] not in reference.KEY_TABLES:
@@ -40,15 +42,15 @@ def render_placeholder(kind: str, args: list[str]) -> str:
         if args:
             raise ValueError("generated:synopses takes no arguments")
         return "\n\n".join(f"### `{' '.join(['freqai-seq', *path])}`\n\n{_help_block(path)}"
-                           for path in reference.command_paths())
+                           for path in parser.command_paths())
     raise ValueError(f"unknown placeholder generated:{kind}")
 
 
 def _help_block(path: list[str]) -> str:
-    from freqai_seq.cli import reference
+    from freqai_seq.cli import parser
 
     command = " ".join(["freqai-seq", *path, "--help"])
-    return f"```text\n$ {command}\n{reference.synopsis(path)}\n```"
+    return f"```text\n$ {command}\n{parser.synopsis(path)}\n```"
 
 
 def render(markdown: str, where: str = "page") -> str:

@@ -401,16 +401,3 @@ def mc_dropout_cost(report: dict[str, Any]) -> list[str]:
                       f"({inference['hybrid_batched'] / with_mc:.1f}x slower).")
     return lines
 
-
-PAGE_START, PAGE_END = "<!-- bench:start -->", "<!-- bench:end -->"
-
-
-def update_page(page: Path, table: str, start: str = PAGE_START, end: str = PAGE_END) -> None:
-    """Replace what lies between the `start` and `end` markers of the docs page `page` by
-    `table` (the measured tables live in docs/results/, written by the commands that measure)."""
-    text = page.read_text()
-    if start not in text or end not in text:
-        raise FreqaiSeqError(f"{page} has no {start} ... {end} block.")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    page.write_text(f"{head}{start}\n{table}\n{end}{tail}")

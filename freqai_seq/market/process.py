@@ -222,7 +222,7 @@ def start(datadir: Path, host: str, port: int, state_file: Path, log_file: Path,
             )
         return current, False
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "freqai_seq.cli.main", "market", "serve",
+    cmd = [sys.executable, "-m", "freqai_seq.cli", "market", "serve",
            "--datadir", str(datadir),
            "--host", host, "--port", str(port), "--state-file", str(state_file),
            "--data-format", data_format]

@@ -69,6 +69,13 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower())
 
 
+def freqai_identifier(*parts: str) -> str:
+    """The FreqAI identifier of a run named by `parts` (`model, strategy`, or a prefix such as
+    `hyperopt` first): their slug joined by `-`, so that one model's predictions are never
+    reused for another's. The one rule every command's default identifier follows."""
+    return slug("-".join(parts))
+
+
 def load_user_configs(configs: list[Path] | tuple[Path, ...] | None) -> tuple[
         tuple[Path, ...], dict[str, Any]]:
     """The user's config files and their merge, as freqtrade loads them; a missing or broken
