@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from freqai_seq import paths
-from freqai_seq.runs.run_config import slug
+from freqai_seq import defaults, paths
+from freqai_seq.runs.run_config import freqai_identifier
 from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 MC_PASSES = 20
@@ -20,7 +20,7 @@ class BenchModel:
 
     name: str
     freqaimodel: str
-    strategy: str = "FreqaiSeqStrategy"
+    strategy: str = defaults.STRATEGY
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -30,7 +30,7 @@ class BenchModel:
 
     @property
     def identifier(self) -> str:
-        return "bench-" + slug(self.name).strip("-")
+        return freqai_identifier("bench", self.name)
 
 
 HYBRID = "PyTorchCNNLSTMAttentionRegressor"
@@ -58,7 +58,7 @@ BENCH_PAIRS = 3
 
 @dataclass(frozen=True)
 class BenchSettings:
-    timerange: str = "20190601-20190901"
+    timerange: str = defaults.TIMERANGE
     epochs: int = 10
     batch_size: int = 64
     window: int = 24

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from freqai_seq import defaults
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.skill import BACKTEST_DAYS, Scope, identifier, run_arm, scope
 from freqai_seq.evaluation.skill_settings import HORIZON_HOURS, Arm
@@ -37,7 +38,7 @@ from freqai_seq.market import DEFAULT_HOST
 from freqai_seq.market.process import market_running
 from freqai_seq.runs.workspace import BUNDLED, Workspace
 
-STRATEGY = "FreqaiSeqIntervalStrategy"
+STRATEGY = defaults.INTERVAL_STRATEGY
 CONTROLS = {"FreqaiSeqIntervalFixedStakeStrategy": "fixed", "FreqaiSeqStrategy": "threshold"}
 TAG = "intervals"
 # Candidates compared on the selection period; the reported period runs the one chosen there.

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from freqai_seq import paths
+from freqai_seq import defaults, paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.runs import dryrun
 from freqai_seq.runs.freqtrade_log import DONE_TRAINING_AT, FAILED_TRAINING
@@ -39,8 +39,8 @@ class CycleSettings:
     cross_pair: bool = True  # also the cross-pair arm
     minutes: float = 6.0
     warmup_minutes: float = 2.0
-    model: str = "PyTorchLSTMRegressor"
-    strategy: str = "FreqaiSeqStrategy"
+    model: str = defaults.MODEL
+    strategy: str = defaults.STRATEGY
     api_port: int = dryrun.API_PORT + 11  # beside a user's own bot and the tests' bots
     # merged over the workspace's configs for the per-pair arms: one network per pair
     per_pair_overlays: tuple[Path, ...] = (paths.EXAMPLES / "config.per-pair.json",)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from freqai_seq import paths
+from freqai_seq import defaults, paths
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.measured import evaluation_request
 from freqai_seq.market import DEFAULT_HOST
@@ -41,8 +41,8 @@ class ScaleSettings:
     # merged over the workspace's configs: one network per pair and window, what the workers
     # spread (the cross-pair network trains once per window)
     overlays: tuple[Path, ...] = (paths.EXAMPLES / "config.per-pair.json",)
-    model: str = "PyTorchLSTMRegressor"
-    strategy: str = "FreqaiSeqStrategy"
+    model: str = defaults.MODEL
+    strategy: str = defaults.STRATEGY
     threads: int = 1
     repeat: int = 3
     out_dir: Path = paths.USER_DATA / "scale"

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq import defaults
 from freqai_seq.evaluation.bench import training_params
 from freqai_seq.evaluation.bench_settings import BENCH_MODELS, BenchSettings
 from freqai_seq.evaluation.measured import evaluation_request, run_measured
@@ -133,7 +134,7 @@ def arm_params(arm: Arm, scope: Scope) -> dict[str, Any]:
 
 
 def run_arm(arm: Arm, scope: Scope, port: int, state_file: Path, out_dir: Path,
-            strategy: str = "FreqaiSeqStrategy", run_name: str | None = None,
+            strategy: str = defaults.STRATEGY, run_name: str | None = None,
             models_of: str | None = None) -> ArmRun:
     """The arm's backtest, or its record when it already finished on the same inputs.
     `models_of`: the FreqAI identifier whose predictions the run reuses (another strategy on

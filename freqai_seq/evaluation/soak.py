@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from freqai_seq import defaults
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.validation.forecast_metrics import date_block_counts
 from freqai_seq.runs import dryrun
@@ -59,8 +60,8 @@ class SoakSettings:
     sample_s: float = 30.0
     warmup_minutes: float = 20.0
     retrain_minutes: float = 1.0  # FreqAI's live_retrain_hours, in minutes of wall clock
-    model: str = "PyTorchLSTMRegressor"
-    strategy: str = "FreqaiSeqStrategy"
+    model: str = defaults.MODEL
+    strategy: str = defaults.STRATEGY
     training_params: Path | None = None
     api_port: int = dryrun.API_PORT + 10  # beside a user's own bot and the tests' bots
     workspace: Workspace = BUNDLED  # the bot's configs, candles and pairs; `userdir` below

@@ -1,4 +1,6 @@
 """Offline market: a local HTTP server answering the Binance public REST calls ccxt makes."""
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 18765
+from freqai_seq.defaults import MARKET_HOST as DEFAULT_HOST
+from freqai_seq.defaults import MARKET_PORT as DEFAULT_PORT
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT"]

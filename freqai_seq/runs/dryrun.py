@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from freqai_seq import paths, processes
+from freqai_seq import defaults, paths, processes
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import DEFAULT_HOST, fast_replay
 from freqai_seq.market import process as market
@@ -34,12 +34,16 @@ from freqai_seq.market.clock import ReplayClock
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.runs.class_names import check_class_names
 from freqai_seq.runs.loaders import install_loaders
-from freqai_seq.runs.run_config import load_user_configs, replacing_training_params
+from freqai_seq.runs.run_config import (
+    freqai_identifier,
+    load_user_configs,
+    replacing_training_params,
+)
 from freqai_seq.runs.runner import freqtrade_cli, freqtrade_logfile
 
 logger = logging.getLogger(__name__)
 
-API_PORT = 18780
+API_PORT = defaults.API_PORT
 # freqtrade imports torch and loads the strategy, FreqAI and the markets before its API answers.
 START_TIMEOUT_S = 300.0
 PROGRESS_EVERY_S = 15.0
@@ -53,9 +57,9 @@ class BotFailed(Exception):
 
 @dataclass(frozen=True)
 class DryRunRequest:
-    model: str = "PyTorchLSTMRegressor"
-    strategy: str = "FreqaiSeqStrategy"
-    replay_start_ms: int = 1_564_617_600_000  # 2019-08-01 00:00 UTC
+    model: str = defaults.MODEL
+    strategy: str = defaults.STRATEGY
+    replay_start_ms: int = defaults.REPLAY_START_MS
     pairs: tuple[str, ...] = ()
     configs: tuple[Path, ...] = (paths.CONFIG,)
     training_params: Path | None = None
@@ -85,7 +89,7 @@ class DryRunRequest:
 
     @property
     def identifier(self) -> str:
-        return f"dryrun-{self.model.lower()}-{self.session}"
+        return freqai_identifier("dryrun", self.model, self.session)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from freqai_seq.runs.freqtrade_log import (
     HYPEROPT_EPOCHS_START,
     HYPEROPT_RESULTS_FILE,
 )
-from freqai_seq.runs.run_config import slug
+from freqai_seq.runs.run_config import freqai_identifier
 from freqai_seq.runs.runner import BacktestRequest, passthrough, run_offline
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class HyperoptRequest:
 
 
 def default_identifier(model: str, strategy: str) -> str:
-    return slug(f"hyperopt-{model}-{strategy}")
+    return freqai_identifier("hyperopt", model, strategy)
 
 
 # ------------------------------------------------------------------ what the run left behind

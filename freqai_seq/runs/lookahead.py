@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import shutil
 import sys
 from collections.abc import Iterable
@@ -42,6 +41,7 @@ from typing import Any
 
 from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
+from freqai_seq.runs.run_config import freqai_identifier
 from freqai_seq.runs.runner import BacktestRequest, passthrough, run_offline
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ PREDICTION_TOLERANCE = 1e-5
 def throwaway_identifier(model: str, now: datetime | None = None) -> str:
     """`lookahead-<model>-<UTC time>`: unique per run, never a real run's identifier."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return f"lookahead-{re.sub(r'[^a-z0-9]+', '-', model.lower())}-{stamp}"
+    return f"{freqai_identifier('lookahead', model)}-{stamp}"
 
 
 # ------------------------------------------------------------------ freqtrade's table

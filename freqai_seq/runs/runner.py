@@ -40,8 +40,8 @@ from freqai_seq.runs.run_config import (
     RunSpec,
     check_run_inputs,
     clear_leftovers,
+    freqai_identifier,
     overlay_file,
-    slug,
     write_overlay,
 )
 
@@ -73,7 +73,7 @@ class BacktestRequest:
     def run_identifier(self) -> str:
         if self.identifier:
             return self.identifier
-        return slug(f"{self.model}-{self.strategy}")
+        return freqai_identifier(self.model, self.strategy)
 
     @property
     def spec(self) -> RunSpec:

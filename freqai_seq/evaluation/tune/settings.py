@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from freqai_seq import paths
-from freqai_seq.runs.run_config import slug
+from freqai_seq import defaults, paths
+from freqai_seq.runs.run_config import freqai_identifier
 from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 TUNE_DIR = paths.USER_DATA / "tune"
@@ -22,8 +22,8 @@ class TuneSettings:
 
     study: str | None = None  # default: <model>-<strategy>
     storage: str | None = None  # default: SQLite in out_dir
-    model: str = "PyTorchLSTMRegressor"
-    strategy: str = "FreqaiSeqStrategy"
+    model: str = defaults.MODEL
+    strategy: str = defaults.STRATEGY
     training_params: Path | None = None  # replaces the config's model_training_parameters
     space: Path | None = None  # JSON override of the default search space
     windows: int = 3
@@ -49,7 +49,7 @@ class TuneSettings:
     def study_name(self) -> str:
         if self.study:
             return self.study
-        return slug(f"{self.model}-{self.strategy}")
+        return freqai_identifier(self.model, self.strategy)
 
     @property
     def storage_url(self) -> str:
