@@ -92,8 +92,9 @@ def test_meta_model_rows_come_after_every_base_row_and_an_embargo(ensemble) -> N
 
 def test_agreement_column_and_optional_do_predict_rule(ensemble, tmp_path: Path) -> None:
     frame, regressor, dk = ensemble
-    pred, do_predict = predict_frame(regressor, dk, frame.iloc[1200:])
-    net_out, boosted = regressor.model.last_parts
+    pred, do_predict, bases = regressor.predict_with_bases(
+        frame.iloc[1200:].reset_index(drop=True), dk)
+    net_out, boosted = bases.net, bases.boosted
     layout = parse_labels(list(dk.label_list))
     net = regressor.to_label_units(net_out, layout, dk)["&-target"].to_numpy()
     gbm = regressor.to_label_units(boosted, layout, dk)["&-target"].to_numpy()

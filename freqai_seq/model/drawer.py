@@ -105,6 +105,17 @@ class CrashSafeDataDrawer(FreqaiDataDrawer):
         if len(history) > keep:
             self.historic_predictions[pair] = history.iloc[-keep:].reset_index(drop=True)
 
+    def save_unreached_pair_model(self, model: Any, pair: str, dk: FreqaiDataKitchen) -> None:
+        """Save a model a cross-pair backtest trained for a pair FreqAI has not reached yet
+        (in FreqAI's own layout, so FreqAI loads it there instead of training)."""
+        self.get_pair_dict_info(pair)  # FreqAI's entry for the pair
+        self.save_data(model, pair, dk)
+        # save_data also keeps the pair's newest model, metadata and pipelines in memory,
+        # which FreqAI's backtest loads instead of the files of the window it is at: this
+        # window's would then stand in for an earlier window's (look-ahead). From disk only.
+        self.meta_data_dictionary.pop(pair, None)
+        self.model_dictionary.pop(pair, None)
+
     def purge_old_models(self) -> None:
         """FreqAI's purge, plus the cross-pair networks beyond the same count per key."""
         super().purge_old_models()

@@ -14,6 +14,8 @@ from pandas import DataFrame
 
 from freqai_seq.model.model_inputs import dates_ns
 
+MIN_PIPELINE_ROWS = 5  # rows FreqAI's split and scalers need for a pair's own pipelines
+
 
 @dataclass
 class ScaledRows:

@@ -6,10 +6,9 @@ Subclasses only name their network (`network = "lstm"`); see freqai_seq.freqaimo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from time import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,19 +24,21 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.labels import is_log_variance, label_horizon
 from freqai_seq.model.config_schema import SequenceConfig
 from freqai_seq.model.cross_pair.hooks import CrossPairHooks
-from freqai_seq.model.cross_pair.trainer import CrossPairTrainer
+from freqai_seq.model.cross_pair.trainer import SharedNetworkTrainer
 from freqai_seq.model.drawer import CrashSafeDataDrawer, set_aside_unreadable_state
+from freqai_seq.model.ensemble.model import BaseOutputs
 from freqai_seq.model.intervals import calibrate, finish_quantiles
 from freqai_seq.model.live_training import ParallelLiveTraining
-from freqai_seq.model.model_inputs import dates_ns, model_inputs
+from freqai_seq.model.model_inputs import ModelInputs, dates_ns, model_inputs
 from freqai_seq.model.networks import NETWORKS
 from freqai_seq.model.networks.volatility_baseline import VolatilityBaseline
-from freqai_seq.model.pair_rows import scaled_rows
+from freqai_seq.model.pair_rows import MIN_PIPELINE_ROWS, scaled_rows
 from freqai_seq.model.seeding import resolve_device, seed_everything, training_threads
 from freqai_seq.model.sequence_model import HistoryTail, SequenceModel, TrainingRecord
 from freqai_seq.model.tasks import TaskLayout, parse_labels
 from freqai_seq.model.tracking import log_training, mlflow_settings
 from freqai_seq.model.training import TaskLoss, WindowedData, log_history, train_network
+from freqai_seq.model.training_job import PreparedPair, TrainingJob
 from freqai_seq.model.training_span import training_rows
 from freqai_seq.model.volatility_forecast import apply_variance_calibration, calibrate_variance
 from freqai_seq.model.window_coverage import CoveredWindows
@@ -46,32 +47,11 @@ from freqai_seq.run_fingerprint import RunGuard
 
 logger = logging.getLogger(__name__)
 
+Model = TypeVar("Model", bound=SequenceModel)
+
 # Options that drop or reorder training rows without saying which: windows need the real order.
 ROW_BREAKING_OPTIONS = ("use_SVM_to_remove_outliers", "use_DBSCAN_to_remove_outliers",
                         "shuffle_after_split", "reverse_train_test_order")
-
-
-@dataclass
-class PreparedPair:
-    """One pair's training rows after its FreqAI pipelines, and what `fit` needs with them."""
-
-    pair: str
-    data: dict[str, Any]  # FreqAI's data dictionary, scaled
-    row_dates: np.ndarray
-    tail: HistoryTail | None  # None for models without windows (the pooled LightGBM)
-    layout: TaskLayout | None
-    classes: np.ndarray
-    has_test: bool
-    raw_features: list[str]
-    labels: list[str]
-    raw_test_labels: DataFrame | None = None  # label units: the rows intervals are calibrated on
-
-    def fit_kwargs(self) -> dict[str, Any]:
-        return {"row_dates": self.row_dates, "tail": self.tail, "has_test": self.has_test,
-                "layout": self.layout, "classes": self.classes}
-
-
-MIN_PIPELINE_ROWS = 5  # rows FreqAI's split and scalers need for a pair's own pipelines
 
 
 def regime_classes(layout: TaskLayout, label_parts: list[DataFrame | None]) -> np.ndarray:
@@ -160,7 +140,7 @@ class SequenceRegressor(RunGuard, CoveredWindows, ParallelLiveTraining, CrossPai
         else:
             shape = (prepared.data["train_features"].shape[1], len(prepared.row_dates))
             logger.info("Training model on %d features and %d rows", *shape)
-            model = self.fit(prepared.data, dk, **prepared.fit_kwargs())
+            model = self.fit(TrainingJob(prepared))
         model = self.calibrate(model, prepared, dk)
         if not self.seq_cfg.cross_pair:
             model.training = TrainingRecord(*shape, time() - start_time)
@@ -254,91 +234,104 @@ class SequenceRegressor(RunGuard, CoveredWindows, ParallelLiveTraining, CrossPai
     def shared_network(self, prepared: PreparedPair, dk: FreqaiDataKitchen) -> SequenceModel:
         """The window's cross-pair network: trained by the first pair that needs it, reused
         by the others (see freqai_seq.model.cross_pair)."""
-        return CrossPairTrainer(self, prepared, dk).network()
+        context = self.cross_pair_context(prepared.pair, {
+            "format": [SequenceModel.format, SequenceModel.format_version],
+            "network": self.network, "config": self.seq_cfg.to_dict()})
+        drawer = self.dd if not self.live and self.save_backtest_models else None
+        return SharedNetworkTrainer(context, prepared, dk, self, self.seq_cfg.window,
+                                    self.timeframe_ns, self.device, drawer).network()
 
-    def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen,
-            **kwargs: Any) -> SequenceModel:
-        data = self.windowed_data(data_dictionary, dk, kwargs)
+    def fit(self, job: TrainingJob) -> SequenceModel:  # type: ignore[override]
+        """FreqAI's `fit`, called by this class's own `train` only: one job, typed."""
+        generator = seed_everything(self.seq_cfg.seed, self.seq_cfg.deterministic)
+        data = self.windowed_data(job)
         if len(data.val_ends) == 0:
             logger.warning("%s: no validation windows (test_size 0 or too small): training "
-                           "%d epochs without early stopping", dk.pair, self.seq_cfg.epochs)
-        model = self.new_model(SequenceModel, data_dictionary, dk, kwargs)
-        self.train_net(model, data, data.train_ends, data.val_ends, dk, kwargs)
+                           "%d epochs without early stopping", job.pair, self.seq_cfg.epochs)
+        model = self.new_model(SequenceModel, job)
+        self.train_net(model, data, data.train_ends, data.val_ends, job, generator)
         return model
 
-    def windowed_data(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen,
-                      kwargs: dict[str, Any]) -> WindowedData:
+    def windowed_data(self, job: TrainingJob) -> WindowedData:
         """Train and test rows end to end on the device, and the window ends of each part."""
-        window = self.seq_cfg.window
-        self.generator = seed_everything(self.seq_cfg.seed, self.seq_cfg.deterministic)
-        if "pooled" in kwargs:  # cross-pair: every pair's rows, already windowed
-            return kwargs["pooled"]
-        parts = ["train", "test"] if kwargs["has_test"] else ["train"]
+        if job.pooled is not None:  # cross-pair: every pair's rows, already windowed
+            return job.pooled.data
+        window, prepared = self.seq_cfg.window, job.prepared
+        data_dictionary = prepared.data
+        parts = ["train", "test"] if prepared.has_test else ["train"]
         features = np.concatenate([data_dictionary[f"{p}_features"].to_numpy(np.float32)
                                    for p in parts])
         targets = np.concatenate([data_dictionary[f"{p}_labels"].to_numpy(np.float32)
                                   for p in parts])
         weights = np.concatenate([np.asarray(data_dictionary[f"{p}_weights"], np.float32)
                                   for p in parts])
-        n_train = len(data_dictionary["train_features"])
-        ends = window_ends(kwargs["row_dates"], np.ones(len(features), bool), window,
+        n_train = prepared.train_rows
+        ends = window_ends(prepared.row_dates, np.ones(len(features), bool), window,
                            self.timeframe_ns)
         train_ends, val_ends = ends[ends < n_train], ends[ends >= n_train]
         if len(train_ends) == 0:
             raise OperationalException(
-                f"{dk.pair}: no complete window of {window} consecutive candles in the training "
-                "data: shorten the window or lengthen train_period_days."
+                f"{job.pair}: no complete window of {window} consecutive candles in the "
+                "training data: shorten the window or lengthen train_period_days."
             )
         return WindowedData(torch.as_tensor(features, device=self.device), targets, weights,
-                            torch.as_tensor(kwargs["classes"], device=self.device), train_ends,
-                            val_ends, kwargs["row_dates"], np.zeros(1, np.int64),
+                            torch.as_tensor(prepared.classes, device=self.device), train_ends,
+                            val_ends, prepared.row_dates, np.zeros(1, np.int64),
                             np.array([n_train], np.int64))
 
-    def new_model(self, model_class: type[SequenceModel], data_dictionary: dict[str, Any],
-                  dk: FreqaiDataKitchen, kwargs: dict[str, Any]) -> Any:
+    def new_model(self, model_class: type[Model], job: TrainingJob) -> Model:
         """An untrained model, holding the previous model's weights when FreqAI asks for
         continual learning and the features are the same."""
-        names = kwargs.get("feature_names") or list(data_dictionary["train_features"].columns)
-        model = model_class(self.network, self.seq_cfg, names, list(dk.label_list),
-                            self.timeframe_ns, kwargs["tail"], device=self.device,
-                            cross=kwargs.get("cross"))
-        init = self.get_init_model(dk.pair)
+        model = model_class(self.network, self.seq_cfg, job.feature_names,
+                            list(job.prepared.labels), self.timeframe_ns, job.tail,
+                            device=self.device,
+                            cross=job.pooled.cross if job.pooled is not None else None)
+        init = self.get_init_model(job.pair)
         same_pairs = (getattr(init, "cross", None) and init.cross.pairs) == (
             model.cross and model.cross.pairs)
         if isinstance(init, SequenceModel) and init.feature_names == model.feature_names \
                 and same_pairs:
             model.net.load_state_dict(init.net.state_dict())
-            logger.info("%s: continual learning from the previous model's weights", dk.pair)
+            logger.info("%s: continual learning from the previous model's weights", job.pair)
         return model
 
     def train_net(self, model: SequenceModel, data: WindowedData, train_ends: np.ndarray,
-                  val_ends: np.ndarray, dk: FreqaiDataKitchen, kwargs: dict[str, Any]) -> None:
-        loss_fn = TaskLoss(kwargs["layout"], len(dk.label_list), self.seq_cfg, self.device)
+                  val_ends: np.ndarray, job: TrainingJob, generator: torch.Generator) -> None:
+        """Train `model`'s network on the windows ending at `train_ends`, validated on those
+        ending at `val_ends`; `generator` is the one the training was seeded with."""
+        pair = job.pair
+        loss_fn = TaskLoss(job.layout, len(job.prepared.labels), self.seq_cfg, self.device)
         if isinstance(model.net, VolatilityBaseline):
             head = model.net
             newest = data.features[torch.as_tensor(train_ends)][:, head.feature_idx]
             targets = data.targets[train_ends][:, head.target_idx.cpu().numpy()]
             rows = head.fit(newest.cpu().numpy(), targets)
-            logger.info("%s: HAR volatility baseline fitted on %d training rows", dk.pair, rows)
+            logger.info("%s: HAR volatility baseline fitted on %d training rows", pair, rows)
         train = data.subset(train_ends, self.device)
         val = data.subset(val_ends, self.device) if len(val_ends) else None
-        tb_logger = getattr(self, "tb_logger", None)
+        tb_logger = getattr(self, "tb_logger", None)  # FreqAI sets it before each training
         pool = self.live_pool
         if pool is None or not pool.in_training_thread:
             model.train_result = train_network(model.net, train, val, self.seq_cfg, self.device,
-                                               self.generator, loss_fn, tb_logger, f"{dk.pair} ")
+                                               generator, loss_fn, tb_logger, f"{pair} ")
             return
-        generator = self.generator
-        # Another pair's training thread runs while this network trains in a worker; it
-        # sets these attributes for its own training, so they are put back afterwards.
         model.train_result = pool.train(model.net, train, val, self.seq_cfg, self.device,
-                                        generator, loss_fn, f"{dk.pair} ")
-        self.generator, self.tb_logger = generator, tb_logger
-        log_history(model.train_result, tb_logger, f"{dk.pair} ")
+                                        generator, loss_fn, f"{pair} ")
+        # Another pair's training thread ran while this network trained in a worker, and
+        # FreqAI set its own logger there: FreqAI closes this training's after `train`.
+        self.tb_logger = tb_logger
+        log_history(model.train_result, tb_logger, f"{pair} ")
 
     # ---------------------------------------------------------------- prediction
     def predict(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen,
                 **kwargs: Any) -> tuple[DataFrame, npt.NDArray[np.int_]]:
+        pred_df, do_predict, _ = self.predict_with_bases(unfiltered_df, dk)
+        return pred_df, do_predict
+
+    def predict_with_bases(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen
+                           ) -> tuple[DataFrame, npt.NDArray[np.int_], BaseOutputs | None]:
+        """FreqAI's prediction and `do_predict`, and each base model's own outputs on every
+        input row (the prepended training tail included) where the model has bases."""
         model: SequenceModel = self.model
         dk.find_features(unfiltered_df)
         with_di = bool(self.freqai_info.get("feature_parameters", {}).get("DI_threshold", 0))
@@ -346,8 +339,7 @@ class SequenceRegressor(RunGuard, CoveredWindows, ParallelLiveTraining, CrossPai
                               dk.feature_pipeline, with_di)
         layout = parse_labels(list(dk.label_list))
         passes = self.seq_cfg.mc_dropout_passes if layout.uncertainty_of else 0
-        outputs, samples, predicted = model.predict_rows(inputs.features, inputs.dates_ns,
-                                                         inputs.finite, passes)
+        outputs, samples, predicted, bases = self.model_outputs(model, inputs, passes)
         pred_df = finish_quantiles(self.to_label_units(outputs, layout, dk), layout,
                                    list(dk.label_list), model.calibration)
         pred_df = apply_variance_calibration(pred_df, model.variance_calibration)
@@ -359,17 +351,23 @@ class SequenceRegressor(RunGuard, CoveredWindows, ParallelLiveTraining, CrossPai
             column = spread[:, source] if spread is not None else np.zeros(len(pred_df))
             pred_df[dk.label_list[unc]] = np.where(predicted, column, np.nan)
         usable = predicted & inputs.finite & inputs.inlier
-        usable &= self.fill_agreement(pred_df, layout, dk, predicted)
+        usable &= self.fill_agreement(pred_df, layout, dk, predicted, bases)
         do_predict = usable.astype(np.int_)
         prepended = inputs.prepended
         di_values = inputs.di_values if inputs.di_values is not None else np.zeros(len(outputs))
         dk.DI_values = di_values[prepended:]
         dk.do_predict = do_predict[prepended:]
         pred_df = pred_df.iloc[prepended:].reset_index(drop=True)
-        return pred_df, dk.do_predict
+        return pred_df, dk.do_predict, bases
+
+    def model_outputs(self, model: SequenceModel, inputs: ModelInputs, passes: int
+                      ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, BaseOutputs | None]:
+        """The model's outputs, MC-dropout samples and predicted rows; no bases here."""
+        return (*model.predict_rows(inputs.features, inputs.dates_ns, inputs.finite, passes),
+                None)
 
     def fill_agreement(self, pred_df: DataFrame, layout: TaskLayout, dk: FreqaiDataKitchen,
-                       predicted: np.ndarray) -> np.ndarray:
+                       predicted: np.ndarray, bases: BaseOutputs | None) -> np.ndarray:
         """Fill `&-agree_*` columns (only an ensemble has bases to agree); returns the rows
         whose prediction stays usable."""
         return np.ones(len(pred_df), dtype=bool)

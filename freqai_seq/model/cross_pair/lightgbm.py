@@ -22,9 +22,9 @@ from pandas import DataFrame
 from freqai_seq.atomic import atomic_writer
 from freqai_seq.model.cross_pair.columns import align_scaled
 from freqai_seq.model.cross_pair.hooks import CrossPairHooks
-from freqai_seq.model.cross_pair.trainer import CrossPairTrainer
-from freqai_seq.model.pair_rows import scaled_rows
-from freqai_seq.model.regressor import MIN_PIPELINE_ROWS, PreparedPair
+from freqai_seq.model.cross_pair.trainer import CrossPairContext, CrossPairTrainer, PairPreparer
+from freqai_seq.model.pair_rows import MIN_PIPELINE_ROWS, scaled_rows
+from freqai_seq.model.training_job import PreparedPair
 from freqai_seq.model.window_coverage import CoveredWindows
 from freqai_seq.run_fingerprint import RunGuard
 
@@ -48,11 +48,15 @@ class PooledBooster:
                                                self.corr_pairs))
 
 
-class PooledLightGBMTrainer(CrossPairTrainer):
+class PooledLightGBMTrainer(CrossPairTrainer[PooledBooster]):
     suffix = ".pkl"
 
-    def model_parts(self) -> dict[str, Any]:
-        return {"format": FORMAT}
+    def __init__(self, context: CrossPairContext, prepared: PreparedPair,
+                 dk: FreqaiDataKitchen, preparer: PairPreparer,
+                 params: dict[str, Any]) -> None:
+        """`params`: the model's model_training_parameters (LightGBM's, and ours)."""
+        super().__init__(context, prepared, dk, preparer)
+        self.params = params
 
     def load(self, path: Path) -> PooledBooster:
         with path.open("rb") as fh:
@@ -83,7 +87,7 @@ class PooledLightGBMTrainer(CrossPairTrainer):
         logger.info("cross-pair: training the pooled LightGBM of the window ending %s on %d "
                     "pairs (%s): %d rows, %d features", self.timerange.stop_fmt,
                     len(prepared), ", ".join(prepared), len(x), len(canonical))
-        model = LGBMRegressor(**{k: v for k, v in self.model.model_training_parameters.items()
+        model = LGBMRegressor(**{k: v for k, v in self.params.items()
                                  if k != "cross_pair_pairs"})  # ours, not LightGBM's
         model.fit(x, y, **fit)
         entry = PooledBooster(model, canonical, self.corr)
@@ -107,7 +111,9 @@ class PooledLightGBMRegressor(RunGuard, CoveredWindows, CrossPairHooks, LightGBM
         logger.info("-------------------- Starting training %s --------------------", pair)
         start = time()
         prepared = self.prepare(unfiltered_df, pair, dk)
-        pooled = PooledLightGBMTrainer(self, prepared, dk).network()
+        context = self.cross_pair_context(pair, {"format": FORMAT})
+        pooled = PooledLightGBMTrainer(context, prepared, dk, self,
+                                       self.model_training_parameters).network()
         logger.info("-------------------- Done training %s (%.2f secs) --------------------",
                     pair, time() - start)
         return PooledBooster(pooled.model, pooled.columns, pooled.corr_pairs, pair)

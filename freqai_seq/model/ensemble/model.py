@@ -3,6 +3,7 @@ stacking weights, saved and loaded as one versioned file."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -14,6 +15,15 @@ from freqai_seq.model.ensemble.config import EnsembleConfig
 from freqai_seq.model.ensemble.stacking import combine, flat_features
 from freqai_seq.model.sequence_model import SequenceModel
 from freqai_seq.model.windowing import gather_windows
+
+
+@dataclass(frozen=True)
+class BaseOutputs:
+    """Each base's own outputs per row, scaled: the agreement columns and the weights by
+    recent error compare them."""
+
+    net: np.ndarray  # the sequence network's
+    boosted: np.ndarray  # LightGBM's (NaN where a label has no booster or a row no window)
 
 
 @loads_format
@@ -28,7 +38,6 @@ class EnsembleModel(SequenceModel):
         # Per label: weight of the network, weight of LightGBM, intercept (scaled label space).
         self.stack = np.tile([1.0, 0.0, 0.0], (len(self.label_names), 1))
         self.train_info: dict[str, Any] = {}
-        self.last_parts: tuple[np.ndarray, np.ndarray] | None = None
 
     def lightgbm_inputs(self, x: torch.Tensor, ends: np.ndarray) -> np.ndarray:
         """LightGBM's rows for windows ending at `ends` of the scaled rows `x`."""
@@ -46,8 +55,14 @@ class EnsembleModel(SequenceModel):
 
     def predict_rows(self, features: np.ndarray, dates_ns: np.ndarray, valid: np.ndarray,
                      passes: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """The stacked forecast; `last_parts` keeps each base's own outputs (network,
-        LightGBM; scaled) for the agreement columns."""
+        """The stacked forecast (see `predict_with_bases`)."""
+        return self.predict_with_bases(features, dates_ns, valid, passes)[:3]
+
+    def predict_with_bases(self, features: np.ndarray, dates_ns: np.ndarray,
+                           valid: np.ndarray, passes: int = 0
+                           ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, BaseOutputs]:
+        """The stacked forecast, its MC-dropout samples, the rows predicted, and each base's
+        own outputs."""
         net_out, samples, predicted = super().predict_rows(features, dates_ns, valid, passes)
         self.net.eval()
         ends = np.flatnonzero(predicted)
@@ -58,11 +73,10 @@ class EnsembleModel(SequenceModel):
             for j, booster in enumerate(self.boosters):
                 if booster is not None:
                     boosted[ends, j] = booster.predict(rows)
-        self.last_parts = (net_out, boosted)
         return (self._stacked(net_out, boosted),
                 None if samples is None else np.stack([self._stacked(s, boosted)
                                                        for s in samples]),
-                predicted)
+                predicted, BaseOutputs(net_out, boosted))
 
     def _stacked(self, net_out: np.ndarray, boosted: np.ndarray) -> np.ndarray:
         out = net_out.copy()

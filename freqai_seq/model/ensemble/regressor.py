@@ -24,13 +24,16 @@ from pandas import DataFrame
 from freqai_seq.labels import label_horizon
 from freqai_seq.model.config_schema import SequenceConfig
 from freqai_seq.model.ensemble.config import EnsembleConfig, split_params
-from freqai_seq.model.ensemble.model import EnsembleModel
+from freqai_seq.model.ensemble.model import BaseOutputs, EnsembleModel
 from freqai_seq.model.ensemble.stacking import fit_stack
-from freqai_seq.model.model_inputs import dates_ns
+from freqai_seq.model.model_inputs import ModelInputs, dates_ns
 from freqai_seq.model.networks import NETWORKS
 from freqai_seq.model.regressor import SequenceRegressor
+from freqai_seq.model.seeding import seed_everything
+from freqai_seq.model.sequence_model import SequenceModel
 from freqai_seq.model.tasks import TaskLayout, parse_labels
 from freqai_seq.model.training import WindowedData
+from freqai_seq.model.training_job import TrainingJob
 
 logger = logging.getLogger(__name__)
 
@@ -77,30 +80,30 @@ class EnsembleRegressor(SequenceRegressor):
             raise OperationalException(f"{pair}: {bad} must describe a return label (`&-ret_*`): "
                                        "only regression labels have two bases to compare.")
 
-    def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen,
-            **kwargs: Any) -> EnsembleModel:
-        self._check_horizons(list(dk.label_list), kwargs["layout"], dk.pair)
-        data = self.windowed_data(data_dictionary, dk, kwargs)
+    def fit(self, job: TrainingJob) -> EnsembleModel:  # type: ignore[override]
+        labels = job.prepared.labels
+        self._check_horizons(labels, job.layout, job.pair)
+        generator = seed_everything(self.seq_cfg.seed, self.seq_cfg.deterministic)
+        data = self.windowed_data(job)
         embargo = self.embargo
         base_ends, inner_ends, stack_ends = split_windows(
             data, self.ens_cfg.ensemble_validation_fraction, embargo)
         if len(stack_ends) < MIN_STACK_ROWS:
             raise OperationalException(
-                f"{dk.pair}: the ensemble fits its stacking weights on FreqAI's test split, which "
-                f"has {len(stack_ends)} usable windows after a {embargo}-candle embargo (at least "
-                f"{MIN_STACK_ROWS} needed): raise data_split_parameters.test_size.")
+                f"{job.pair}: the ensemble fits its stacking weights on FreqAI's test split, "
+                f"which has {len(stack_ends)} usable windows after a {embargo}-candle embargo "
+                f"(at least {MIN_STACK_ROWS} needed): raise data_split_parameters.test_size.")
         if len(base_ends) < MIN_STACK_ROWS:
-            raise OperationalException(f"{dk.pair}: too few windows left to train the bases "
+            raise OperationalException(f"{job.pair}: too few windows left to train the bases "
                                        f"({len(base_ends)}); lengthen train_period_days.")
-        model: EnsembleModel = self.new_model(EnsembleModel, data_dictionary, dk, kwargs)
+        model = self.new_model(EnsembleModel, job)
         model.ensemble = self.ens_cfg
-        self.train_net(model, data, base_ends, inner_ends, dk, kwargs)
+        self.train_net(model, data, base_ends, inner_ends, job, generator)
         model.net.eval()
-        layout: TaskLayout = kwargs["layout"]
         inputs = {name: model.lightgbm_inputs(data.features, ends) for name, ends in
                   (("base", base_ends), ("inner", inner_ends), ("stack", stack_ends))}
         net_stack = model.predict_windows(data.features, stack_ends)
-        for j in layout.return_idx + layout.volatility_idx:
+        for j in job.layout.return_idx + job.layout.volatility_idx:
             booster = self._fit_booster(inputs, data.targets[:, j], data.weights,
                                         base_ends, inner_ends)
             model.boosters[j] = booster
@@ -110,7 +113,7 @@ class EnsembleRegressor(SequenceRegressor):
                                        self.ens_cfg.ensemble_stack_shrinkage,
                                        self.ens_cfg.ensemble_stack_max_weight)
             logger.info("%s %s: stacking weights network %.3f, LightGBM %.3f, intercept %.4f "
-                        "(%d held-out windows)", dk.pair, dk.label_list[j], *model.stack[j],
+                        "(%d held-out windows)", job.pair, labels[j], *model.stack[j],
                         len(stack_ends))
         dates = data.dates_ns
         model.train_info = {
@@ -135,19 +138,26 @@ class EnsembleRegressor(SequenceRegressor):
 
     def predict(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen,
                 **kwargs: Any) -> tuple[DataFrame, Any]:
-        pred_df, do_predict = super().predict(unfiltered_df, dk, **kwargs)
+        pred_df, do_predict, bases = self.predict_with_bases(unfiltered_df, dk)
         if self.ens_cfg.ensemble_dynamic_candles:
-            self._weight_by_recent_error(pred_df, unfiltered_df, dk)
+            assert bases is not None
+            self._weight_by_recent_error(pred_df, unfiltered_df, dk, bases)
         return pred_df, do_predict
 
+    def model_outputs(self, model: SequenceModel, inputs: ModelInputs, passes: int
+                      ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, BaseOutputs]:
+        assert isinstance(model, EnsembleModel)
+        return model.predict_with_bases(inputs.features, inputs.dates_ns, inputs.finite,
+                                        passes)
+
     def _weight_by_recent_error(self, pred_df: DataFrame, frame: DataFrame,
-                                dk: FreqaiDataKitchen) -> None:
+                                dk: FreqaiDataKitchen, bases: BaseOutputs) -> None:
         """Row r blends the bases by the inverse of their mean squared error on rows
         r-h-N+1 .. r-h (h = label_period_candles: their outcome is known at r) that came after
         the model's training: out-of-sample errors, the same in backtest and live. Rows with
         fewer than N/2 such errors keep the fixed stacking weights."""
         model: EnsembleModel = self.model
-        net_out, boosted = model.last_parts
+        net_out, boosted = bases.net, bases.boosted
         layout = parse_labels(list(dk.label_list))
         skip = len(net_out) - len(pred_df)  # the prepended training tail
         net = self.to_label_units(net_out, layout, dk).to_numpy()[skip:]
@@ -175,11 +185,12 @@ class EnsembleRegressor(SequenceRegressor):
             pred_df[label] = np.where(enough & np.isfinite(blended), blended, pred_df[label])
 
     def fill_agreement(self, pred_df: DataFrame, layout: TaskLayout, dk: FreqaiDataKitchen,
-                       predicted: np.ndarray) -> np.ndarray:
+                       predicted: np.ndarray, bases: BaseOutputs | None) -> np.ndarray:
         usable = np.ones(len(pred_df), dtype=bool)
         if not layout.agreement_of:
             return usable
-        net_out, boosted = self.model.last_parts
+        assert bases is not None
+        net_out, boosted = bases.net, bases.boosted
         net = self.to_label_units(net_out, layout, dk).to_numpy()
         gbm = self.to_label_units(np.where(np.isnan(boosted), net_out, boosted), layout,
                                   dk).to_numpy()
