@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from freqai_seq.cli.main import build_parser
+from freqai_seq.cli.parser import build_parser
 from freqai_seq.runs.runner import BacktestRequest
 from tests.conftest import ROOT
 
