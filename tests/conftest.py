@@ -78,39 +78,83 @@ class BacktestRun:
         return self.userdir / "models" / self.identifier
 
 
-@pytest.fixture(scope="session")
-def backtest(market: MarketState, market_dir: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> Callable[..., BacktestRun]:
-    """Runs `freqai-seq backtest` (real freqtrade) once per identifier in the session and hands
-    the same run to every test that asks for it: backtests are the slow part of the suite."""
-    runs: dict[str, BacktestRun] = {}
+@dataclass(frozen=True)
+class BacktestSpec:
+    """Everything that changes a shared backtest: the command line besides its temporary
+    paths, the training parameters and the test overlay."""
 
-    def run(identifier: str, model: str, params: dict, pairs: list[str],
-            strategy: str = "FreqaiSeqStrategy", *extra: str) -> BacktestRun:
-        if identifier in runs:
-            return runs[identifier]
-        base = tmp_path_factory.mktemp(identifier)
-        userdir = base / "user_data"
-        userdir.mkdir()
-        overlay = base / "test-overlay.json"
+    identifier: str
+    model: str
+    strategy: str
+    pairs: tuple[str, ...]
+    params: str  # the training parameters, as JSON with sorted keys
+    extra: tuple[str, ...]  # further `freqai-seq backtest` arguments
+    configs: tuple[str, ...] = ("config.json",)  # then the overlay
+    timerange: str = INTEGRATION_TIMERANGE
+
+    @property
+    def overlay(self) -> dict:
         key, secret, password, token = FIXTURE_SECRETS
-        overlay.write_text(json.dumps({
-            "exchange": {"pair_whitelist": pairs, "key": key, "secret": secret},
+        return {
+            "exchange": {"pair_whitelist": list(self.pairs), "key": key, "secret": secret},
             "api_server": {"enabled": False, "listen_ip_address": "127.0.0.1",
                            "listen_port": 8080, "username": "bot", "password": password},
             "telegram": {"enabled": False, "token": token, "chat_id": "0"},
             # 30 training days whatever config.json says: integration runs stay short.
-            "freqai": {"save_backtest_models": True, "train_period_days": 30}}))
+            "freqai": {"save_backtest_models": True, "train_period_days": 30}}
+
+
+class SharedRuns:
+    """Runs kept by their whole spec. One identifier names one spec: a test asking for it with
+    other parameters fails, instead of silently getting the run of the first."""
+
+    def __init__(self) -> None:
+        self.runs: dict[BacktestSpec, BacktestRun] = {}
+
+    def get(self, spec: BacktestSpec, start: Callable[[], BacktestRun]) -> BacktestRun:
+        if spec in self.runs:
+            return self.runs[spec]
+        for other in self.runs:
+            if other.identifier == spec.identifier:
+                differ = [f"{name}: {getattr(other, name)!r} then {getattr(spec, name)!r}"
+                          for name in BacktestSpec.__dataclass_fields__
+                          if getattr(other, name) != getattr(spec, name)]
+                pytest.fail(f"shared backtest {spec.identifier!r} asked for with other "
+                            f"parameters ({'; '.join(differ)}): give the run its own "
+                            "identifier", pytrace=False)
+        self.runs[spec] = run = start()
+        return run
+
+
+@pytest.fixture(scope="session")
+def backtest(market: MarketState, market_dir: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Callable[..., BacktestRun]:
+    """Runs `freqai-seq backtest` (real freqtrade) once per spec in the session and hands the
+    same run to every test that asks for it: backtests are the slow part of the suite."""
+    shared = SharedRuns()
+
+    def run(identifier: str, model: str, params: dict, pairs: list[str],
+            strategy: str = "FreqaiSeqStrategy", *extra: str) -> BacktestRun:
+        spec = BacktestSpec(identifier, model, strategy, tuple(pairs),
+                            json.dumps(params, sort_keys=True), tuple(extra))
+        return shared.get(spec, lambda: start_backtest(spec, params))
+
+    def start_backtest(spec: BacktestSpec, params: dict) -> BacktestRun:
+        base = tmp_path_factory.mktemp(spec.identifier)
+        userdir = base / "user_data"
+        userdir.mkdir()
+        overlay = base / "test-overlay.json"
+        overlay.write_text(json.dumps(spec.overlay))
         overlay.chmod(0o600)
         params_file = base / "params.json"
         params_file.write_text(json.dumps(params))
-        result = run_cli("backtest", "-c", "config.json", "-c", str(overlay), "--model", model,
-                         "--strategy", strategy, "--training-params", str(params_file),
-                         "--timerange", INTEGRATION_TIMERANGE, "--identifier", identifier,
+        configs = [arg for config in (*spec.configs, str(overlay)) for arg in ("-c", config)]
+        result = run_cli("backtest", *configs, "--model", spec.model,
+                         "--strategy", spec.strategy, "--training-params", str(params_file),
+                         "--timerange", spec.timerange, "--identifier", spec.identifier,
                          "--userdir", str(userdir), "--port", str(market.port),
                          "--state-file", str(market_dir / "market.json"),
-                         "--datadir", market.datadir, *extra)
-        runs[identifier] = BacktestRun(result, userdir, identifier)
-        return runs[identifier]
+                         "--datadir", market.datadir, *spec.extra)
+        return BacktestRun(result, userdir, spec.identifier)
 
     return run
