@@ -5,7 +5,8 @@ truncating and rewriting them in place, so a kill during that write leaves a fil
 bot at its next start. And a model file that cannot be loaded (corrupt, or from an incompatible
 version) raises on every candle while the drawer still calls the model fresh, so the pair never
 trades again. This drawer writes atomically and, in live mode, turns an unloadable model into a
-logged error plus a retrain.
+logged error plus a retrain. It also saves the models a cross-pair backtest trains ahead for
+the pairs FreqAI has not reached yet.
 """
 
 from __future__ import annotations

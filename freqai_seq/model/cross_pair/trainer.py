@@ -80,7 +80,7 @@ class CrossPairTrainer(ABC, Generic[Pooled]):
 
     def __init__(self, context: CrossPairContext, prepared: PreparedPair,
                  dk: FreqaiDataKitchen, preparer: PairPreparer) -> None:
-        self.context, self.prepared, self.dk, self.preparer = context, prepared, dk, preparer
+        self.context, self.prepared, self.preparer = context, prepared, preparer
         self.timerange, self.stop = context.timerange, context.stop
         self.corr, self.pairs = context.corr_pairs, list(context.pairs)
         self.columns = aligned_names(prepared.raw_features, prepared.pair, self.corr)
