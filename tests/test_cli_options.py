@@ -14,6 +14,8 @@ from freqai_seq.cli import main
 from freqai_seq.cli.commands import COMMANDS
 from freqai_seq.cli.options import AVAILABLE_CLI_OPTIONS
 from freqai_seq.cli.parser import build_parser, command_paths
+from freqai_seq.cli.requests import workspace
+from freqai_seq.runs.workspace import BUNDLED, Workspace
 
 
 def _subparser(path: list[str]) -> argparse.ArgumentParser:
@@ -42,6 +44,7 @@ def test_freqtrade_spellings_and_the_earlier_ones_parse_alike() -> None:
 
 RUNS = ("-s", "--freqaimodel", "--userdir", "-c", "-d", "--logfile")
 WORKSPACE = ("-c", "-d", "--userdir", "-p")
+MEASURING = ("bench", "skill", "intervals", "scale", "live-cycle", "soak", "tune")
 
 
 @pytest.mark.parametrize(("command", "flags"), [
@@ -53,14 +56,26 @@ WORKSPACE = ("-c", "-d", "--userdir", "-p")
     ("plot", ("-s", "--freqaimodel", "--userdir", "-d", "-p", "--logfile")),
     ("validate", ("-s", "-c", "-d", "-p")),
     # the measuring commands work on the user's own setup
-    *((name, WORKSPACE) for name in ("bench", "skill", "intervals", "scale", "live-cycle",
-                                      "soak")),
+    *((name, WORKSPACE) for name in MEASURING if name != "tune"),
     ("tune", ("-s", "--freqaimodel", "-c", "-d", "-p"))])  # trials in a throw-away userdir
 def test_every_command_takes_its_shared_options(command: str, flags: tuple) -> None:
     """(and the actions of `market` and `dryrun` take only their own options: test_market)"""
     taken = {flag for action in _subparser(command.split())._actions
              for flag in action.option_strings}
     assert set(flags) <= taken, command
+
+
+@pytest.mark.parametrize("command", MEASURING)
+def test_a_measuring_command_works_on_the_bundled_set_or_the_users_own(command: str) -> None:
+    parser = build_parser()
+    assert workspace(parser.parse_args([command])) == BUNDLED
+    own = ["-c", "a.json", "--config", "b.json", "--datadir", "candles", "-p", "X/EUR", "Y/EUR"]
+    if command != "tune":  # its trials run in a throw-away user-data folder
+        own += ["--user-data-dir", "mine"]
+    assert workspace(parser.parse_args([command, *own])) == Workspace(
+        configs=(Path("a.json"), Path("b.json")), datadir=Path("candles"),
+        userdir=Path("mine") if command != "tune" else BUNDLED.userdir,
+        pairs=("X/EUR", "Y/EUR"))
 
 
 def test_every_option_is_declared_once_and_every_command_names_only_registered_ones() -> None:

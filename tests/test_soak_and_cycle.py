@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 import pytest
 
-from freqai_seq.cli import main as cli
+from freqai_seq.cli import main
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation import soak
 
@@ -92,7 +92,7 @@ def test_the_command_reports_a_killed_soaks_samples(tmp_path: Path,
     (tmp_path / soak.SAMPLES_FILE).write_text("\n".join(lines) + '\n{"seconds": 72')  # cut
     page = tmp_path / "page.md"
     page.write_text("intro\n<!-- soak -->\nold\n<!-- /soak -->\nafter\n")
-    assert cli.main(["soak", "--from-samples", str(tmp_path), "--page", str(page)]) == 0
+    assert main(["soak", "--from-samples", str(tmp_path), "--page", str(page)]) == 0
     out = capsys.readouterr().out
     assert "RSS goal (CI includes 0, upper end under 5 MB per 100 retrainings): met" in out
     assert "| RSS (MB) |" in out
@@ -104,7 +104,7 @@ def test_the_command_reports_a_killed_soaks_samples(tmp_path: Path,
     broken.mkdir()
     (broken / soak.SETTINGS_FILE).write_text(json.dumps(SETTINGS))
     (broken / soak.SAMPLES_FILE).write_text("not json\n" + "\n".join(lines))
-    assert cli.main(["soak", "--from-samples", str(broken)]) == 2
+    assert main(["soak", "--from-samples", str(broken)]) == 2
 
 
 def test_the_live_cycle_is_the_time_between_a_pairs_new_models() -> None:

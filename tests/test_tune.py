@@ -17,7 +17,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from freqai_seq.cli import main as cli
+from freqai_seq.cli import main
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.tune import study as tune_study
 from freqai_seq.evaluation.tune.settings import TuneSettings
@@ -142,7 +142,7 @@ def test_space_errors_name_the_key(datadir: Path, inputs: Path, tmp_path: Path) 
 
 
 def test_print_space_shows_the_default_space(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["tune", "--print-space", "--model", "PyTorchCNNLSTMAttentionRegressor"]) == 0
+    assert main(["tune", "--print-space", "--model", "PyTorchCNNLSTMAttentionRegressor"]) == 0
     space = json.loads(capsys.readouterr().out)
     assert space["window"] == {"type": "int", "low": 24, "high": 48, "step": 8}
     assert {"hidden_size", "learning_rate", "conv_channels", "attention_dim"} <= set(space)
@@ -166,7 +166,7 @@ def test_two_worker_processes_share_one_study(datadir: Path, inputs: Path, tmp_p
     """Two real `freqai-seq tune` processes started together on one SQLite file, and on one
     database of a real PostgreSQL server."""
     storage = shared_storage
-    command = [sys.executable, "-m", "freqai_seq.cli.main", "tune", "--study", "shared",
+    command = [sys.executable, "-m", "freqai_seq.cli", "tune", "--study", "shared",
                "--storage", storage, "--training-params", str(inputs / "params.json"),
                "--space", str(inputs / "space.json"), "--pairs", "BTC/USD", "--windows", "2",
                "--train-days", "10", "--predict-days", "2", "--end", "20190401",

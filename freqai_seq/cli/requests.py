@@ -31,4 +31,6 @@ def workspace(args: argparse.Namespace) -> Workspace:
     given keeps the bundled set's value."""
     bundled = Workspace()
     return Workspace(configs=tuple(args.config or bundled.configs), datadir=args.datadir,
-                     userdir=args.userdir, pairs=tuple(args.pairs or ()))
+                     # tune's trials run in a throw-away user-data folder: it takes no --userdir
+                     userdir=getattr(args, "userdir", bundled.userdir),
+                     pairs=tuple(args.pairs or ()))
