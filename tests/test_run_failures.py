@@ -6,16 +6,21 @@ replaces an earlier run's record only once the new run has started."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from freqai_seq.runs.run_config import REDACTED, RunSpec, redacted, run_overlay
 from freqai_seq.runs.runner import _run_and_count_failed_trainings
 from tests.backtest_runs import lstm_run
-from tests.conftest import AS_A_USER, FIXTURE_SECRETS, ROOT, BacktestRun, run_cli
+from tests.conftest import AS_A_USER, FIXTURE_SECRETS, ROOT, BacktestRun, CommandRun, run_cli
 
 
 def _write(path: Path, content: object) -> Path:
@@ -35,16 +40,23 @@ BAD_INPUTS = {
 }
 
 
+# One case as a user meets it (its own interpreter, the lines on its stderr), the others in
+# this process: nothing starts before the refusal either way.
+AS_A_SUBPROCESS = "not-json"
+
+
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_input_checked_before_freqtrade_exits_2(case: str, datadir: Path,
-                                                tmp_path: Path) -> None:
+def test_input_checked_before_freqtrade_exits_2(
+        case: str, datadir: Path, tmp_path: Path,
+        cli_in_process: CommandRun) -> None:
     overlays, args, message = BAD_INPUTS[case]
     configs = [a for i, o in enumerate(overlays)
                for a in ("-c", str(_write(tmp_path / f"overlay{i}.json", o)))]
     userdir = tmp_path / "user_data"
-    result = run_cli("backtest", "-c", "config.json", *configs, *args, "--identifier", "bad",
-                     "--userdir", str(userdir), "--state-file", str(tmp_path / "market.json"),
-                     timeout=120)
+    command = ("backtest", "-c", "config.json", *configs, *args, "--identifier", "bad",
+               "--userdir", str(userdir), "--state-file", str(tmp_path / "market.json"))
+    result = (run_cli(*command, timeout=120) if case == AS_A_SUBPROCESS
+              else cli_in_process(*command))
     assert result.returncode == 2, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if " - ERROR - " in line]
     assert len(errors) == 1 and message in errors[0], result.stderr
@@ -151,45 +163,102 @@ def test_dryrun_credentials_file_is_private(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["api_server"]["password"] == password
 
 
-@pytest.mark.integration
-def test_kill_9_of_a_backtest_leaves_nothing_running(datadir: Path, tmp_path: Path) -> None:
-    """freqtrade dies with the wrapper (parent-death signal) and the market the run started
-    for itself exits once its owner is gone, removing its state file."""
-    import subprocess
-    import time
+# ------------------------------------------------------------------ interrupted runs
+@dataclass(frozen=True)
+class StartedRun:
+    """A `freqai-seq backtest` whose freqtrade and own market run, for a test to interrupt."""
+    wrapper: subprocess.Popen[bytes]
+    children: list[psutil.Process]
+    folder: Path  # holds the market state files
 
-    import psutil
+    @property
+    def own_state(self) -> Path:  # the state file of the market the run started for itself
+        return self.folder / f"run-{self.wrapper.pid}.json"
 
-    userdir = tmp_path / "user_data"
-    wrapper = subprocess.Popen(
-        [sys.executable, "-m", "freqai_seq.cli.main", "backtest", "--identifier", "killed",
-         "--timerange", "20190801-20190815", "--userdir", str(userdir), "--datadir",
-         str(datadir), "--state-file", str(tmp_path / "market.json")],
+
+def _start_backtest(folder: Path, datadir: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "freqai_seq.cli", "backtest", "--identifier", folder.name,
+         "--timerange", "20190801-20190815", "--userdir", str(folder / "user_data"),
+         "--datadir", str(datadir), "--state-file", str(folder / "market.json")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _running(wrapper: subprocess.Popen[bytes], folder: Path) -> StartedRun:
+    """Waits until freqtrade and the run's market run under the wrapper."""
     children: list[psutil.Process] = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline and wrapper.poll() is None:
         children = psutil.Process(wrapper.pid).children(recursive=True)
-        if any("freqtrade" in " ".join(c.cmdline()) for c in children if c.is_running()):
+        names = [" ".join(c.cmdline()) for c in children if c.is_running()]
+        if (any("freqtrade" in n for n in names) and any("market serve" in n for n in names)
+                and (folder / f"run-{wrapper.pid}.json").exists()):
             break
         time.sleep(0.2)
     names = [" ".join(c.cmdline()) for c in children]
     assert any("freqtrade" in n for n in names) and any("market serve" in n for n in names), names
-    wrapper.kill()
-    wrapper.wait()
-    _, alive = psutil.wait_procs(children, timeout=20)
+    return StartedRun(wrapper, children, folder)
+
+
+def _processes_mentioning(folder: Path) -> list[list[str]]:
+    """Every process whose command line names the folder (freqtrade's, the market's)."""
+    return [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+            if any(str(folder) in part for part in p.info["cmdline"] or [])]
+
+
+@pytest.fixture(scope="module")
+def started(datadir: Path, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[dict[str, StartedRun]]:
+    """Two backtests started at once, one per interruption test: their start-up (an
+    interpreter, a market, freqtrade) is waited for once."""
+    folders = {name: tmp_path_factory.mktemp(name) for name in ("sigterm", "killed")}
+    wrappers = {name: _start_backtest(folder, datadir) for name, folder in folders.items()}
+    try:
+        yield {name: _running(wrappers[name], folder) for name, folder in folders.items()}
+    finally:
+        for wrapper in wrappers.values():  # a test that failed before its signal
+            if wrapper.poll() is None:
+                wrapper.kill()
+            wrapper.wait()
+
+
+@pytest.mark.integration
+def test_sigterm_stops_freqtrade_and_the_market_it_started(
+        started: dict[str, StartedRun]) -> None:
+    """A cancelled job (CI, kill) must not leave a market or a freqtrade process behind."""
+    run = started["sigterm"]
+    market_pid = json.loads(run.own_state.read_text())["pid"]
+    run.wrapper.send_signal(signal.SIGTERM)
+    assert run.wrapper.wait(timeout=60) != 0
+    # a loaded machine shuts the market down slowly
+    _, alive = psutil.wait_procs(run.children, timeout=20)
+    assert not alive, [" ".join(p.cmdline()) for p in alive]  # freqtrade and the market
+    assert not psutil.pid_exists(market_pid) and not _processes_mentioning(run.folder)
+    assert not run.own_state.exists() and not (run.folder / "market.json").exists()
+
+
+@pytest.mark.integration
+def test_kill_9_of_a_backtest_leaves_nothing_running(started: dict[str, StartedRun]) -> None:
+    """freqtrade dies with the wrapper (parent-death signal) and the market the run started
+    for itself exits once its owner is gone, removing its state file."""
+    run = started["killed"]
+    run.wrapper.kill()
+    run.wrapper.wait()
+    _, alive = psutil.wait_procs(run.children, timeout=20)
     assert not alive, [" ".join(p.cmdline()) for p in alive]
-    assert not list(tmp_path.glob("run-*.json"))
+    assert not _processes_mentioning(run.folder)
+    assert not list(run.folder.glob("run-*.json"))
 
 
 @pytest.mark.parametrize("case", ["not-json-config", "missing-training-params"])
-def test_dryrun_start_checks_its_files_before_starting_anything(case: str,
-                                                                tmp_path: Path) -> None:
+def test_dryrun_start_checks_its_files_before_starting_anything(
+        case: str, tmp_path: Path,
+        cli_in_process: CommandRun) -> None:
     args = (["-c", "config.json", "-c", str(_write(tmp_path / "bad.json", "{nope"))]
             if case == "not-json-config" else ["--training-params", str(tmp_path / "none.json")])
     userdir = tmp_path / "user_data"
-    result = run_cli("dryrun", "start", "--userdir", str(userdir), "--api-port", "18791", *args,
-                     timeout=120)
+    result = cli_in_process("dryrun", "start", "--userdir", str(userdir), "--api-port", "18791",
+                            *args)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert ("is not valid JSON" if case == "not-json-config"

@@ -14,7 +14,7 @@ from freqai_seq.freqaimodels import PyTorchLSTMRegressor
 from freqai_seq.model.sequence_model import SequenceModel
 from freqai_seq.model.tracking import default_tracking_uri
 from tests.backtest_runs import PAIRS, lstm_run
-from tests.conftest import BacktestRun
+from tests.conftest import BacktestRun, CommandRun
 from tests.seqkit import make_config, predict, synthetic_frame, train
 
 
@@ -49,14 +49,14 @@ def test_freqai_backtest_writes_tensorboard_events_of_every_training(
 
 @pytest.mark.integration
 def test_training_plot_draws_every_saved_training_of_an_identifier(
-        backtest: Callable[..., BacktestRun], tmp_path: Path) -> None:
-    from tests.conftest import run_cli
-
+        backtest: Callable[..., BacktestRun], tmp_path: Path,
+        cli_in_process: CommandRun) -> None:
+    """`training-plot` reads the saved trainings and starts nothing: in the test's process."""
     run = lstm_run(backtest)
     assert run.result.returncode == 0, run.result.stderr[-3000:]
     out = tmp_path / "training.html"
-    drawn = run_cli("training-plot", "--identifier", run.identifier, "--userdir",
-                    str(run.userdir), "--out", str(out))
+    drawn = cli_in_process("training-plot", "--identifier", run.identifier, "--userdir",
+                           str(run.userdir), "--out", str(out))
     assert drawn.returncode == 0, drawn.stderr[-3000:]
     trainings = len(PAIRS) * 2
     assert drawn.stdout.startswith(f"{trainings} trainings, ")
@@ -68,11 +68,11 @@ def test_training_plot_draws_every_saved_training_of_an_identifier(
     # one line per training and quantity, each named by its coin and window end
     coin = PAIRS[0].split("/")[0]
     assert page.count(f'"legendgroup":"{coin} 2019-08-') == 2 * 5
-    one = run_cli("training-plot", "--identifier", run.identifier, "--userdir",
-                  str(run.userdir), "--out", str(tmp_path / "one.html"), "-p", PAIRS[0])
+    one = cli_in_process("training-plot", "--identifier", run.identifier, "--userdir",
+                         str(run.userdir), "--out", str(tmp_path / "one.html"), "-p", PAIRS[0])
     assert one.stdout.startswith("2 trainings, "), one.stdout + one.stderr[-2000:]
-    missing = run_cli("training-plot", "--identifier", "no-such-run", "--userdir",
-                      str(run.userdir))
+    missing = cli_in_process("training-plot", "--identifier", "no-such-run", "--userdir",
+                             str(run.userdir))
     assert missing.returncode == 2 and "No models folder" in missing.stderr
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.backtest_runs import PAIRS, TRAINING_PARAMS
-from tests.conftest import BacktestRun, run_cli
+from tests.conftest import BacktestRun, CommandRun, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +34,11 @@ def _config(run: BacktestRun) -> Path:
     return run.userdir / "runs" / f"{run.identifier}.json"
 
 
-def _validate(models: Path, config: Path, out: Path, *extra: str):
-    result = run_cli("validate", "--models", str(models), "--config", str(config),
-                     "--bootstrap", "100", "--out", str(out), *extra, timeout=300)
+def _validate(cli: CommandRun, models: Path, config: Path,
+              out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`freqai-seq validate` through `cli`: run_cli (its own interpreter) or cli_in_process."""
+    result = cli("validate", "--models", str(models), "--config", str(config),
+                 "--bootstrap", "100", "--out", str(out), *extra)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
     return result
 
@@ -44,7 +47,7 @@ def test_lightgbm_run_validates_with_model_analysis_not_applicable(
         backtest: Callable[..., BacktestRun], tmp_path: Path) -> None:
     """Before: exit 1 with one "not a freqai-seq sequence model" problem per model."""
     run = _lightgbm(backtest)
-    result = _validate(run.models, _config(run), tmp_path)
+    result = _validate(run_cli, run.models, _config(run), tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count(NOT_APPLICABLE) == 1 and "WARNING" not in result.stdout
     report = json.loads((tmp_path / "validation.json").read_text())
@@ -55,14 +58,16 @@ def test_lightgbm_run_validates_with_model_analysis_not_applicable(
     assert NOT_APPLICABLE in (tmp_path / "validation.html").read_text()
 
 
-def test_damaged_prediction_files_are_named_and_skipped(backtest: Callable[..., BacktestRun],
-                                                        tmp_path: Path) -> None:
+def test_damaged_prediction_files_are_named_and_skipped(
+        backtest: Callable[..., BacktestRun], tmp_path: Path,
+        cli_in_process: CommandRun) -> None:
     run = _lightgbm(backtest)
     models = tmp_path / run.identifier
     shutil.copytree(run.models, models)
     files = sorted((models / "backtesting_predictions").glob("*_prediction.feather"))
     files[0].write_bytes(b"not a feather file")
-    partial = _validate(models, _config(run), tmp_path / "partial", "--no-models")
+    partial = _validate(cli_in_process, models, _config(run), tmp_path / "partial",
+                        "--no-models")
     assert partial.returncode == 1  # a part could not run
     assert f"prediction file {files[0]} (ArrowInvalid" in partial.stdout
     report = json.loads((tmp_path / "partial" / "validation.json").read_text())
@@ -71,7 +76,8 @@ def test_damaged_prediction_files_are_named_and_skipped(backtest: Callable[..., 
 
     for path in files:
         path.write_bytes(b"")
-    unusable = _validate(models, _config(run), tmp_path / "none", "--no-models")
+    unusable = _validate(cli_in_process, models, _config(run), tmp_path / "none",
+                         "--no-models")
     assert unusable.returncode == 2
     assert f"No usable predictions in {models}: its {len(files)} prediction file(s) are " \
            "unreadable" in unusable.stderr
@@ -83,8 +89,9 @@ def test_damaged_prediction_files_are_named_and_skipped(backtest: Callable[..., 
      "freqai.feature_parameters.label_period_candles in {config} must be a whole number of "
      "candles, at least 1 (got -5)"),
 ])
-def test_a_bad_run_config_is_refused(backtest: Callable[..., BacktestRun], tmp_path: Path,
-                                     content: str | dict, message: str) -> None:
+def test_a_bad_run_config_is_refused(
+        backtest: Callable[..., BacktestRun], tmp_path: Path, content: str | dict, message: str,
+        cli_in_process: CommandRun) -> None:
     run = _lightgbm(backtest)
     config = tmp_path / "config.json"
     if isinstance(content, dict):
@@ -92,6 +99,6 @@ def test_a_bad_run_config_is_refused(backtest: Callable[..., BacktestRun], tmp_p
         recorded["freqai"]["feature_parameters"].update(content["freqai"]["feature_parameters"])
         content = json.dumps(recorded)
     config.write_text(content)
-    result = _validate(run.models, config, tmp_path / "out")
+    result = _validate(cli_in_process, run.models, config, tmp_path / "out")
     assert result.returncode == 2
     assert message.format(config=config) in result.stderr

@@ -25,7 +25,7 @@ from freqai_seq.evaluation.validation.forecast_metrics import (
 from freqai_seq.evaluation.validation.horizons import plan_horizons, smoothness
 from freqai_seq.evaluation.validation.truth import past_return, rolling_drift
 from tests.backtest_runs import hybrid_run, lstm_run
-from tests.conftest import BacktestRun, run_cli
+from tests.conftest import BacktestRun, CommandRun, run_cli
 
 
 def test_point_scores_by_hand() -> None:
@@ -271,11 +271,13 @@ def test_hybrid_export_gets_attention_and_multi_horizon_scores(
 
 @pytest.mark.integration
 def test_bad_inputs_are_named_and_the_parts_that_can_run_do(
-        backtest: Callable[..., BacktestRun], tmp_path: Path) -> None:
-    missing = run_cli("validate", "--models", str(tmp_path / "nope"))
+        backtest: Callable[..., BacktestRun], tmp_path: Path,
+        cli_in_process: CommandRun) -> None:
+    # the refusals in this process; the runs below in their own, as a user starts them
+    missing = cli_in_process("validate", "--models", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "is not a FreqAI model folder" in missing.stderr
     (tmp_path / "empty").mkdir()
-    empty = run_cli("validate", "--models", str(tmp_path / "empty"), "--pairs", "BTC/USD")
+    empty = cli_in_process("validate", "--models", str(tmp_path / "empty"), "--pairs", "BTC/USD")
     assert empty.returncode == 2 and "No predictions in" in empty.stderr
 
     run = lstm_run(backtest)
