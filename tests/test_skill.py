@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ from freqai_seq.evaluation.forecast_skill import REPORT_ARMS, SELECTION_ARMS
 from freqai_seq.evaluation.skill import Scope, arm_params, hourly_dates, overlay
 from freqai_seq.evaluation.skill_settings import DEFAULT_ARMS, PERIODS, Arm, parse_arm
 from freqai_seq.evaluation.validation.forecast_metrics import paired_differences
-from freqai_seq.runs.workspace import BUNDLED, Workspace
+from freqai_seq.runs.workspace import BUNDLED
+from tests.conftest import CommandRun
 
 
 def test_arm_names_round_trip_and_bad_names_are_refused() -> None:
@@ -106,13 +108,12 @@ def test_paired_difference_of_ics_uses_the_same_resamples() -> None:
 
 
 def test_skill_measures_on_the_users_own_config_candles_and_user_data(
-        datadir: Path, tmp_path: Path) -> None:
-    """Two tiny arms on a config whose pairs, stake currency and candle folder are not the
-    bundled ones (real candles: two bundled pairs' files, quoted in EUR): the report scores
-    exactly the config's pairs, the runs write under the given user-data folder, and a finished
-    arm is reused only for the same inputs."""
-    from freqai_seq.evaluation import skill
-
+        datadir: Path, tmp_path: Path, cli_in_process: CommandRun) -> None:
+    """`freqai-seq skill -c ... --datadir ... --userdir ...` as a user runs it, with two tiny arms
+    on a config whose pairs, stake currency and candle folder are not the bundled ones (real
+    candles: two bundled pairs' files, quoted in EUR): the report scores exactly the config's
+    pairs, the runs write under the given user-data folder, and a finished arm is reused only
+    for the same inputs."""
     candles = tmp_path / "candles"
     candles.mkdir()
     pairs = ("ETH/EUR", "LTC/EUR")
@@ -126,26 +127,32 @@ def test_skill_measures_on_the_users_own_config_candles_and_user_data(
                                                      "num_layers": 1, "epochs": 1}
     config_file = tmp_path / "mine.json"
     config_file.write_text(json.dumps(config))
-    workspace = Workspace(configs=(config_file,), datadir=candles, userdir=tmp_path / "ud")
-    arms = [parse_arm("lightgbm-pair-1h-30d"), parse_arm("lstm-pair-1h-30d")]
+    userdir, out = tmp_path / "ud", tmp_path / "out"
+    arms = ("lightgbm-pair-1h-30d", "lstm-pair-1h-30d")
     week = "20190101-20190108"
-    out = tmp_path / "out"
 
-    report = skill.run(arms, "selection", out, 20, 0, workspace=workspace, timerange=week)
+    def skill(timerange: str) -> subprocess.CompletedProcess[str]:
+        return cli_in_process("skill", "-c", str(config_file), "--datadir", str(candles),
+                              "--userdir", str(userdir), "--arms", *arms, "--timerange",
+                              timerange, "--bootstrap", "20", "--out", str(out))
 
+    first = skill(week)
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = json.loads((out / "skill-selection.json").read_text())
     assert report["pairs"] == sorted(pairs) and report["timerange"] == week
     assert report["dates"] > 100 and report["rows"] > 200
     assert report["arms"]["lstm-pair-1h-30d"]["ic_minus_baseline"] is not None
     for arm in arms:
-        assert report["runs"][arm.name]["windows"] == 1
-        written = workspace.userdir / "models" / f"skill-selection-{arm.name}"
-        assert {f.name.split("_")[1] for f in
-                (written / "backtesting_predictions").glob("*.feather")} == {"eth", "ltc"}
-    assert "| lstm-pair-1h-30d |" in skill.format_report(report)
-    assert ", 2 pairs, weekly retraining" in skill.format_report(report)
+        assert report["runs"][arm]["windows"] == 1
+        written = userdir / "models" / f"skill-selection-{arm}" / "backtesting_predictions"
+        assert {f.name.split("_")[1] for f in written.glob("*.feather")} == {"eth", "ltc"}
+    assert "| lstm-pair-1h-30d |" in first.stdout
+    assert ", 2 pairs, weekly retraining" in first.stdout
     # a rerun on the same inputs reuses the finished arms; other dates are refused
-    assert skill.run(arms, "selection", out, 20, 0, workspace=workspace,
-                     timerange=week)["runs"] == report["runs"]
-    with pytest.raises(FreqaiSeqError, match="finished run on other configs"):
-        skill.run(arms, "selection", out, 20, 0, workspace=workspace,
-                  timerange="20190108-20190115")
+    logs = [out / f"skill-selection-{arm}" / "backtest.log" for arm in arms]
+    stamps = [log.stat().st_mtime_ns for log in logs]
+    assert skill(week).returncode == 0
+    assert [log.stat().st_mtime_ns for log in logs] == stamps  # no backtest ran again
+    assert json.loads((out / "skill-selection.json").read_text())["runs"] == report["runs"]
+    other = skill("20190108-20190115")
+    assert other.returncode == 2 and "finished run on other configs" in other.stderr

@@ -74,4 +74,5 @@ class BenchSettings:
 
     def pairs_of(self, config: dict[str, Any]) -> tuple[str, ...]:
         """The workspace's pairs, else the first BENCH_PAIRS of the merged `config`'s."""
-        return self.workspace.pairs or self.workspace.trading_pairs(config)[:BENCH_PAIRS]
+        pairs = self.workspace.trading_pairs(config)
+        return pairs if self.workspace.pairs else pairs[:BENCH_PAIRS]

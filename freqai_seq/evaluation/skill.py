@@ -13,6 +13,7 @@ rerun on the same inputs resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -22,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from freqai_seq.errors import FreqaiSeqError
 from freqai_seq import defaults
+from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.evaluation.bench import training_params
 from freqai_seq.evaluation.bench_settings import BENCH_MODELS, BenchSettings
 from freqai_seq.evaluation.measured import evaluation_request, run_measured
@@ -143,7 +144,9 @@ def run_arm(arm: Arm, scope: Scope, port: int, state_file: Path, out_dir: Path,
     ident = models_of or run_name
     run_dir = out_dir / run_name
     userdir = scope.workspace.userdir
+    merged = json.dumps(scope.config, sort_keys=True, default=str).encode()
     inputs = {"configs": [str(c) for c in scope.workspace.configs],
+              "config_sha256": hashlib.sha256(merged).hexdigest(),  # no secret written out
               "datadir": str(scope.workspace.datadir), "timerange": scope.timerange,
               "overlay": overlay(arm, scope), "params": arm_params(arm, scope)}
     done = run_dir / "done.json"

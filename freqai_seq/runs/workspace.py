@@ -33,11 +33,23 @@ class Workspace:
         return load_user_configs(self.configs)[1]
 
     def trading_pairs(self, config: dict[str, Any]) -> tuple[str, ...]:
-        """The pairs the runs trade: the given ones, else the merged config's whitelist."""
-        pairs = self.pairs or tuple(config.get("exchange", {}).get("pair_whitelist") or ())
+        """The pairs the runs trade: the given ones, else the merged config's whitelist;
+        wildcards (`.*/EUR`) expanded over the candle folder's pairs, as freqtrade does (a
+        missing pair is kept, for the run's own check to name it)."""
+        from freqtrade.plugins.pairlist.pairlist_helpers import expand_pairlist
+
+        from freqai_seq.data.candle_checks import available_candles
+
+        entries = self.pairs or tuple(config.get("exchange", {}).get("pair_whitelist") or ())
+        have = sorted({p for p, _ in available_candles(self.datadir)}) \
+            if self.datadir.is_dir() else []
+        try:
+            pairs = tuple(dict.fromkeys(expand_pairlist(list(entries), have, keep_invalid=True)))
+        except ValueError as exc:  # an invalid wildcard
+            raise FreqaiSeqError(f"pair_whitelist: {exc}.") from exc
         if not pairs:
-            raise FreqaiSeqError(f"{' + '.join(map(str, self.configs))} names no pairs "
-                                 "(exchange.pair_whitelist): pass -p.")
+            raise FreqaiSeqError(f"{' + '.join(map(str, self.configs))} names no pairs with "
+                                 f"candles in {self.datadir} (exchange.pair_whitelist): pass -p.")
         return pairs
 
 

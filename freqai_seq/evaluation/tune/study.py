@@ -112,8 +112,9 @@ def load_config(settings: TuneSettings, userdir: Path) -> dict[str, Any]:
     config.update(strategy=settings.strategy, freqaimodel=settings.model,
                   timerange=f"{int(start.timestamp())}-{int(end.timestamp())}",
                   runmode=RunMode.BACKTEST, datadir=settings.workspace.datadir)
-    config["exchange"]["pair_whitelist"] = list(
-        settings.workspace.pairs or settings.workspace.trading_pairs(config)[:TUNE_PAIRS])
+    pairs = settings.workspace.trading_pairs(config)
+    config["exchange"]["pair_whitelist"] = list(pairs if settings.workspace.pairs
+                                                else pairs[:TUNE_PAIRS])
     TimeRange.parse_timerange(config["timerange"])  # a bad --end fails here, not in a trial
     return config
 
