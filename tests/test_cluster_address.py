@@ -18,6 +18,13 @@ from freqai_seq.cli.main import main
 FEW_SECONDS = 15  # the check gives up after 6 s; the rest is margin on a loaded machine
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _loaded() -> None:
+    """What the command imports on its first call (Dask's client side among it: seconds on a
+    busy machine), loaded before any clock starts: the limit is on the check's waiting."""
+    main(["backtest", "--cluster", "notanaddress", "--timerange", "20190801-20190808"])
+
+
 @pytest.fixture
 def web_server() -> Iterator[str]:
     """A plain HTTP server on 127.0.0.1: it accepts the connection but never answers Dask."""

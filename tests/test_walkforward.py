@@ -79,6 +79,26 @@ def test_the_split_follows_what_chains_windows() -> None:
     assert deal(tasks[:1], 4) == [{"A/X": [1]}]
 
 
+def test_a_prediction_file_cut_short_by_a_killed_batch_is_not_collected(tmp_path: Path) -> None:
+    """A batch killed while FreqAI writes a prediction file leaves part of it: collected, it
+    would count as done and fail every rerun's final backtest; left behind, a rerun trains it."""
+    from freqai_seq.runs.walkforward.workdir import collect
+
+    batch = tmp_path / "batch-0"
+    written = batch / "user_data" / "models" / "w" / "backtesting_predictions"
+    written.mkdir(parents=True)
+    frame = pd.DataFrame({"&-s_close": [0.1, 0.2, 0.3], "do_predict": [1, 1, 1]})
+    frame.to_feather(written / "cb_btc_1565222400_prediction.feather")
+    frame.to_feather(written / "cb_eth_1565222400_prediction.feather")
+    whole = (written / "cb_eth_1565222400_prediction.feather").read_bytes()
+    (written / "cb_eth_1565222400_prediction.feather").write_bytes(whole[:len(whole) // 2])
+    models = tmp_path / "ud" / "models" / "w"
+    assert collect([batch], models) == 1
+    collected = list((models / "backtesting_predictions").iterdir())
+    assert [f.name for f in collected] == ["cb_btc_1565222400_prediction.feather"]
+    pd.testing.assert_frame_equal(pd.read_feather(collected[0]), frame)
+
+
 @pytest.fixture
 def dask_cluster(tmp_path: Path) -> Iterator[str]:
     """A real Dask scheduler and two single-thread worker processes on 127.0.0.1."""
@@ -222,7 +242,8 @@ def test_ctrl_c_stops_every_worker_freqtrade_and_market(tmp_path: Path, datadir:
     os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     driver.communicate(timeout=120)
     assert driver.returncode == 130
-    time.sleep(1)
+    # nothing left the moment the command has exited: the driver's SIGTERM after the Ctrl-C
+    # does not cut short a worker stopping its freqtrade and market
     left = []
     for proc in psutil.process_iter(["cmdline"]):
         if any(str(tmp_path) in part for part in proc.info["cmdline"] or []):

@@ -246,6 +246,7 @@ def start_moved(output: str, timerange: str | None) -> str | None:
 
 
 OUTPUT_TAIL_LINES = 500  # enough for freqtrade's closing tables
+FREQTRADE_STOP_S = 30.0  # after SIGTERM, before SIGKILL: freqtrade's own clean-up
 WIDE_TERMINAL = 4000
 
 
@@ -278,6 +279,11 @@ def _run_and_count_failed_trainings(cmd: list[str], subcommand: str, log_path: P
                                                 or REJECTED_ARGUMENTS.search(line))
             except BaseException:  # interrupted: freqtrade must not outlive us
                 proc.terminate()
+                try:  # Popen's own exit would wait a quarter of a second only
+                    proc.wait(FREQTRADE_STOP_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
                 raise
             sys.stdout.flush()
     finally:

@@ -71,14 +71,15 @@ def collect(workdirs: list[Path], models: Path) -> int:
 def _collect_one(workdir: Path, models: Path) -> int:
     """Move what a batch finished into the identifier's models folder: each window's sub-train
     folder first, its prediction file last (the file FreqAI takes as "this window is done").
-    A window whose training failed is left behind (FreqAI wrote zeros for it)."""
+    A window whose training failed is left behind (FreqAI wrote zeros for it), and so is a
+    prediction file cut short by a killed batch: taken as done, it would fail every rerun."""
     found = workdir / "user_data" / "models"
     failures = workdir / FAILED_FILE
     failed = {prediction_file(Path(), *json.loads(line)).name
               for line in (failures.read_text().splitlines() if failures.is_file() else [])}
     moved = 0
     for predictions in found.glob("*/backtesting_predictions/*_prediction.feather"):
-        if predictions.name in failed:
+        if predictions.name in failed or not _whole(predictions):
             continue
         source = predictions.parent.parent
         coin, stamp = predictions.name.split("_")[1:3]
@@ -93,6 +94,20 @@ def _collect_one(workdir: Path, models: Path) -> int:
         shutil.move(str(predictions), target)
         moved += 1
     return moved
+
+
+def _whole(feather: Path) -> bool:
+    """Whether the file is a complete Arrow file: FreqAI writes its prediction files as
+    feather, whose footer comes last."""
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    try:
+        with feather.open("rb") as fh:
+            pyarrow.ipc.open_file(fh)
+    except (pa.ArrowInvalid, OSError):
+        return False
+    return True
 
 
 def _merge_pair_dictionaries(workdirs: list[Path], models: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -88,13 +89,28 @@ def _cut_windows(windows: dict[str, list[int]], failed: Path) -> None:
     FreqaiDataKitchen.__init__ = __init__  # type: ignore[method-assign]
 
 
+def _unwind_once() -> None:
+    """The first SIGINT or SIGTERM unwinds the batch like Ctrl-C, stopping its freqtrade and
+    its market; the ones after it are ignored. Ctrl-C in a terminal reaches the driver and its
+    workers at once, and the driver then stops each worker with SIGTERM: that second signal
+    would cut the unwinding short and leave the batch's market and freqtrade to exit by
+    themselves after the command has (the unwinding is bounded: each stop kills after a
+    timeout)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        for ignored in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(ignored, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    for caught in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(caught, interrupt)
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["batch"] and len(argv) == 2:
         import logging
 
-        from freqai_seq.processes import unwind_on_sigterm
-
-        unwind_on_sigterm()  # the driver stops a worker with SIGTERM
+        _unwind_once()
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s - %(name)s - %(levelname)s - %(message)s")
         return run_batch(Path(argv[1])).code
