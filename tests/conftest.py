@@ -201,8 +201,12 @@ PER_WORKER = {"_run_from_repo_root", "datadir", "market_dir", "market"}
 def _xdist_group(item: pytest.Item) -> str | None:
     """The worker group of a test under `--dist loadgroup`: tests that share an expensive run (a
     session or module fixture) run in one worker, so the run still happens once."""
-    if "backtest" in item.fixturenames:  # the shared backtests, used across modules
-        return "backtest"
+    module = item.nodeid.split("::")[0]
+    if "backtest" in item.fixturenames:
+        # the runs of tests/backtest_runs.py are shared across modules; a module's own
+        # identifiers only by its own tests
+        shared = "tests.backtest_runs" in (ROOT / module).read_text()
+        return "backtest" if shared else module
     defs = getattr(item, "_fixtureinfo", None)
     for name in item.fixturenames:
         if name in PER_WORKER or defs is None or name not in defs.name2fixturedefs:
@@ -210,7 +214,7 @@ def _xdist_group(item: pytest.Item) -> str | None:
         fixture = defs.name2fixturedefs[name][-1]
         # pytest's own session fixtures (tmp_path_factory) have no base id in this folder
         if fixture.scope != "function" and fixture.baseid.startswith("tests"):
-            return item.nodeid.split("::")[0]  # the module's own shared fixture
+            return module  # the module's own shared fixture
     return None
 
 
