@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -65,6 +66,14 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
     """Run `freqai-seq` as a user would, in a subprocess from the repo root."""
     return subprocess.run([sys.executable, "-m", "freqai_seq.cli.main", *args], cwd=ROOT,
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now: a bot or server per test, never a fixed port another
+    test (or pytest-xdist worker) could hold."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # run_cli's signature: `freqai-seq ARGS` -> its exit code and output

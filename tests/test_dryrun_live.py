@@ -2,8 +2,11 @@
 `freqtrade trade --dry-run` with FreqAI against the replay market, whose 30m candles are
 relabelled as 1m candles so a new one arrives every minute.
 
-The tests share one bot and run in file order: predictions per new candle and a restart with
-trades and model kept; a market outage; a corrupt model and a kill -9 during its retraining.
+The tests share one bot and run in file order, and each candle waited for is used for several
+checks (three candles in all): the first prediction and trades opened and closed through the API;
+a restart that keeps trades and model; a market outage, after which the restarted bot predicts the
+next candle; backtest/live parity of the interval columns on those two consecutive candles; a
+corrupt model and a kill -9 during its retraining.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,9 +24,10 @@ import pytest
 
 from freqai_seq.market import process as market
 from freqai_seq.runs import dryrun
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 
-pytestmark = pytest.mark.integration
+# one bot for the module: its tests run in one xdist group, in file order
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dryrun_live")]
 
 PAIR = "BTC/USD"
 # The interval strategy's model and columns, its entries left to the API (the tests open
@@ -76,6 +80,7 @@ class Bot:
     userdir: Path
     start_args: tuple[str, ...]
     log_offset: int = 0
+    seen: dict = field(default_factory=dict)  # what one test leaves for the next (file order)
 
     @property
     def folder(self) -> Path:
@@ -86,7 +91,7 @@ class Bot:
         return self.folder / "bot.log"
 
     def start(self) -> None:
-        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
+        self.log_offset = self.log_size()
         started = run_cli("dryrun", "start", *self.start_args)
         assert started.returncode == 0, started.stderr[-3000:]
 
@@ -94,36 +99,41 @@ class Bot:
         stopped = run_cli("dryrun", "stop", "--userdir", str(self.userdir))
         assert stopped.returncode == 0, stopped.stderr[-2000:]
 
-    def recent_log(self) -> str:
-        """What the bot logged since its last start."""
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def recent_log(self, since: int | None = None) -> str:
+        """What the bot logged since its last start (or since the log offset `since`)."""
         with self.log.open("rb") as fh:
-            fh.seek(self.log_offset)
+            fh.seek(self.log_offset if since is None else since)
             return fh.read().decode(errors="replace")
 
-    def wait_log(self, text: str, timeout_s: float) -> str:
+    def wait_log(self, text: str, timeout_s: float, since: int | None = None) -> str:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if text in (recent := self.recent_log()):
+            if text in (recent := self.recent_log(since)):
                 return recent
             assert dryrun.bot_state(self.folder) is not None, "bot died:\n" + recent[-3000:]
             time.sleep(0.2)
         raise AssertionError(f"{text!r} not logged within {timeout_s}s:\n"
-                             + self.recent_log()[-3000:])
+                             + self.recent_log(since)[-3000:])
 
-    def wait_prediction(self, newer_than: str = "") -> dryrun.Prediction:
-        """The first usable prediction (do_predict 1) for a candle newer than `newer_than`,
-        read through the REST API."""
+    def wait_prediction(self, newer_than: str = "", *, at_or_after: str = ""
+                        ) -> dryrun.Prediction:
+        """The first usable prediction (do_predict 1) for a candle newer than `newer_than` (or
+        at or after `at_or_after`), read through the REST API of the bot running now."""
         deadline = time.monotonic() + CANDLE_WAIT_S
         while time.monotonic() < deadline:
             try:
                 [latest] = dryrun.latest_predictions(self.folder)
             except (dryrun.FreqaiSeqError, ValueError):
                 latest = None  # the API is not up yet
-            if latest and latest.date > newer_than and latest.do_predict == 1:
+            if latest and latest.date > newer_than and latest.date >= at_or_after \
+                    and latest.do_predict == 1:
                 return latest
-            time.sleep(1)
-        raise AssertionError(f"no prediction after {newer_than} within {CANDLE_WAIT_S}s:\n"
-                             + self.recent_log()[-3000:])
+            time.sleep(0.5)
+        raise AssertionError(f"no prediction after {newer_than or at_or_after} within "
+                             f"{CANDLE_WAIT_S}s:\n" + self.recent_log()[-3000:])
 
     def pair_info(self) -> dict:
         drawer = self.userdir / "models" / IDENTIFIER / "pair_dictionary.json"
@@ -150,7 +160,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory, datadir: Path) -> Iterator[Bot
     bot = Bot(userdir, ("--fast", "--pairs", PAIR, "--strategy", STRATEGY,
                         "--training-params", str(params),
                         "-c", "config.json", "-c", str(extra), "--userdir", str(userdir),
-                        "--datadir", str(datadir), "--api-port", "18783"))
+                        "--datadir", str(datadir), "--api-port", str(free_port())))
     bot.start()
     try:
         yield bot
@@ -168,40 +178,6 @@ def _force_trade(bot: Bot, side_price: float) -> int:
     """A limit entry priced through the book, so the dry-run fills it at once."""
     trade = bot.api("/api/v1/forceenter", {"pair": PAIR, "price": side_price})
     return int(trade["trade_id"])
-
-
-def test_predicts_each_new_candle_and_a_restart_keeps_trades_and_model(bot: Bot) -> None:
-    bot.wait_log(f"Done training {PAIR}", 240)
-    first = bot.wait_prediction()
-    assert all(v is not None for v in first.values.values()), first
-    second = bot.wait_prediction(newer_than=first.date)  # the next released candle
-    assert second.values != first.values or second.date != first.date
-
-    closed = _force_trade(bot, _last_close(bot) * 1.01)
-    deadline = time.monotonic() + 60
-    while not bot.api("/api/v1/status")[0]["is_open"] or bot.api(
-            "/api/v1/status")[0]["has_open_orders"]:
-        assert time.monotonic() < deadline, bot.api("/api/v1/status")
-        time.sleep(1)
-    bot.api("/api/v1/forceexit", {"tradeid": str(closed), "price": _last_close(bot) * 0.99})
-    deadline = time.monotonic() + 60
-    while bot.api("/api/v1/status"):
-        assert time.monotonic() < deadline, bot.api("/api/v1/status")
-        time.sleep(1)
-    still_open = _force_trade(bot, _last_close(bot) * 1.01)
-    model_before = bot.pair_info()
-
-    bot.stop()  # SIGTERM
-    assert dryrun.bot_state(bot.folder) is None
-    bot.start()
-    third = bot.wait_prediction(newer_than=second.date)
-    recent = bot.recent_log()
-    assert "Starting training" not in recent, "retrained although the model had not expired"
-    assert bot.pair_info() == model_before  # the saved model was loaded from disk
-    history = {t["trade_id"]: t for t in bot.api("/api/v1/trades")["trades"]}  # closed ones
-    assert history[closed]["close_date"] and history[closed]["profit_abs"] is not None
-    assert [t["trade_id"] for t in bot.api("/api/v1/status")] == [still_open]
-    assert third.date > second.date
 
 
 def _predicted_frame(bot: Bot, date: str) -> pd.DataFrame:
@@ -231,39 +207,87 @@ def _batch_prediction(bot: Bot, frame: pd.DataFrame) -> pd.DataFrame:
     return pred.assign(do_predict=do_predict)
 
 
-def test_live_interval_columns_equal_a_batch_prediction_of_the_same_model(bot: Bot) -> None:
-    """Backtest/live parity of the calibrated interval and volatility columns: the newest
-    candle, predicted live from one window, against the same model predicting the bot's whole
-    dataframe at once."""
-    newer, checked = "", 0
-    for _ in range(2):  # two consecutive live candles
-        newer = bot.wait_prediction(newer_than=newer).date
-        frame = _predicted_frame(bot, newer)
-        batch = _batch_prediction(bot, frame)
-        assert "Starting training" not in bot.recent_log()  # one model served every candle
-        columns = ["&-q05_ret_12", "&-q10_ret_12", "&-q90_ret_12", "&-q95_ret_12",
-                   "&-vol_12", "&-ret_12"]
-        assert batch["do_predict"].iloc[-1] == frame["do_predict"].iloc[-1] == 1
-        for column in columns:
-            # float32 rounding of the same window in a batch of another size
-            assert batch[column].iloc[-1] == pytest.approx(frame[column].iloc[-1], abs=1e-6)
-        checked += 1
-    assert checked == 2
+def _check_parity(bot: Bot, prediction: dryrun.Prediction) -> None:
+    """Backtest/live parity of the calibrated interval and volatility columns: the candle as the
+    bot predicted it live against the same model predicting the bot's whole dataframe at once."""
+    frame = _predicted_frame(bot, prediction.date)
+    batch = _batch_prediction(bot, frame)
+    columns = ["&-q05_ret_12", "&-q10_ret_12", "&-q90_ret_12", "&-q95_ret_12",
+               "&-vol_12", "&-ret_12"]
+    assert batch["do_predict"].iloc[-1] == frame["do_predict"].iloc[-1] == 1
+    for column in columns:
+        # float32 rounding of the same window in a batch of another size
+        assert batch[column].iloc[-1] == pytest.approx(frame[column].iloc[-1], abs=1e-6)
 
 
-def test_a_market_outage_is_logged_and_the_bot_recovers(bot: Bot) -> None:
-    before = bot.wait_prediction()
+def test_predicts_the_first_candle_and_trades_through_the_api(bot: Bot) -> None:
+    """The first usable prediction after the first training (the bot predicts the whole
+    dataframe at once), then a trade opened and closed and one left open, through the API."""
+    bot.wait_log(f"Done training {PAIR}", 240)
+    first = bot.wait_prediction()
+    assert all(v is not None for v in first.values.values()), first
+    _check_parity(bot, first)
+    assert bot.recent_log().count("Starting training") == 1  # the model the check loaded
+
+    closed = _force_trade(bot, _last_close(bot) * 1.01)
+    deadline = time.monotonic() + 60
+    while not bot.api("/api/v1/status")[0]["is_open"] or bot.api(
+            "/api/v1/status")[0]["has_open_orders"]:
+        assert time.monotonic() < deadline, bot.api("/api/v1/status")
+        time.sleep(0.5)
+    bot.api("/api/v1/forceexit", {"tradeid": str(closed), "price": _last_close(bot) * 0.99})
+    deadline = time.monotonic() + 60
+    while bot.api("/api/v1/status"):
+        assert time.monotonic() < deadline, bot.api("/api/v1/status")
+        time.sleep(0.5)
+    still_open = _force_trade(bot, _last_close(bot) * 1.01)
+    bot.seen.update(first=first, closed=closed, still_open=still_open)
+
+
+def test_a_restart_keeps_trades_and_model(bot: Bot) -> None:
+    """SIGTERM and a new start: the model loaded from disk without retraining, the closed trade
+    in the history and the open one still open. The restarted bot predicts at once (its first
+    candle is the one it finds); the next test has it predict the next candle."""
+    first = bot.seen["first"]
+    model_before = bot.pair_info()
+    bot.stop()  # SIGTERM
+    assert dryrun.bot_state(bot.folder) is None
+    bot.start()
+    restarted = bot.wait_prediction(at_or_after=first.date)
+    assert "Starting training" not in bot.recent_log(), \
+        "retrained although the model had not expired"
+    assert bot.pair_info() == model_before  # the saved model was loaded from disk
+    history = {t["trade_id"]: t for t in bot.api("/api/v1/trades")["trades"]}  # closed ones
+    closed = bot.seen["closed"]
+    assert history[closed]["close_date"] and history[closed]["profit_abs"] is not None
+    assert [t["trade_id"] for t in bot.api("/api/v1/status")] == [bot.seen["still_open"]]
+    bot.seen.update(restarted=restarted, restart_log=bot.log_offset)
+
+
+def test_a_market_outage_is_logged_and_the_restarted_bot_predicts_the_next_candle(
+        bot: Bot) -> None:
+    before = bot.seen["restarted"]
     state = market.read_state(bot.folder / "market.json")
     assert state is not None
+    logged = bot.log_size()
     market.stop(bot.folder / "market.json")
-    bot.log_offset = bot.log.stat().st_size
-    outage = bot.wait_log("Could not fetch historical candle", CANDLE_WAIT_S)
+    outage = bot.wait_log("Could not fetch historical candle", CANDLE_WAIT_S, since=logged)
     assert dryrun.bot_state(bot.folder) is not None, outage[-3000:]
     market.start(Path(state.datadir), state.host, state.port, bot.folder / "market.json",
                  bot.folder / "market.log", replay_start_ms=state.replay_start_ms,
                  replay_since_ms=state.replay_since_ms)
     after = bot.wait_prediction(newer_than=before.date)
-    assert after.date > before.date
+    assert after.date > before.date >= bot.seen["first"].date  # predictions go on after a restart
+    assert after.values != before.values or after.date != before.date
+    bot.seen["next"] = after
+
+
+def test_live_interval_columns_equal_a_batch_prediction_of_the_same_model(bot: Bot) -> None:
+    """Backtest/live parity on two consecutive live candles: the first one (predicted with the
+    whole dataframe, checked by the first test) and the next, predicted live from one window by
+    the restarted bot; one model served every candle."""
+    _check_parity(bot, bot.seen["next"])
+    assert "Starting training" not in bot.recent_log(bot.seen["restart_log"])
 
 
 def test_a_corrupt_model_is_retrained_even_after_kill_9_during_training(bot: Bot) -> None:

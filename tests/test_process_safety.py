@@ -7,7 +7,6 @@ that fails at start-up."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from freqai_seq.cli.main import build_parser
 from freqai_seq.errors import FreqaiSeqError
 from freqai_seq.market import process as market
 from freqai_seq.runs import dryrun
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, free_port, run_cli
 
 REPLAY_START_MS = 1_565_827_200_000  # 2019-08-15
 
@@ -196,13 +195,10 @@ def test_dryrun_start_clears_a_stale_bot_and_fails_when_the_bot_dies_at_start_up
     (userdir / "strategies").mkdir(parents=True)
     (userdir / "strategies" / "BrokenStrategy.py").write_text(
         'raise ImportError("broken on purpose")\n\n\nclass BrokenStrategy(object):\n    pass\n')
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        api_port = sock.getsockname()[1]
     try:
         result = run_cli("dryrun", "start", "--strategy", "BrokenStrategy", "--pairs", "BTC/USD",
                          "--userdir", str(userdir), "--datadir", str(datadir), "--api-port",
-                         str(api_port))
+                         str(free_port()))
     finally:
         dryrun.stop(folder)
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
@@ -375,12 +371,6 @@ def test_child_started_with_die_with_parent_dies_with_a_killed_parent() -> None:
     assert not psutil.wait_procs([child], timeout=5)[1], "the child outlived its killed parent"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_run_removes_the_files_of_killed_runs_and_keeps_a_running_ones(
         datadir: Path, tmp_path: Path) -> None:
     """kill -9 leaves a run's overlay and pending record in user_data/runs/; the next run
@@ -418,7 +408,7 @@ def test_a_replay_start_in_the_future_is_refused_before_anything_is_written(
 
     userdir = tmp_path / "user_data"
     assert main(["dryrun", "start", "--replay-start", "2030-01-01", "--userdir", str(userdir),
-                 "--api-port", str(_free_port())]) == 2
+                 "--api-port", str(free_port())]) == 2
     assert "The replay start lies in the future" in caplog.text
     assert not userdir.exists()  # no replay file, no market, no bot
 
