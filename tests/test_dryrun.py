@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dryrun")]
 
 
 def _status(url: str, auth: tuple[str, str] | None) -> int:
@@ -35,8 +35,9 @@ def test_dryrun_starts_trains_serves_its_api_and_stops(tmp_path: Path, datadir: 
     userdir = tmp_path / "user_data"
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"window": 12, "hidden_size": 16, "epochs": 2}))
+    port = free_port()
     started = run_cli("dryrun", "start", "--pairs", "BTC/USD", "--training-params", str(params),
-                      "--userdir", str(userdir), "--datadir", str(datadir), "--api-port", "18781")
+                      "--userdir", str(userdir), "--datadir", str(datadir), "--api-port", str(port))
     assert started.returncode == 0, started.stderr[-3000:]
     folder = userdir / "dryrun"
     try:
@@ -47,13 +48,13 @@ def test_dryrun_starts_trains_serves_its_api_and_stops(tmp_path: Path, datadir: 
         while time.monotonic() < deadline:
             if log.exists() and "Done training BTC/USD" in log.read_text():
                 break
-            time.sleep(2)
+            time.sleep(0.5)
         text = log.read_text()
         assert "Done training BTC/USD" in text, text[-3000:]
         assert " - ERROR - " not in text
         models = userdir / "models" / "dryrun-pytorchlstmregressor-replay-201908010000"
         assert list(models.glob("sub-train-BTC_*/*_model.zip"))  # FreqAI saved it
-        api = "http://127.0.0.1:18781/api/v1/status"
+        api = f"http://127.0.0.1:{port}/api/v1/status"
         assert _status(api, (credentials["username"], credentials["password"])) == 200
         assert _status(api, None) == 401
         assert run_cli("dryrun", "status", "--userdir", str(userdir)).returncode == 0

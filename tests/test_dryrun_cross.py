@@ -1,7 +1,7 @@
 """Cross-pair training on the live path: `freqai-seq dryrun start --fast` with two pairs runs
 real `freqtrade trade --dry-run`; the first pair due trains the shared network on both pairs'
 newest candles, the other reuses it, both predict, and a restart loads the models without
-retraining."""
+retraining: the restarted bot predicts at once (no new candle waited for)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ import pytest
 from freqai_seq.model.cross_pair.store import SharedNetworks
 from freqai_seq.model.sequence_model import SequenceModel
 from freqai_seq.runs import dryrun
+from tests.conftest import free_port
 from tests.test_dryrun_live import CANDLE_WAIT_S, Bot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dryrun_cross")]
 
 PAIRS = ("BTC/USD", "ETH/USD")
 
@@ -31,7 +32,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory, datadir: Path) -> Iterator[Bot
     userdir = root / "user_data"
     bot = Bot(userdir, ("--fast", "--pairs", *PAIRS, "--training-params", str(params),
                         "-c", "config.json", "--userdir", str(userdir),
-                        "--datadir", str(datadir), "--api-port", "18784"))
+                        "--datadir", str(datadir), "--api-port", str(free_port())))
     bot.start()
     try:
         yield bot
@@ -39,8 +40,9 @@ def bot(tmp_path_factory: pytest.TempPathFactory, datadir: Path) -> Iterator[Bot
         bot.stop()
 
 
-def usable_predictions(bot: Bot, newer_than: str = "") -> dict[str, dryrun.Prediction]:
-    """Each pair's first usable prediction for a candle newer than `newer_than`."""
+def usable_predictions(bot: Bot, at_or_after: str = "") -> dict[str, dryrun.Prediction]:
+    """Each pair's first usable prediction, read through the REST API of the bot running now,
+    for a candle at or after `at_or_after`."""
     found: dict[str, dryrun.Prediction] = {}
     deadline = time.monotonic() + CANDLE_WAIT_S
     while time.monotonic() < deadline and len(found) < len(PAIRS):
@@ -49,9 +51,9 @@ def usable_predictions(bot: Bot, newer_than: str = "") -> dict[str, dryrun.Predi
         except (dryrun.FreqaiSeqError, ValueError):
             latest = []  # the API is not up yet
         for p in latest:
-            if p.date > newer_than and p.do_predict == 1:
+            if p.date >= at_or_after and p.do_predict == 1:
                 found.setdefault(p.pair, p)
-        time.sleep(1)
+        time.sleep(0.5)
     assert set(found) == set(PAIRS), (found, bot.recent_log()[-3000:])
     return found
 
@@ -73,7 +75,7 @@ def test_pairs_share_one_network_live_and_a_restart_does_not_retrain(bot: Bot) -
     bot.stop()
     bot.start()
     newest = max(p.date for p in first.values())
-    usable_predictions(bot, newer_than=newest)
+    usable_predictions(bot, at_or_after=newest)  # the restarted bot's own predictions
     recent = bot.recent_log()
     assert "Starting training" not in recent, "retrained although the models had not expired"
     assert [e[2] for e in SharedNetworks(models).entries()] == [network]
