@@ -22,7 +22,6 @@ from freqai_seq.cli.version import PrintVersions
 from freqai_seq.evaluation.bench_settings import ALL_MODELS, BENCH_PAIRS, BenchSettings
 from freqai_seq.evaluation.live_cycle import CycleSettings
 from freqai_seq.evaluation.scale import ScaleSettings
-from freqai_seq.evaluation.skill_settings import OUT_DIR as SKILL_OUT_DIR
 from freqai_seq.evaluation.skill_settings import PERIODS
 from freqai_seq.evaluation.soak import SoakSettings
 from freqai_seq.evaluation.threads import NETWORKS, ThreadSettings
@@ -257,15 +256,15 @@ AVAILABLE_CLI_OPTIONS: dict[str, Arg] = {
     "bench_models": Arg("--models", dest="models", nargs="+", default=list(ALL_MODELS),
                         choices=ALL_MODELS, metavar="MODEL",
                         help=f"any of {', '.join(ALL_MODELS)}"),
-    "bench_out": Arg(*OUT, dest="out", type=Path, default=BENCH.out_dir,
-                     help="default: %(default)s"),
+    "bench_out": Arg(*OUT, dest="out", type=Path, default=None,
+                     help="default: <userdir>/bench"),
     "scale_workers": Arg("--workers", dest="workers", type=types.positive, nargs="+",
                          default=list(SCALE.workers), metavar="N",
                          help="worker counts to run (default: %(default)s)"),
     "scale_repeat": Arg("--repeat", dest="repeat", type=types.positive, default=SCALE.repeat,
                         help="rounds over the worker counts (default: %(default)s)"),
-    "scale_out": Arg(*OUT, dest="out", type=Path, default=SCALE.out_dir,
-                     help="default: %(default)s"),
+    "scale_out": Arg(*OUT, dest="out", type=Path, default=None,
+                     help="default: <userdir>/scale"),
     "cycle_workers": Arg("--workers", dest="workers", type=types.positive, nargs="+",
                          default=list(CYCLE.workers), metavar="N",
                          help="live_training_workers of the per-pair arms (default: "
@@ -337,8 +336,8 @@ AVAILABLE_CLI_OPTIONS: dict[str, Arg] = {
     "baseline": Arg("--baseline", default=None, metavar="ARM",
                     help="the arm every other one is compared with in the paired column "
                          "(default: lightgbm-pair-1h-30d, FreqAI's LightGBM per pair)"),
-    "skill_out": Arg(*OUT, dest="out", type=Path, default=SKILL_OUT_DIR,
-                     help="default: %(default)s"),
+    "skill_out": Arg(*OUT, dest="out", type=Path, default=None,
+                     help="default: <userdir>/skill"),
     # ------------------------------------------------------------------------------ tune
     "study": Arg("--study", default=None,
                  help="study name (default: <model>-<strategy>, lower case)"),
@@ -389,9 +388,9 @@ AVAILABLE_CLI_OPTIONS: dict[str, Arg] = {
     "tune_threads": Arg("--threads", dest="threads", type=types.non_negative, default=0,
                         help="torch CPU threads of this worker's trainings (default: the "
                              "config's num_threads)"),
-    "tune_out": Arg(*OUT, dest="out", type=Path, default=TUNE.out_dir,
+    "tune_out": Arg(*OUT, dest="out", type=Path, default=None,
                     help="where the SQLite study and <study>.best.json go (default: "
-                         "%(default)s)"),
+                         "<userdir>/tune)"),
     # --------------------------------------------------------------------- install, keys
     "replace": Arg("--force", dest="force", action="store_true",
                    help="replace files of the same names that freqai-seq did not write"),

@@ -5,6 +5,7 @@ a freqtrade run (`run_request`) and the user's setup a measuring command works o
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from freqai_seq.runs.runner import BacktestRequest, freqtrade_logfile, passthrough
@@ -29,8 +30,11 @@ def run_request(args: argparse.Namespace, **fields: Any) -> BacktestRequest:
 def workspace(args: argparse.Namespace) -> Workspace:
     """The Workspace of a measuring command's -c, --datadir, --userdir and -p; an option not
     given keeps the bundled set's value."""
-    bundled = Workspace()
-    return Workspace(configs=tuple(args.config or bundled.configs), datadir=args.datadir,
-                     # tune's trials run in a throw-away user-data folder: it takes no --userdir
-                     userdir=getattr(args, "userdir", bundled.userdir),
-                     pairs=tuple(args.pairs or ()))
+    return Workspace(configs=tuple(args.config or Workspace().configs), datadir=args.datadir,
+                     userdir=args.userdir, pairs=tuple(args.pairs or ()))
+
+
+def results_folder(args: argparse.Namespace, name: str) -> Path:
+    """--out, or <userdir>/<name>: a measuring command's results land in the user-data folder
+    it was pointed at, beside the runs it made there."""
+    return args.out or args.userdir / name

@@ -118,4 +118,3 @@ DEFAULT_ARMS = {
     # run once: the baselines, the per-pair LSTM as it was the default, and stage 2
     "report": _unique((*BASELINES, Arm(LSTM), *STAGE2)),
 }
-OUT_DIR = paths.USER_DATA / "skill"

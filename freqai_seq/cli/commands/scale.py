@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from freqai_seq.cli.requests import workspace
+from freqai_seq.cli.requests import results_folder, workspace
 
 NAME = "scale"
 HELP = ("speed-up of the walk-forward's training phase with 1, 2, ... worker processes (the "
@@ -18,8 +18,9 @@ def run(args: argparse.Namespace) -> int:
     from freqai_seq.evaluation import scale
     from freqai_seq.evaluation.publish import publish
 
+    out = results_folder(args, "scale")
     settings = scale.ScaleSettings(workers=tuple(args.workers), timerange=args.timerange,
                                    threads=args.training_threads, repeat=args.repeat,
-                                   out_dir=args.out, workspace=workspace(args))
-    publish(scale.format_report(scale.run(settings)), BLOCK, args.out / "scale.md", args.page)
+                                   out_dir=out, workspace=workspace(args))
+    publish(scale.format_report(scale.run(settings)), BLOCK, out / "scale.md", args.page)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from freqai_seq.cli.requests import workspace
+from freqai_seq.cli.requests import results_folder, workspace
 
 NAME = "skill"
 HELP = ("walk-forward skill of per-pair and cross-pair models on the selection or the reported "
@@ -23,9 +23,10 @@ def run(args: argparse.Namespace) -> int:
     from freqai_seq.evaluation.publish import publish
     from freqai_seq.evaluation.skill_settings import DEFAULT_ARMS, parse_arm
 
+    out = results_folder(args, "skill")
     arms = [parse_arm(name) for name in args.arms or DEFAULT_ARMS[args.period]]
-    report = skill.run(arms, args.period, args.out, args.bootstrap, args.seed, args.baseline,
+    report = skill.run(arms, args.period, out, args.bootstrap, args.seed, args.baseline,
                        workspace=workspace(args), timerange=args.timerange)
     publish(skill.format_report(report), f"skill:{args.period}",
-            args.out / f"skill-{args.period}.md", args.page)
+            out / f"skill-{args.period}.md", args.page)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from freqai_seq.cli.requests import workspace
+from freqai_seq.cli.requests import results_folder, workspace
 
 NAME = "tune"
 HELP = ("Optuna search of a sequence model's network and training hyperparameters, scored "
@@ -13,7 +13,7 @@ HELP = ("Optuna search of a sequence model's network and training hyperparameter
 EPILOG = ("Several workers (processes or machines) share one study by running with the same "
           "--study and --storage; each runs --n-trials trials. --training-params is the base "
           "every trial starts from.")
-OPTIONS = ("study", "storage", "model", "strategy", "config", "datadir", "tune_pairs",
+OPTIONS = ("study", "storage", "model", "strategy", "config", "datadir", "userdir", "tune_pairs",
            "training_params", "space", "print_space", "windows", "end", "train_days",
            "predict_days", "tune_train_epochs", "n_trials", "timeout", "tune_seed", "metric",
            "no_prune", "prune_startup_trials", "prune_warmup_windows", "tune_threads",
@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from freqai_seq.evaluation.tune import study
     from freqai_seq.evaluation.tune.settings import TuneSettings
 
+    out = results_folder(args, "tune")
     settings = TuneSettings(
         study=args.study, storage=args.storage, model=args.model, strategy=args.strategy,
         training_params=args.training_params, space=args.space, windows=args.windows,
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         n_trials=args.n_trials, timeout=args.timeout, seed=args.seed, metric=args.metric,
         prune=not args.no_prune, prune_startup_trials=args.prune_startup_trials,
         prune_warmup_windows=args.prune_warmup_windows, threads=args.threads,
-        out_dir=args.out, workspace=workspace(args))
+        out_dir=out, workspace=workspace(args))
     if args.print_space:
         print(json.dumps(study.print_space(settings, verbose=bool(args.verbose)), indent=2))
         return 0
