@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from freqai_seq import paths
 from freqai_seq.errors import FreqaiSeqError
 
 # Settings are chosen on the selection period only; the reported period is scored once with the
