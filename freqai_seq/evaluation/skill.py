@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -267,10 +268,13 @@ def run(arms: list[Arm], period: str, out_dir: Path, resamples: int, seed: int,
     return report
 
 
+def _signed(x: float | None) -> str:
+    """A score, or n/a where there is none (a CI needs at least two blocks)."""
+    return "n/a" if x is None or math.isnan(x) else f"{x:+.3f}"
+
+
 def _ci(entry: dict[str, float | None]) -> str:
-    def f(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:+.3f}"
-    return f"{f(entry['value'])} [{f(entry['ci_low'])}, {f(entry['ci_high'])}]"
+    return f"{_signed(entry['value'])} [{_signed(entry['ci_low'])}, {_signed(entry['ci_high'])}]"
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -285,7 +289,7 @@ def format_report(report: dict[str, Any]) -> str:
         run = report["runs"][name]
         diff = s["ic_minus_baseline"]
         diff_text = ("n/a" if diff is None or name == report["baseline"]
-                     else f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]")
+                     else f"{_signed(diff[0])} [{_signed(diff[1])}, {_signed(diff[2])}]")
         per_window = run["train_s"] / max(1, run["windows"])
         lines.append(
             f"| {name} | {_ci(s['mean_pair_ic'])} | {diff_text} | {_ci(s['spearman_ic'])} | "
