@@ -94,8 +94,8 @@ def cli_in_process(capsys: pytest.CaptureFixture[str],
         first = len(caplog.records)
         try:
             code = main(list(args))
-        except SystemExit as exit_:  # argparse's own refusals
-            code = exit_.code if isinstance(exit_.code, int) else 2
+        except SystemExit as exit_:  # argparse's refusals (2), --help and --version (0)
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
         out, err = capsys.readouterr()
         logged = "".join(f"{r.name} - {r.levelname} - {r.getMessage()}\n"
                          for r in caplog.records[first:])
