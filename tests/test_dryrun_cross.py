@@ -1,7 +1,7 @@
 """Cross-pair training on the live path: `freqai-seq dryrun start --fast` with two pairs runs
 real `freqtrade trade --dry-run`; the first pair due trains the shared network on both pairs'
 newest candles, the other reuses it, both predict, and a restart loads the models without
-retraining: the restarted bot predicts at once (no new candle waited for)."""
+retraining."""
 
 from __future__ import annotations
 
@@ -40,9 +40,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory, datadir: Path) -> Iterator[Bot
         bot.stop()
 
 
-def usable_predictions(bot: Bot, at_or_after: str = "") -> dict[str, dryrun.Prediction]:
-    """Each pair's first usable prediction, read through the REST API of the bot running now,
-    for a candle at or after `at_or_after`."""
+def usable_predictions(bot: Bot, newer_than: str = "") -> dict[str, dryrun.Prediction]:
+    """Each pair's first usable prediction for a candle newer than `newer_than`."""
     found: dict[str, dryrun.Prediction] = {}
     deadline = time.monotonic() + CANDLE_WAIT_S
     while time.monotonic() < deadline and len(found) < len(PAIRS):
@@ -51,7 +50,7 @@ def usable_predictions(bot: Bot, at_or_after: str = "") -> dict[str, dryrun.Pred
         except (dryrun.FreqaiSeqError, ValueError):
             latest = []  # the API is not up yet
         for p in latest:
-            if p.date >= at_or_after and p.do_predict == 1:
+            if p.date > newer_than and p.do_predict == 1:
                 found.setdefault(p.pair, p)
         time.sleep(0.5)
     assert set(found) == set(PAIRS), (found, bot.recent_log()[-3000:])
@@ -75,7 +74,7 @@ def test_pairs_share_one_network_live_and_a_restart_does_not_retrain(bot: Bot) -
     bot.stop()
     bot.start()
     newest = max(p.date for p in first.values())
-    usable_predictions(bot, at_or_after=newest)  # the restarted bot's own predictions
+    usable_predictions(bot, newer_than=newest)
     recent = bot.recent_log()
     assert "Starting training" not in recent, "retrained although the models had not expired"
     assert [e[2] for e in SharedNetworks(models).entries()] == [network]

@@ -221,8 +221,9 @@ def _check_parity(bot: Bot, prediction: dryrun.Prediction) -> None:
 
 
 def test_predicts_the_first_candle_and_trades_through_the_api(bot: Bot) -> None:
-    """The first usable prediction after the first training (the bot predicts the whole
-    dataframe at once), then a trade opened and closed and one left open, through the API."""
+    """The first usable prediction after the first training (FreqAI marks the candle it first
+    predicts with a new model do_predict 0, so this is the next one, predicted from one window),
+    then a trade opened and closed and one left open, through the API."""
     bot.wait_log(f"Done training {PAIR}", 240)
     first = bot.wait_prediction()
     assert all(v is not None for v in first.values.values()), first
@@ -246,8 +247,9 @@ def test_predicts_the_first_candle_and_trades_through_the_api(bot: Bot) -> None:
 
 def test_a_restart_keeps_trades_and_model(bot: Bot) -> None:
     """SIGTERM and a new start: the model loaded from disk without retraining, the closed trade
-    in the history and the open one still open. The restarted bot predicts at once (its first
-    candle is the one it finds); the next test has it predict the next candle."""
+    in the history and the open one still open. At once, the restarted bot serves the
+    predictions made before the stop (FreqAI's stored ones, shown only once a model is loaded;
+    without one every row has do_predict 0); the next test has it predict a new candle."""
     first = bot.seen["first"]
     model_before = bot.pair_info()
     bot.stop()  # SIGTERM
@@ -283,9 +285,9 @@ def test_a_market_outage_is_logged_and_the_restarted_bot_predicts_the_next_candl
 
 
 def test_live_interval_columns_equal_a_batch_prediction_of_the_same_model(bot: Bot) -> None:
-    """Backtest/live parity on two consecutive live candles: the first one (predicted with the
-    whole dataframe, checked by the first test) and the next, predicted live from one window by
-    the restarted bot; one model served every candle."""
+    """Backtest/live parity on two live candles, each predicted from one window: the first
+    usable one (checked by the first test) and the next one the restarted bot predicted; one
+    model served every candle."""
     _check_parity(bot, bot.seen["next"])
     assert "Starting training" not in bot.recent_log(bot.seen["restart_log"])
 
