@@ -64,7 +64,7 @@ AS_A_USER = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
 def run_cli(*args: str, env: dict[str, str] | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run `freqai-seq` as a user would, in a subprocess from the repo root."""
-    return subprocess.run([sys.executable, "-m", "freqai_seq.cli.main", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "freqai_seq.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
 
 
