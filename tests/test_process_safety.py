@@ -279,7 +279,7 @@ def test_a_reused_owner_pid_does_not_keep_a_market_alive(
         stranger: subprocess.Popen[bytes], datadir: Path, tmp_path: Path) -> None:
     state_file = tmp_path / "market.json"
     serve = subprocess.run(
-        [sys.executable, "-m", "freqai_seq.cli.main", "market", "serve",
+        [sys.executable, "-m", "freqai_seq.cli", "market", "serve",
          "--datadir", str(datadir),
          "--port", "0", "--state-file", str(state_file), "--owner-pid", str(stranger.pid),
          "--owner-create-time", repr(_reused(stranger).create_time)],

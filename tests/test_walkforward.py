@@ -194,7 +194,7 @@ def test_a_killed_worker_is_named_and_a_rerun_trains_only_what_is_missing(
         tmp_path: Path, datadir: Path) -> None:
     params = _params(tmp_path, epochs=6)  # slow enough to be caught between two windows
     userdir = tmp_path / "ud"
-    args = [sys.executable, "-m", "freqai_seq.cli.main",
+    args = [sys.executable, "-m", "freqai_seq.cli",
             *_args(userdir, "killed", params, "--workers", "2", timerange=LONGER)]
     driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
@@ -229,7 +229,7 @@ def test_ctrl_c_stops_every_worker_freqtrade_and_market(tmp_path: Path, datadir:
     params = _params(tmp_path, epochs=6)
     userdir = tmp_path / "ud"
     driver = subprocess.Popen(
-        [sys.executable, "-m", "freqai_seq.cli.main",
+        [sys.executable, "-m", "freqai_seq.cli",
          *_args(userdir, "interrupted", params, "--workers", "2")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
