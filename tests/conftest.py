@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import socket
@@ -203,37 +204,36 @@ def backtest(market: MarketState, market_dir: Path,
     return run
 
 
-# Session and module fixtures that are cheap enough to run once per pytest-xdist worker.
-PER_WORKER = {"_run_from_repo_root", "datadir", "market_dir", "market"}
+def _work_unit(nodeid: str) -> str:
+    """The tests one pytest-xdist worker runs together, so that a run several tests share
+    happens once: the modules using the backtests of tests/backtest_runs.py together, a module
+    with its own session or module fixture (a trained model, a bot, a backtest) or its own
+    xdist_group as a whole, any other test alone."""
+    module = nodeid.split("::")[0]
+    text = _module_text(module)
+    if "tests.backtest_runs" in text:
+        return "backtest"
+    if any(mark in text for mark in ('scope="module"', 'scope="session"', "xdist_group")):
+        return module
+    return nodeid
 
 
-def _xdist_group(item: pytest.Item) -> str | None:
-    """The worker group of a test under `--dist loadgroup`: tests that share an expensive run (a
-    session or module fixture) run in one worker, so the run still happens once."""
-    module = item.nodeid.split("::")[0]
-    if "backtest" in item.fixturenames:
-        # the runs of tests/backtest_runs.py are shared across modules; a module's own
-        # identifiers only by its own tests
-        shared = "tests.backtest_runs" in (ROOT / module).read_text()
-        return "backtest" if shared else module
-    defs = getattr(item, "_fixtureinfo", None)
-    for name in item.fixturenames:
-        if name in PER_WORKER or defs is None or name not in defs.name2fixturedefs:
-            continue
-        fixture = defs.name2fixturedefs[name][-1]
-        # pytest's own session fixtures (tmp_path_factory) have no base id in this folder
-        if fixture.scope != "function" and fixture.baseid.startswith("tests"):
-            return module  # the module's own shared fixture
-    return None
+@functools.cache
+def _module_text(module: str) -> str:
+    return (ROOT / module).read_text()
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist`: one process runs all
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group"):  # a module that names its group itself
-            continue
-        group = _xdist_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadgroup` (pyproject.toml's addopts) groups by _work_unit. pytest-xdist's own
+    xdist_group marks do nothing under pytest 9.2: xdist suffixes `item._nodeid`, which pytest
+    no longer reads."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return SharedRunScheduling(config, log)
