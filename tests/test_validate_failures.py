@@ -102,3 +102,18 @@ def test_a_bad_run_config_is_refused(
     result = _validate(cli_in_process, run.models, config, tmp_path / "out")
     assert result.returncode == 2
     assert message.format(config=config) in result.stderr
+
+
+def test_validate_merges_several_configs_in_order(
+        backtest: Callable[..., BacktestRun], tmp_path: Path,
+        cli_in_process: CommandRun) -> None:
+    """`-c` repeats as freqtrade's: a later file overrides an earlier one (here with a label
+    period that is no candle count, refused naming both files)."""
+    run = _lightgbm(backtest)
+    overlay = tmp_path / "overlay.json"
+    overlay.write_text(json.dumps(
+        {"freqai": {"feature_parameters": {"label_period_candles": 1.5}}}))
+    result = _validate(cli_in_process, run.models, _config(run), tmp_path / "out",
+                       "--config", str(overlay))
+    assert result.returncode == 2
+    assert f"in {_config(run)} + {overlay} must be a whole number of candles" in result.stderr

@@ -62,10 +62,10 @@ AVAILABLE_CLI_OPTIONS: dict[str, Arg] = {
     "config": Arg(*CONFIG, action="append", type=Path,
                   help="freqtrade config(s), merged in order as freqtrade's -c; default: "
                        "config.json"),
-    "run_config": Arg(*CONFIG, dest="config", type=Path, default=None,
-                      help="config with the run's strategy and FreqAI settings (default: "
-                           "user_data/runs/<identifier>.json written by `freqai-seq backtest`, "
-                           "else config.json)"),
+    "run_config": Arg(*CONFIG, dest="config", action="append", type=Path, default=None,
+                      help="config(s) with the run's strategy and FreqAI settings, merged in "
+                           "order as freqtrade's -c (default: user_data/runs/<identifier>.json "
+                           "written by `freqai-seq backtest`, else config.json)"),
     "example_config": Arg(*CONFIG, dest="config", type=Path, default=None,
                           help="also write the example config here, with its offline and "
                                "online overlays beside it (config.offline.json, "

@@ -35,4 +35,4 @@ def run(args: argparse.Namespace) -> int:
     return run_validation(ValidateOptions(
         models=args.userdir / "models" / identifier,
         out=args.userdir / "validation" / identifier, datadir=args.datadir,
-        config=args.userdir / "runs" / f"{identifier}.json"))
+        configs=(args.userdir / "runs" / f"{identifier}.json",)))

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out or args.models.parent.parent / "validation" / args.models.name
     return run_validation(ValidateOptions(
-        models=args.models, out=out, datadir=args.datadir, config=args.config,
+        models=args.models, out=out, datadir=args.datadir, configs=tuple(args.config or ()),
         strategy=args.strategy, pairs=tuple(args.pairs or ()), horizons=tuple(args.horizons),
         resamples=args.bootstrap, seed=args.seed, analyse_models=not args.no_models))
 

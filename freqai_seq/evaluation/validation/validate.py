@@ -49,7 +49,7 @@ class ValidateOptions:
     models: Path
     out: Path
     datadir: Path = paths.DATA_DIR
-    config: Path | None = None
+    configs: tuple[Path, ...] = ()  # merged in order, as freqtrade's -c; none: default_config
     strategy: str | None = None
     pairs: tuple[str, ...] = ()
     horizons: tuple[int, ...] = DEFAULT_HORIZONS
@@ -82,7 +82,7 @@ class Validation:
     fee: tuple[float, str] = (DEFAULT_FEE, "default")
     model_analysis: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    config_path: Path | None = None
+    config_paths: tuple[Path, ...] = ()
 
 
 def default_config(models: Path) -> Path:
@@ -91,10 +91,11 @@ def default_config(models: Path) -> Path:
     return run_config if run_config.exists() else paths.CONFIG
 
 
-def _load_config(path: Path, strategy: str | None, datadir: Path) -> dict[str, Any]:
+def _load_config(paths_: tuple[Path, ...], strategy: str | None,
+                 datadir: Path) -> dict[str, Any]:
     from freqtrade.enums import RunMode
 
-    config = load_freqtrade_config([path])
+    config = load_freqtrade_config(list(paths_))
     if strategy:
         config["strategy"] = strategy
     config["datadir"] = datadir
@@ -222,36 +223,38 @@ def _timerange_bounds(config: dict[str, Any] | None) -> tuple[int | None, int | 
     return timerange.startts or None, timerange.stopts or None
 
 
-def _feature_parameters(settings: dict[str, Any], source: Path) -> dict[str, Any]:
+def _feature_parameters(settings: dict[str, Any], source: str) -> dict[str, Any]:
     """The FreqAI feature parameters of a config or run_params.json, refused when their
     horizon is no candle count (truth, baselines and the strategy's labels shift by it)."""
     params = settings.get("freqai", {}).get("feature_parameters", {})
-    check_label_period(params, str(source))
+    check_label_period(params, source)
     return params
 
 
 def validate(options: ValidateOptions) -> Validation:
     run = load_export(options.models, list(options.pairs) or None)
-    config_path = options.config or default_config(options.models)
+    config_paths = options.configs or (default_config(options.models),)
+    named = " + ".join(str(path) for path in config_paths)
     config: dict[str, Any] | None = None
-    config_error = f"config {config_path} not found"
-    if config_path.exists():
-        load_user_configs([config_path])  # a file that is not JSON is bad input, not a part
+    missing = [str(path) for path in config_paths if not path.exists()]
+    config_error = f"config {', '.join(missing)} not found"
+    if not missing:
+        load_user_configs(list(config_paths))  # a file that is not JSON is bad input
         try:
-            config = _load_config(config_path, options.strategy, options.datadir)
+            config = _load_config(config_paths, options.strategy, options.datadir)
         except Exception as exc:  # freqtrade raises several types for a bad config
-            config_error = f"config {config_path}: {exc}"
+            config_error = f"config {named}: {exc}"
     if config is None:
         logger.warning("%s", config_error)
     timeframe = run.run_params.get("timeframe") or (config or {}).get("timeframe")
     if not timeframe:
         raise FreqaiSeqError(f"No timeframe: {options.models}/run_params.json is missing and the "
-                             f"config {config_path} could not be read.")
-    config_params = _feature_parameters(config or {}, config_path)
-    feature_params = (_feature_parameters(run.run_params, options.models / "run_params.json")
+                             f"config {named} could not be read.")
+    config_params = _feature_parameters(config or {}, named)
+    feature_params = (_feature_parameters(run.run_params, str(options.models / "run_params.json"))
                       if run.run_params.get("freqai") else config_params)
     v = Validation(options, run, timeframe, feature_params.get("label_period_candles"),
-                   problems=list(run.problems), config_path=config_path,
+                   problems=list(run.problems), config_paths=config_paths,
                    fee=run_fee(run.run_params, config))
     dropped = run.keep_windows(*_timerange_bounds(config))
     if dropped:
